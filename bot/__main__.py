@@ -1,0 +1,116 @@
+"""Command line: python -m bot serve | socket | shell | check | migrate."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from bot.settings import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="HTTP mode on $PORT behind the waitress WSGI server")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--threads", type=int, default=32)
+    commands.add_parser("socket", help="Socket Mode with SLACK_APP_TOKEN (no public URL needed)")
+    shell = commands.add_parser("shell", help="a local console: type /gpu, messages, react :fire:")
+    shell.add_argument("--demo", action="store_true", help="bundled demo data instead of real backends")
+    shell.add_argument("--lang", choices=["en", "zh-CN"], default=None, help="reply language")
+    shell.add_argument("--channel", default=None, help="the channel id to pretend to be in")
+    commands.add_parser("check", help="validate settings and probe every configured backend")
+    commands.add_parser("migrate", help="apply database migrations")
+    args = parser.parse_args(argv)
+    try:
+        return RUNNERS[args.command](args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import waitress
+
+    from bot.runtime import load_settings, prepare_app, require, start_services
+    from bot.web import build_web
+
+    env, config = load_settings()
+    require([("SLACK_SIGNING_SECRET", env.slack_signing_secret), ("SLACK_BOT_TOKEN", env.slack_bot_token)])
+    services = start_services(env, config)
+    scheduler = _start_scheduler(services)
+    web = build_web(prepare_app(services), services, _secret(env.alertmanager_token))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        waitress.serve(web, host=args.host, port=env.port, threads=args.threads, ident="emoji-ops",
+                       channel_timeout=30, connection_limit=1000)
+    finally:
+        scheduler.shutdown()
+    return 0
+
+
+def run_socket(_args: argparse.Namespace) -> int:
+    import waitress
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.runtime import load_settings, prepare_app, require, start_services
+    from bot.web import build_web
+
+    env, config = load_settings()
+    require([("SLACK_APP_TOKEN", env.slack_app_token), ("SLACK_BOT_TOKEN", env.slack_bot_token)])
+    services = start_services(env, config)
+    scheduler = _start_scheduler(services)
+    app = prepare_app(services, verify_requests=False)
+    web = build_web(app, services, _secret(env.alertmanager_token))
+    threading.Thread(target=waitress.serve, args=(web,), daemon=True,
+                     kwargs={"host": "0.0.0.0", "port": env.port, "ident": "emoji-ops"}).start()
+    try:
+        SocketModeHandler(app, _secret(env.slack_app_token)).start()
+    finally:
+        scheduler.shutdown()
+    return 0
+
+
+def run_shell(args: argparse.Namespace) -> int:
+    from bot.shell import run
+
+    return run(demo=args.demo, language=args.lang, channel=args.channel)
+
+
+def run_check(_args: argparse.Namespace) -> int:
+    from bot.check import run
+
+    return run()
+
+
+def run_migrate(_args: argparse.Namespace) -> int:
+    from bot.runtime import load_settings
+    from bot.store.db import make_engine, migrate
+
+    env, _config = load_settings()
+    migrate(make_engine(env.database_url))
+    print("database is up to date")
+    return 0
+
+
+def _start_scheduler(services):  # type: ignore[no-untyped-def]
+    from bot.scheduler import BotScheduler, leader_lock_for
+    from handlers import jobs
+
+    jobs.bind(services)
+    scheduler = BotScheduler(services.engine, leader_lock_for(services.engine), lambda: jobs.job_specs(services))
+    scheduler.start()
+    return scheduler
+
+
+def _secret(value) -> str | None:  # type: ignore[no-untyped-def]
+    return value.get_secret_value() if value else None
+
+
+RUNNERS = {"serve": run_serve, "socket": run_socket, "shell": run_shell, "check": run_check,
+           "migrate": run_migrate}
+
+if __name__ == "__main__":
+    sys.exit(main())

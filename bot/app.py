@@ -1,0 +1,33 @@
+"""Builds the Bolt app from settings and services and registers every listener."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor, ThreadPoolExecutor
+
+from slack_bolt import App
+
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+# Bolt runs acks and lazy listeners on one pool; keep it wide enough that slow backend work
+# never queues an ack behind it (Slack wants the ack within 3 s).
+LISTENER_THREADS = 64
+
+
+def build_app(services: Services, *, verify_requests: bool = True, executor: Executor | None = None) -> App:
+    from handlers import register_all
+
+    signing_secret = services.env.slack_signing_secret
+    app = App(
+        client=services.slack,
+        signing_secret=signing_secret.get_secret_value() if signing_secret else None,
+        token_verification_enabled=False,
+        request_verification_enabled=verify_requests,
+        listener_executor=executor or ThreadPoolExecutor(max_workers=LISTENER_THREADS,
+                                                         thread_name_prefix="listener"),
+        logger=logging.getLogger("slack_bolt"),
+    )
+    register_all(app, services)
+    return app

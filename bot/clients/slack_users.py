@@ -1,0 +1,66 @@
+"""Who a Slack user is (name, locale, time zone), cached in the database for a day."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clock import Clock
+from bot.store import repo
+
+log = logging.getLogger(__name__)
+TTL = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    id: str
+    name: str
+    locale: str | None = None
+    tz: str | None = None
+    email: str | None = None
+    found: bool = True
+
+
+class UserDirectory:
+    def __init__(self, client: WebClient, factory: sessionmaker[Session], clock: Clock) -> None:
+        self.client = client
+        self.factory = factory
+        self.clock = clock
+
+    def get(self, user_id: str) -> SlackUser:
+        cached = repo.cache_get(self.factory, f"slack-user:{user_id}", self.clock.now())
+        if isinstance(cached, dict):
+            return SlackUser(**cached)
+        user = self._fetch(user_id)
+        if user.found:
+            repo.cache_put(self.factory, f"slack-user:{user_id}", vars(user), self.clock.now(), TTL)
+        return user
+
+    def _fetch(self, user_id: str) -> SlackUser:
+        try:
+            data = self.client.users_info(user=user_id, include_locale=True)["user"]
+        except SlackApiError as exc:
+            log.info("users.info failed for %s: %s", user_id, exc.response.get("error"))
+            return SlackUser(id=user_id, name=user_id, found=False)
+        profile = data.get("profile") or {}
+        name = profile.get("display_name") or data.get("real_name") or data.get("name") or user_id
+        return SlackUser(id=user_id, name=name, locale=data.get("locale"), tz=data.get("tz"),
+                         email=profile.get("email"))
+
+    def resolve(self, member: str) -> SlackUser:
+        """A rotation member written as a user id, an email or @name → the Slack user."""
+        if member.startswith(("U", "W")) and member.isalnum() and member.isupper():
+            return self.get(member)
+        if "@" in member.strip("@"):
+            try:
+                data = self.client.users_lookupByEmail(email=member)["user"]
+                return self.get(data["id"])
+            except SlackApiError:
+                return SlackUser(id=member, name=member, found=False)
+        return SlackUser(id=member, name=member.lstrip("@"), found=False)

@@ -1,0 +1,34 @@
+"""Parse and print the short durations used in config: 30s, 10m, 2h, 1d, 1w."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+
+
+def parse_duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=float(value))
+    match = _PATTERN.match(str(value))
+    if not match:
+        raise ValueError(f"expected a duration such as 30s, 10m, 2h, 1d or 1w, got {value!r}")
+    number, unit = match.groups()
+    return timedelta(**{_UNITS[unit]: float(number)})
+
+
+def format_duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        hours, rest = divmod(seconds, 3600)
+        return f"{hours}h{rest // 60:02d}m" if rest >= 60 else f"{hours}h"
+    days, rest = divmod(seconds, 86400)
+    return f"{days}d{rest // 3600}h" if rest >= 3600 else f"{days}d"

@@ -1,0 +1,16 @@
+"""The bot's own Prometheus metrics, served at /metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+HANDLER_SECONDS = Histogram(
+    "bot_handler_seconds", "Time to handle one Slack request, by kind and name", ["kind", "name"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ACKS = Counter("bot_acks_total", "Slack requests acknowledged", ["kind"])
+ERRORS = Counter("bot_errors_total", "Errors by backend (slack, prometheus, kubernetes, aws, github, ...)",
+                 ["backend"])
+RETRIES = Counter("bot_retries_total", "Retries of transient backend errors", ["backend"])
+DUPLICATES = Counter("bot_duplicate_events_total", "Slack events dropped as redeliveries")
+ACTIONS_FIRED = Counter("bot_emoji_actions_total", "Emoji combos that fired an action", ["action"])

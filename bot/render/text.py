@@ -1,0 +1,57 @@
+"""Block Kit → readable plain text, for notification fallbacks and the local shell."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.escape import strip_markup
+
+_BOLD = re.compile(r"(?<!\w)\*([^*\n]+)\*(?!\w)")
+
+
+def blocks_to_text(blocks: list[dict[str, Any]] | None, fallback: str = "") -> str:
+    if not blocks:
+        return strip_markup(fallback)
+    lines = [line for block in blocks for line in _block_lines(block)]
+    return "\n".join(lines)
+
+
+def _block_lines(block: dict[str, Any]) -> list[str]:
+    kind = block.get("type")
+    if kind == "header":
+        title = _text(block.get("text"))
+        return [title, "=" * min(len(title), 60)]
+    if kind == "section":
+        lines = [_text(block.get("text"))] if block.get("text") else []
+        lines += ["  " + _text(f) for f in block.get("fields", [])]
+        accessory = block.get("accessory")
+        if accessory and accessory.get("type") == "button":
+            lines.append(f"[{_text(accessory['text'])}]")
+        return lines
+    if kind == "context":
+        return ["  " + " · ".join(_text(e) for e in block.get("elements", []) if "text" in e)]
+    if kind == "actions":
+        return ["  ".join(f"[{_text(e.get('text'))}]" for e in block.get("elements", []) if e.get("text"))]
+    if kind == "divider":
+        return ["-" * 40]
+    if kind == "image":
+        return [f"(chart: {block.get('alt_text', 'image')})"]
+    return []
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("text", "")
+    return _BOLD.sub(r"\1", strip_markup(str(value or "")))
+
+
+def buttons_in(blocks: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    found = []
+    for block in blocks or []:
+        if block.get("type") == "actions":
+            found += [e for e in block.get("elements", []) if e.get("type") == "button"]
+        accessory = block.get("accessory")
+        if accessory and accessory.get("type") == "button":
+            found.append(accessory)
+    return found

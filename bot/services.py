@@ -1,0 +1,138 @@
+"""Builds clients, store and domain services once; handlers, the shell and jobs all share them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clients.slack import make_web_client
+from bot.clients.slack_users import UserDirectory
+from bot.clock import Clock, SystemClock
+from bot.combos import ComboEngine
+from bot.emoji_dialect import ActionRegistry, Dialect
+from bot.i18n import normalise_language
+from bot.retry import BackendError
+from bot.settings import Config, Env, Team
+from bot.store.db import make_engine, session_factory
+
+
+def _not_configured(backend: str, variable: str) -> BackendError:
+    return BackendError(backend, f"not configured: set {variable} (see README, Configuration)")
+
+
+@dataclass
+class Services:
+    env: Env
+    config: Config
+    engine: Engine
+    clock: Clock
+    slack: WebClient
+    demo: bool = False
+    actions: ActionRegistry = field(default_factory=ActionRegistry)
+    alert_hooks: list[Callable[..., None]] = field(default_factory=list)
+
+    @cached_property
+    def factory(self) -> sessionmaker[Session]:
+        return session_factory(self.engine)
+
+    @cached_property
+    def dialect(self) -> Dialect:
+        return Dialect(self.config.emoji)
+
+    @cached_property
+    def combos(self) -> ComboEngine:
+        return ComboEngine(self.factory, self.dialect, self.actions, self.clock)
+
+    @cached_property
+    def users(self) -> UserDirectory:
+        return UserDirectory(self.slack, self.factory, self.clock)
+
+    def language(self, user_id: str | None, team: Team) -> str:
+        """The Slack user's own locale when known, else the team's language."""
+        if user_id and not self.demo:
+            return normalise_language(self.users.get(user_id).locale) or team.language
+        return team.language
+
+    # Backends: the real client when configured, the bundled demo source with --demo.
+    @cached_property
+    def prom(self) -> Any:
+        if self.demo:
+            from bot.clients.demo import DemoPrometheus
+
+            return DemoPrometheus()
+        if not self.env.prometheus_url:
+            raise _not_configured("prometheus", "PROMETHEUS_URL")
+        from bot.clients.prom import PrometheusClient
+
+        return PrometheusClient(self.env.prometheus_url)
+
+    @cached_property
+    def kube(self) -> Any:
+        if self.demo:
+            from bot.clients.demo import DemoKube
+
+            return DemoKube()
+        from bot.clients.kube import KubeClient
+
+        return KubeClient(self.env.kubeconfig)
+
+    @cached_property
+    def aws(self) -> Any:
+        if self.demo:
+            from bot.clients.demo import DemoAws
+
+            return DemoAws()
+        from bot.clients.aws import AwsClient
+
+        region = self.env.aws_default_region or os.environ.get("AWS_REGION") or "us-east-1"
+        return AwsClient(region, endpoint_url=self.env.aws_endpoint_url)
+
+    @cached_property
+    def github(self) -> Any:
+        if self.demo:
+            from bot.clients.demo import DemoGitHub
+
+            return DemoGitHub()
+        if not self.env.github_token:
+            raise _not_configured("github", "GITHUB_TOKEN")
+        from bot.clients.github import GitHubClient
+
+        return GitHubClient(self.env.github_token.get_secret_value(), self.env.github_api_url)
+
+    @cached_property
+    def gpu(self) -> Any:
+        from bot.gpu import GpuService
+
+        return GpuService(self.prom, self.kube, self.clock, self.config.thresholds.gpu_idle_utilization_pct)
+
+    @cached_property
+    def spend(self) -> Any:
+        from bot.spend import SpendService
+
+        return SpendService(self.aws, self.factory, self.clock, self.config.thresholds)
+
+    @cached_property
+    def review(self) -> Any:
+        from bot.review import ReviewService
+
+        return ReviewService(self.github, self.clock)
+
+
+def build_services(env: Env, config: Config, *, demo: bool = False, clock: Clock | None = None,
+                   slack: WebClient | None = None, engine: Engine | None = None) -> Services:
+    token = env.slack_bot_token.get_secret_value() if env.slack_bot_token else None
+    return Services(
+        env=env,
+        config=config,
+        engine=engine or make_engine(env.database_url),
+        clock=clock or SystemClock(),
+        slack=slack or make_web_client(token, env.slack_api_url),
+        demo=demo,
+    )

@@ -1,0 +1,108 @@
+"""Tables. Every side effect has a unique key here so exactly one process performs it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, DateTime, Float, Index, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both SQLite (which forgets the zone) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime stored; use aware UTC datetimes")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SeenEvent(Base):
+    """Slack event ids already handled, so redeliveries do nothing."""
+
+    __tablename__ = "seen_events"
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(255), default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class MessageReaction(Base):
+    """Who reacted with which canonical emoji on which message, and when (for combos)."""
+
+    __tablename__ = "message_reactions"
+    __table_args__ = (UniqueConstraint("channel", "message_ts", "emoji", "user_id"),
+                      Index("ix_message_reactions_message", "channel", "message_ts"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    emoji: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(32))
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ComboFire(Base):
+    """A combo fired on a message. The unique key makes it fire at most once, ever."""
+
+    __tablename__ = "combo_fires"
+    __table_args__ = (UniqueConstraint("channel", "message_ts", "combo"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    combo: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(32))
+    fired_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AlertRecord(Base):
+    """An alert as Alertmanager last reported it (one row per fingerprint)."""
+
+    __tablename__ = "alerts"
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    alertname: Mapped[str] = mapped_column(String(255), default="")
+    labels: Mapped[dict] = mapped_column(JSON, default=dict)
+    annotations: Mapped[dict] = mapped_column(JSON, default=dict)
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    receiver: Mapped[str] = mapped_column(String(255), default="")
+
+
+class SchedulerJob(Base):
+    """APScheduler's SQLAlchemyJobStore table, created by our migrations so every table has one owner."""
+
+    __tablename__ = "apscheduler_jobs"
+    id: Mapped[str] = mapped_column(String(191), primary_key=True)
+    next_run_time: Mapped[float | None] = mapped_column(Float(25), index=True, nullable=True)
+    job_state: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class KeyValue(Base):
+    """Small cached values with an expiry (e.g. Slack user locales, Cost Explorer answers)."""
+
+    __tablename__ = "cache"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())

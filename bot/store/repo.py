@@ -1,0 +1,71 @@
+"""Small repository functions for the spine's tables. Each returns plain values."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store.models import AuditLog, ComboFire, KeyValue, MessageReaction, SeenEvent
+
+
+def claim(factory: sessionmaker[Session], row: object) -> bool:
+    """Insert a row whose unique key names a side effect; True if this caller won the right to act."""
+    try:
+        with factory.begin() as session:
+            session.add(row)
+        return True
+    except IntegrityError:
+        return False
+
+
+def first_sighting(factory: sessionmaker[Session], event_id: str, now: datetime) -> bool:
+    return claim(factory, SeenEvent(event_id=event_id, seen_at=now))
+
+
+def forget_old_events(factory: sessionmaker[Session], before: datetime) -> int:
+    with factory.begin() as session:
+        return session.execute(delete(SeenEvent).where(SeenEvent.seen_at < before)).rowcount or 0
+
+
+def audit(session: Session, now: datetime, actor: str, action: str, target: str = "", **detail: object) -> None:
+    session.add(AuditLog(at=now, actor=actor, action=action, target=target, detail=detail))
+
+
+def record_reaction(factory: sessionmaker[Session], channel: str, ts: str, emoji: str, user: str,
+                    now: datetime) -> None:
+    claim(factory, MessageReaction(channel=channel, message_ts=ts, emoji=emoji, user_id=user, added_at=now))
+
+
+def remove_reaction(factory: sessionmaker[Session], channel: str, ts: str, emoji: str, user: str) -> None:
+    with factory.begin() as session:
+        session.execute(delete(MessageReaction).where(
+            MessageReaction.channel == channel, MessageReaction.message_ts == ts,
+            MessageReaction.emoji == emoji, MessageReaction.user_id == user))
+
+
+def recent_reactions(factory: sessionmaker[Session], channel: str, ts: str, since: datetime) -> set[str]:
+    with factory() as session:
+        rows = session.scalars(select(MessageReaction.emoji).where(
+            MessageReaction.channel == channel, MessageReaction.message_ts == ts,
+            MessageReaction.added_at >= since))
+        return set(rows)
+
+
+def claim_combo(factory: sessionmaker[Session], channel: str, ts: str, combo: str, user: str,
+                now: datetime) -> bool:
+    return claim(factory, ComboFire(channel=channel, message_ts=ts, combo=combo, user_id=user, fired_at=now))
+
+
+def cache_get(factory: sessionmaker[Session], key: str, now: datetime) -> object | None:
+    with factory() as session:
+        row = session.get(KeyValue, key)
+        return json.loads(row.value) if row and row.expires_at > now else None
+
+
+def cache_put(factory: sessionmaker[Session], key: str, value: object, now: datetime, ttl: timedelta) -> None:
+    with factory.begin() as session:
+        session.merge(KeyValue(key=key, value=json.dumps(value), expires_at=now + ttl))
