@@ -43,6 +43,13 @@ class InlineExecutor(Executor):
         return future
 
 
+class _ShellNames(dict[str, str]):
+    """Pretend users are U0ALICE, U0BOB…: their name is the rest of the id."""
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        return super().get(key) or (key[2:].lower() if key.startswith("U0") else default)
+
+
 @dataclass
 class Posted:
     channel: str
@@ -59,6 +66,7 @@ class Console:
 
     out: TextIO
     locale: str
+    base_url: str = ""
     messages: list[Posted] = field(default_factory=list)
     channels: dict[str, str] = field(default_factory=lambda: {SHELL_CHANNEL: "shell"})
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -78,8 +86,11 @@ class Console:
     def find(self, channel: str, ts: str) -> Posted | None:
         return next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
 
+    def names(self) -> dict[str, str]:
+        return _ShellNames({**self.channels, SHELL_USER: "you"})
+
     def show(self, where: str, blocks: list[dict[str, Any]], text: str) -> None:
-        body = emoji.emojize(blocks_to_text(blocks, text), language="alias")
+        body = emoji.emojize(blocks_to_text(blocks, text, self.names()), language="alias")
         indented = "\n".join("  " + line for line in body.splitlines())
         self.out.write(f"bot {where}:\n{indented}\n")
         self.out.flush()
@@ -91,7 +102,7 @@ def _api_handler(console: Console) -> type[BaseHTTPRequestHandler]:
             return
 
         def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode(errors="replace")
             if "json" in (self.headers.get("Content-Type") or ""):
                 params = json.loads(raw or "{}")
             else:
@@ -112,6 +123,8 @@ def _api_handler(console: Console) -> type[BaseHTTPRequestHandler]:
 
 def answer(console: Console, path: str, params: dict[str, Any]) -> dict[str, Any]:
     method = path.rsplit("/", 1)[-1].split("?")[0]
+    if path.startswith("/upload/"):
+        return {"ok": True}
     if path.startswith("/response/"):
         console.show("(only you can see this)", params.get("blocks") or [], params.get("text", ""))
         return {"ok": True}
@@ -138,6 +151,13 @@ def answer(console: Console, path: str, params: dict[str, Any]) -> dict[str, Any
     if method == "conversations.info":
         channel = params.get("channel", "")
         return {"ok": True, "channel": {"id": channel, "name": console.channels.get(channel, channel)}}
+    if method == "files.getUploadURLExternal":
+        return {"ok": True, "upload_url": f"{console.base_url}/upload/{params.get('filename')}", "file_id": "F0SHELL"}
+    if method == "files.completeUploadExternal":
+        files = params.get("files")
+        title = json.loads(files)[0].get("title") if isinstance(files, str) else "file"
+        console.out.write(f"bot uploaded a file: {title}\n")
+        return {"ok": True, "files": [{"id": "F0SHELL", "title": title}]}
     if method == "chat.getPermalink":
         return {"ok": True, "permalink": f"shell://{params.get('channel')}/{params.get('message_ts')}"}
     return {"ok": True}
@@ -253,6 +273,7 @@ def run(demo: bool = False, language: str | None = None, channel: str | None = N
     server = ThreadingHTTPServer(("127.0.0.1", 0), _api_handler(console))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base_url = f"http://127.0.0.1:{server.server_port}"
+    console.base_url = base_url
     env.slack_api_url = base_url + "/api/"
     env.slack_bot_token = SecretStr("xoxb-local-shell")  # the console ignores tokens
     if "LOG_LEVEL" not in os.environ:

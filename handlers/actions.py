@@ -39,7 +39,7 @@ def button(action_id: str) -> Callable[[Button], Button]:
 
 def click_from(services: Services, body: dict[str, Any]) -> Click:
     action = body["actions"][0]
-    raw = action.get("value") or "null"
+    raw = (action.get("selected_option") or {}).get("value") or action.get("value") or "null"
     try:
         value = json.loads(raw)
     except json.JSONDecodeError:
@@ -54,7 +54,9 @@ def click_from(services: Services, body: dict[str, Any]) -> Click:
 
 
 def register(app: App, services: Services) -> None:
-    import handlers.incident_actions  # noqa: F401  (registers the incident buttons)
+    from handlers import incident_actions  # registers the incident buttons
+
+    incident_actions.register_shortcut(app, services)
 
     def ack_now(ack: Ack) -> None:
         ack()

@@ -106,7 +106,9 @@ def run_command(services: Services, body: dict[str, Any], reply: Callable[[list[
             reply(usage_blocks(inv.language, usage_key))
             return
         try:
-            reply(fn(services, inv))
+            blocks = fn(services, inv)
+            if blocks:
+                reply(blocks)
         except UsageError as exc:
             prefix = [section(exc.message)] if exc.message else []
             reply(prefix + usage_blocks(inv.language, usage_key))

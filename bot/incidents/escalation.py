@@ -1,9 +1,211 @@
-"""Escalation deadlines worked by the scheduler leader."""
+"""Paging and escalation: the chain is snapshotted at open; each page is a row the leader claims once.
+
+Step k pages chain[k % n] (n tiers, gaps skipped). After n × (1 + repeat) pages nobody acknowledged,
+one last `exhausted` step posts loudly in the team channel. A step is claimed by a conditional UPDATE
+(`scheduled` → `sending`), so redeliveries, replicas and restarts never send it twice; a claim left
+`sending` by a killed process is taken over after LEASE.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from bot.durations import format_duration
+from bot.i18n import t
+from bot.incidents import store
+from bot.incidents.model import Incident, TimelineEntry
+from bot.incidents.render import page_blocks, where
+from bot.oncall_roster import chain_for
+from bot.retry import BackendError
 from bot.services import Services
+from bot.store.models import EscalationStep
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(seconds=60)
 
 
-def work_due(services: Services) -> int:
-    return 0
+def snapshot(services: Services, team: str, now: datetime) -> dict[str, Any]:
+    """Everything escalation needs, frozen at open: later config edits don't change a running incident."""
+    chain = chain_for(services.config, services.factory, team, now)
+    severities = services.config.incidents.severities
+    return {
+        "configured": chain is not None,
+        "steps": [{"tier": s.tier, "user": member_to_user(services, s.user)} for s in (chain.steps if chain else [])],
+        "gaps": list(chain.gaps) if chain else [],
+        "sla": {name: s.ack_within.total_seconds() if s.ack_within else None for name, s in severities.items()},
+        "page": {name: s.page for name, s in severities.items()},
+        "repeat": services.config.incidents.repeat_last_tier,
+    }
+
+
+def member_to_user(services: Services, member: str) -> str:
+    """Rotation members may be written as ids, emails or names; pages need Slack user ids."""
+    if member[:1] in {"U", "W"} and member.isalnum() and member.isupper():
+        return member
+    user = services.users.resolve(member)
+    return user.id if user.found else f"?{member}"
+
+
+def pages(chain: dict[str, Any], severity: str) -> bool:
+    return bool(chain.get("steps")) and bool(chain.get("page", {}).get(severity, True))
+
+
+def sla_for(chain: dict[str, Any], severity: str) -> timedelta | None:
+    seconds = chain.get("sla", {}).get(severity)
+    return timedelta(seconds=seconds) if seconds else None
+
+
+def start(services: Services, incident_id: int, severity: str) -> None:
+    chain = store.chain_of(services.factory, incident_id)
+    if not pages(chain, severity):
+        return
+    schedule(services, incident_id, 0, chain, services.clock.now())
+    work_due(services, only_incident=incident_id)
+
+
+def schedule(services: Services, incident_id: int, step: int, chain: dict[str, Any], due: datetime) -> None:
+    steps = chain["steps"]
+    total = len(steps) * (1 + int(chain.get("repeat", 0)))
+    if step > total:
+        return
+    kind, tier, user = ("exhausted", "", None) if step == total else \
+        ("page", steps[step % len(steps)]["tier"], steps[step % len(steps)]["user"])
+    from bot.store import repo
+
+    repo.claim(services.factory, EscalationStep(incident_id=incident_id, step=step, kind=kind, tier=tier,
+                                                user_id=user, due_at=due, status="scheduled"))
+
+
+def work_due(services: Services, only_incident: int | None = None) -> int:
+    """Send every page whose time has come. Run each second by the scheduler leader."""
+    now = services.clock.now()
+    with services.factory() as session:
+        query = select(EscalationStep.id).where(or_(
+            (EscalationStep.status == "scheduled") & (EscalationStep.due_at <= now),
+            (EscalationStep.status == "sending") & (EscalationStep.claimed_at < now - LEASE)))
+        if only_incident is not None:
+            query = query.where(EscalationStep.incident_id == only_incident)
+        due = list(session.scalars(query.order_by(EscalationStep.due_at).limit(100)))
+    return sum(1 for step_id in due if _claim(services, step_id, now) and _process(services, step_id))
+
+
+def _claim(services: Services, step_id: int, now: datetime) -> bool:
+    with services.factory.begin() as session:
+        return bool(session.execute(update(EscalationStep).where(
+            EscalationStep.id == step_id,
+            or_(EscalationStep.status == "scheduled",
+                (EscalationStep.status == "sending") & (EscalationStep.claimed_at < now - LEASE)),
+        ).values(status="sending", claimed_at=now)).rowcount)
+
+
+def _finish(services: Services, step_id: int, **values: Any) -> None:
+    with services.factory.begin() as session:
+        session.execute(update(EscalationStep).where(EscalationStep.id == step_id).values(**values))
+
+
+def _process(services: Services, step_id: int) -> bool:
+    with services.factory() as session:
+        step = session.get(EscalationStep, step_id)
+    incident = store.load(services.factory, step.incident_id) if step else None
+    if step is None or incident is None or incident.status != "open":
+        _finish(services, step_id, status="cancelled")
+        return False
+    chain = store.chain_of(services.factory, incident.id)
+    if step.kind == "exhausted":
+        _announce_exhausted(services, incident, chain)
+        _finish(services, step_id, status="sent", sent_at=services.clock.now())
+        return True
+    sent = _page(services, incident, step, chain)
+    sla = sla_for(chain, incident.severity)
+    if sla is not None:
+        due = services.clock.now() + (sla if sent else timedelta(0))
+        schedule(services, incident.id, step.step + 1, chain, due)
+    return sent
+
+
+def _page(services: Services, incident: Incident, step: EscalationStep, chain: dict[str, Any]) -> bool:
+    from bot.incidents.desk import desk_for
+
+    desk = desk_for(services)
+    lang = incident.language
+    sla = sla_for(chain, incident.severity)
+    sla_text = format_duration(sla) if sla else "—"
+    user = step.user_id or ""
+    now = services.clock.now()
+    try:
+        if user.startswith("?"):
+            raise BackendError("slack", "unresolved_member")
+        dm_channel, dm_ts = desk.chat.dm(user, page_blocks(incident, lang, step.tier, sla_text))
+    except BackendError as exc:
+        _page_failed(services, desk, incident, step, exc.reason)
+        return False
+    _finish(services, step.id, status="sent", sent_at=now, dm_channel=dm_channel, dm_ts=dm_ts)
+    kind = "paged" if step.step == 0 else "escalated"
+    store.log_event(services.factory, incident.id, TimelineEntry(now, kind, None, f"paged {user} ({step.tier})"))
+    text = t("incident.page_mention", lang, user=user, tier=step.tier, number=incident.number) if step.step == 0 \
+        else t("incident.escalated", lang, sla=sla_text, number=incident.number, user=user, tier=step.tier)
+    desk.post_quietly(incident, text)
+    if step.step == 0:
+        desk.invite_quietly(incident, [user])
+        desk.pagerduty(incident, "trigger")
+    return True
+
+
+def _page_failed(services: Services, desk: Any, incident: Incident, step: EscalationStep, reason: str) -> None:
+    user = (step.user_id or "").lstrip("?")
+    log.warning("page for incident %s step %s to %s failed: %s", incident.id, step.step, user, reason)
+    _finish(services, step.id, status="failed", error=reason[:255])
+    store.log_event(services.factory, incident.id, TimelineEntry(services.clock.now(), "page_failed", None,
+                                                                 f"page to {user} ({step.tier}) failed: {reason}"))
+    key = "incident.page_failed_unresolved" if reason == "unresolved_member" else "incident.page_failed"
+    desk.notify_team(incident, t(key, incident.language, user=user, tier=step.tier, number=incident.number,
+                                 reason=reason))
+
+
+def _announce_exhausted(services: Services, incident: Incident, chain: dict[str, Any]) -> None:
+    from bot.incidents.desk import desk_for
+
+    rounds = 1 + int(chain.get("repeat", 0))
+    store.log_event(services.factory, incident.id, TimelineEntry(services.clock.now(), "exhausted", None,
+                                                                 f"not acknowledged after {rounds} round(s)"))
+    desk_for(services).notify_team(incident, t("incident.exhausted", incident.language, number=incident.number,
+                                               severity=incident.severity, title=incident.title,
+                                               rounds=rounds, where=where(incident)), loud=True)
+
+
+def stop(services: Services, incident_id: int) -> list[tuple[str, str]]:
+    """Cancel every page not yet sent; return the DMs already sent (channel, ts) so they can be updated."""
+    with services.factory.begin() as session:
+        session.execute(update(EscalationStep).where(
+            EscalationStep.incident_id == incident_id, EscalationStep.status == "scheduled").values(status="cancelled"))
+        rows = session.execute(select(EscalationStep.dm_channel, EscalationStep.dm_ts).where(
+            EscalationStep.incident_id == incident_id, EscalationStep.dm_ts.is_not(None))).all()
+    return [(c, ts) for c, ts in rows]
+
+
+def next_scheduled(services: Services, incident_id: int) -> EscalationStep | None:
+    with services.factory() as session:
+        return session.scalar(select(EscalationStep).where(
+            EscalationStep.incident_id == incident_id, EscalationStep.status == "scheduled")
+            .order_by(EscalationStep.step).limit(1))
+
+
+def escalate_now(services: Services, incident_id: int) -> bool:
+    """Send the next page now instead of waiting for the SLA."""
+    now = services.clock.now()
+    with services.factory.begin() as session:
+        moved = session.execute(update(EscalationStep).where(
+            EscalationStep.incident_id == incident_id, EscalationStep.status == "scheduled")
+            .values(due_at=now)).rowcount
+        last = session.scalar(select(EscalationStep.step).where(EscalationStep.incident_id == incident_id)
+                              .order_by(EscalationStep.step.desc()).limit(1))
+    if not moved:
+        chain = store.chain_of(services.factory, incident_id)
+        if not chain.get("steps"):
+            return False
+        schedule(services, incident_id, 0 if last is None else last + 1, chain, now)
+    return work_due(services, only_incident=incident_id) > 0

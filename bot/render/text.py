@@ -10,10 +10,12 @@ from bot.escape import strip_markup
 _BOLD = re.compile(r"(?<!\w)\*([^*\n]+)\*(?!\w)")
 
 
-def blocks_to_text(blocks: list[dict[str, Any]] | None, fallback: str = "") -> str:
+def blocks_to_text(blocks: list[dict[str, Any]] | None, fallback: str = "",
+                   names: dict[str, str] | None = None) -> str:
+    """`names` maps user and channel ids to readable names for mentions."""
     if not blocks:
-        return strip_markup(fallback)
-    lines = [line for block in blocks for line in _block_lines(block)]
+        return strip_markup(fallback, names)
+    lines = [_named(line, names) for block in blocks for line in _block_lines(block)]
     return "\n".join(lines)
 
 
@@ -38,6 +40,12 @@ def _block_lines(block: dict[str, Any]) -> list[str]:
     if kind == "image":
         return [f"(chart: {block.get('alt_text', 'image')})"]
     return []
+
+
+def _named(line: str, names: dict[str, str] | None) -> str:
+    if not names:
+        return line
+    return re.sub(r"([@#])([UWCD][A-Z0-9]{2,})", lambda m: m.group(1) + names.get(m.group(2), m.group(2)), line)
 
 
 def _text(value: Any) -> str:

@@ -106,3 +106,79 @@ class KeyValue(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class IncidentRow(Base):
+    """One incident. The unique origin message makes a second incident for it impossible."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("origin_channel", "origin_ts", name="uq_incident_origin"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(255))
+    severity: Mapped[str] = mapped_column(String(8))
+    team: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reporter: Mapped[str] = mapped_column(String(32))
+    commander: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    language: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(String(16))
+    origin_channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    origin_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    origin_link: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    channel_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    thread_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    summary_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    confirmation_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    chain: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    mitigated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class IncidentEventRow(Base):
+    """The incident timeline: status changes, pages, acks, escalations, notes, pinned messages."""
+
+    __tablename__ = "incident_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(Integer, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    key: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+
+
+class EscalationStep(Base):
+    """A page to send at `due_at`. The scheduler leader claims a step with one conditional UPDATE."""
+
+    __tablename__ = "escalation_steps"
+    __table_args__ = (UniqueConstraint("incident_id", "step"),
+                      Index("ix_escalation_due", "status", "due_at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # page | exhausted
+    tier: Mapped[str] = mapped_column(String(64), default="")
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16))  # scheduled | sending | sent | failed | cancelled
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    dm_channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    dm_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class OncallOverride(Base):
+    __tablename__ = "oncall_overrides"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team: Mapped[str] = mapped_column(String(64), index=True)
+    tier: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,137 @@
+"""Slack side effects the domain needs (post, DM, create channel, pin, upload), each a small call.
+
+Wraps slack_sdk's WebClient: Slack errors become BackendError with Slack's error code; transient
+ones are retried with jittered backoff (429s are already honoured via Retry-After by the client);
+posts to one channel are paced to Slack's ~1 message/s with a small burst.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.render.blocks import Block
+from bot.render.text import blocks_to_text
+from bot.retry import BackendError, call_with_retries
+
+T = TypeVar("T")
+TRANSIENT_SLACK_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+                          "request_timeout"}
+
+
+class ChannelPacer:
+    """Token bucket per channel: `burst` posts at once, then one per `interval` seconds."""
+
+    def __init__(self, burst: int = 3, interval: float = 1.0) -> None:
+        self.burst = burst
+        self.interval = interval
+        self.buckets: dict[str, tuple[float, float]] = {}
+        self.lock = threading.Lock()
+
+    def wait(self, channel: str) -> None:
+        with self.lock:
+            now = time.monotonic()
+            tokens, last = self.buckets.get(channel, (float(self.burst), now))
+            tokens = min(self.burst, tokens + (now - last) / self.interval)
+            delay = 0.0 if tokens >= 1 else (1 - tokens) * self.interval
+            self.buckets[channel] = (tokens - 1 + delay / self.interval, now + delay)
+        if delay:
+            time.sleep(delay)
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str
+    user: str | None
+
+
+class Chat:
+    def __init__(self, client: WebClient, pacer: ChannelPacer | None = None) -> None:
+        self.client = client
+        self.pacer = pacer or ChannelPacer()
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        def attempt() -> T:
+            try:
+                return fn()
+            except SlackApiError as exc:
+                error = str(exc.response.get("error", "unknown_error"))
+                raise BackendError("slack", error, transient=error in TRANSIENT_SLACK_ERRORS) from None
+        return call_with_retries("slack", attempt)
+
+    def post(self, channel: str, blocks: list[Block], thread_ts: str | None = None,
+             broadcast: bool = False) -> str:
+        self.pacer.wait(channel)
+        response = self._call(lambda: self.client.chat_postMessage(
+            channel=channel, blocks=blocks, text=blocks_to_text(blocks)[:3000], thread_ts=thread_ts,
+            reply_broadcast=broadcast or None, unfurl_links=False))
+        return str(response["ts"])
+
+    def update(self, channel: str, ts: str, blocks: list[Block]) -> None:
+        self._call(lambda: self.client.chat_update(channel=channel, ts=ts, blocks=blocks,
+                                                   text=blocks_to_text(blocks)[:3000]))
+
+    def ephemeral(self, channel: str, user: str, blocks: list[Block], thread_ts: str | None = None) -> None:
+        self._call(lambda: self.client.chat_postEphemeral(channel=channel, user=user, blocks=blocks,
+                                                          thread_ts=thread_ts, text=blocks_to_text(blocks)[:3000]))
+
+    def dm(self, user: str, blocks: list[Block]) -> tuple[str, str]:
+        opened = self._call(lambda: self.client.conversations_open(users=user))
+        channel = str(opened["channel"]["id"])
+        return channel, self.post(channel, blocks)
+
+    def create_channel(self, name: str) -> str:
+        for candidate in (name, f"{name[:76]}-{int(time.time()) % 1000:03d}"):
+            try:
+                created = self._call(lambda c=candidate: self.client.conversations_create(name=c))
+                return str(created["channel"]["id"])
+            except BackendError as exc:
+                if exc.reason != "name_taken":
+                    raise
+        raise BackendError("slack", "name_taken")
+
+    def invite(self, channel: str, users: list[str]) -> None:
+        wanted = sorted({u for u in users if u})
+        if wanted:
+            try:
+                self._call(lambda: self.client.conversations_invite(channel=channel, users=",".join(wanted)))
+            except BackendError as exc:
+                if exc.reason not in {"already_in_channel", "cant_invite_self"}:
+                    raise
+
+    def pin(self, channel: str, ts: str) -> None:
+        self._call(lambda: self.client.pins_add(channel=channel, timestamp=ts))
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            return str(self._call(lambda: self.client.chat_getPermalink(channel=channel, message_ts=ts))["permalink"])
+        except BackendError:
+            return None
+
+    def message(self, channel: str, ts: str) -> Message:
+        """The text of one message (top level or in a thread); BackendError says why it can't be read."""
+        history = self._call(lambda: self.client.conversations_history(
+            channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1))
+        found = _matching(history.get("messages") or [], ts)
+        if found is None:
+            replies = self._call(lambda: self.client.conversations_replies(channel=channel, ts=ts, limit=1))
+            found = _matching(replies.get("messages") or [], ts)
+        if found is None:
+            raise BackendError("slack", "message_not_found")
+        return Message(text=str(found.get("text") or ""), user=found.get("user"))
+
+    def upload(self, channel: str, filename: str, content: bytes | str, title: str,
+               thread_ts: str | None = None, comment: str | None = None) -> None:
+        self._call(lambda: self.client.files_upload_v2(channel=channel, filename=filename, content=content,
+                                                       title=title, thread_ts=thread_ts,
+                                                       initial_comment=comment))
+
+
+def _matching(messages: list[dict[str, Any]], ts: str) -> dict[str, Any] | None:
+    return next((m for m in messages if m.get("ts") == ts), None)
