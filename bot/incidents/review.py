@@ -1,0 +1,214 @@
+"""A post-incident review draft in Markdown: facts from the incident, empty sections for the humans.
+
+Seed 004's practice: detect → respond → mitigate → resolve → review, with a written timeline, and
+rules distilled from past incidents. The draft fills in what the bot knows and leaves the rest blank.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.durations import format_duration
+from bot.escape import strip_markup
+from bot.i18n import catalog, normalise_language, t
+from bot.incidents.model import Incident, TimelineEntry
+
+NONE_MARK = "—"
+_PREFIX = "incident_stats."
+_MILESTONES = ("acknowledged", "mitigated", "resolved", "cancelled")
+_TIME_TO = {"acknowledged": "acknowledge", "mitigated": "mitigate", "resolved": "resolve"}
+_FILL_IN = ("summary", "impact", "root_cause", "went_well", "went_wrong")
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+
+def review_filename(incident: Incident) -> str:
+    return f"incident-{incident.number}-review.md"
+
+
+def review_markdown(incident: Incident, names: Mapping[str, str], language: str, tz: str) -> str:
+    """The review draft in `language` (callers pass the incident's language; if it is not one we have,
+    the incident's own language, else English).
+
+    `names` maps Slack user ids to display names; `tz` is the team's IANA time zone for local times.
+    """
+    lang = normalise_language(language) or normalise_language(incident.language) or "en"
+    zone = ZoneInfo(tz)
+    parts = [
+        _title(incident, names, lang),
+        _facts(incident, names, lang),
+        _key_times(incident, zone, tz, lang),
+        _responders(incident, names, lang),
+        _timeline(incident.timeline, names, zone, tz, lang),
+        *(_empty_section(name, lang) for name in _FILL_IN),
+        _action_items(lang),
+        f"> {_text('review_blameless', lang)}",
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+# ---------------------------------------------------------------- header and facts
+
+
+def _title(incident: Incident, names: Mapping[str, str], lang: str) -> str:
+    title = _text("review_title", lang, number=incident.number, title=_inline(incident.title, names),
+                  severity=incident.severity.upper())
+    return f"# {title}\n\n_{_text('review_draft_notice', lang)}_"
+
+
+def _facts(incident: Incident, names: Mapping[str, str], lang: str) -> str:
+    rows = [
+        ("review_team", _inline(incident.team, names)),
+        ("review_severity", incident.severity.upper()),
+        ("review_status", _status(incident.status, lang)),
+        ("review_commander", _person(incident.commander, names, lang)),
+        ("review_reporter", _person(incident.reporter, names, lang)),
+        ("review_origin", _origin(incident.origin_link, lang)),
+    ]
+    return "\n".join(_fact(_text(key, lang), value, lang) for key, value in rows)
+
+
+def _fact(label: str, value: str, lang: str) -> str:
+    return "- " + _text("review_fact", lang, label=label, value=value)
+
+
+def _status(status: str, lang: str) -> str:
+    return _text(f"status_{status}", lang) if _known(f"status_{status}", lang) else _inline(status, {})
+
+
+def _origin(link: str | None, lang: str) -> str:
+    if not link:
+        return NONE_MARK
+    url = link.strip().replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+    return f"[{_text('review_origin_link', lang)}]({url})"
+
+
+# ---------------------------------------------------------------- key times
+
+
+def _key_times(incident: Incident, zone: ZoneInfo, tz: str, lang: str) -> str:
+    rows = [(_text("review_milestone_opened", lang), _local(incident.created_at, zone), NONE_MARK)]
+    for milestone in _MILESTONES:
+        moment: datetime | None = getattr(incident, f"{milestone}_at")
+        if moment is None and milestone == "cancelled":
+            continue
+        elapsed = _elapsed(incident.created_at, moment)
+        rows.append((_text(f"review_milestone_{milestone}", lang),
+                     _local(moment, zone) if moment else NONE_MARK, elapsed))
+    table = _table([_text("review_col_milestone", lang), _text("review_col_time", lang, tz=tz),
+                    _text("review_col_elapsed", lang)], rows)
+    return "\n\n".join([f"## {_text('review_key_times', lang)}", _text("review_times_in", lang, tz=tz),
+                        table, _time_to_lines(incident, lang)])
+
+
+def _time_to_lines(incident: Incident, lang: str) -> str:
+    lines = []
+    for milestone, verb in _TIME_TO.items():
+        elapsed = _elapsed(incident.created_at, getattr(incident, f"{milestone}_at"))
+        lines.append(_fact(_text(f"review_time_to_{verb}", lang), elapsed, lang))
+    return "\n".join(lines)
+
+
+def _elapsed(start: datetime, end: datetime | None) -> str:
+    if end is None:
+        return NONE_MARK
+    return format_duration(max(_aware(end) - _aware(start), timedelta(0)))
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    local = _aware(moment).astimezone(zone)
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
+
+
+def _aware(moment: datetime) -> datetime:
+    """Naive datetimes (SQLite drops tzinfo) are UTC, as the store writes them."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- people and timeline
+
+
+def _responders(incident: Incident, names: Mapping[str, str], lang: str) -> str:
+    people = list(dict.fromkeys(incident.responders))
+    body = "\n".join(f"- {_person(user, names, lang)}" for user in people)
+    return f"## {_text('review_responders', lang)}\n\n{body or _text('review_no_responders', lang)}"
+
+
+def _person(user: str | None, names: Mapping[str, str], lang: str) -> str:
+    if not user:
+        return NONE_MARK
+    return _inline(names.get(user) or user, {})
+
+
+def _timeline(entries: Sequence[TimelineEntry], names: Mapping[str, str], zone: ZoneInfo, tz: str,
+              lang: str) -> str:
+    heading = f"## {_text('review_timeline', lang)}"
+    if not entries:
+        return f"{heading}\n\n{_text('review_no_timeline', lang)}"
+    rows = [
+        (_local(entry.at, zone), _who(entry.actor, names, lang), _kind(entry.kind, lang),
+         _cell(entry.text, names))
+        for entry in sorted(entries, key=lambda e: _aware(e.at))
+    ]
+    columns = [_text("review_col_time", lang, tz=tz), _text("review_col_who", lang),
+               _text("review_col_event", lang), _text("review_col_details", lang)]
+    return f"{heading}\n\n{_table(columns, rows)}"
+
+
+def _who(actor: str | None, names: Mapping[str, str], lang: str) -> str:
+    return _cell(names.get(actor) or actor, {}) if actor else _text("review_bot", lang)
+
+
+def _kind(kind: str, lang: str) -> str:
+    return _text(f"review_kind_{kind}", lang) if _known(f"review_kind_{kind}", lang) else _cell(kind, {})
+
+
+# ---------------------------------------------------------------- sections to fill in
+
+
+def _empty_section(name: str, lang: str) -> str:
+    return f"## {_text(f'review_{name}', lang)}\n\n<!-- {_text(f'review_hint_{name}', lang)} -->"
+
+
+def _action_items(lang: str) -> str:
+    columns = [_text(f"review_col_{name}", lang) for name in ("action", "owner", "due", "ticket")]
+    return f"## {_text('review_action_items', lang)}\n\n{_table(columns, [('', '', '', '')])}"
+
+
+# ---------------------------------------------------------------- Markdown helpers
+
+
+def _table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = [_row(columns), _row(["---"] * len(columns)), *(_row(row) for row in rows)]
+    return "\n".join(lines)
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _inline(text: str, names: Mapping[str, str]) -> str:
+    """User text on one line: Slack markup decoded, line breaks folded, no raw HTML, no table breaks."""
+    return _clean(" ".join(strip_markup(text, dict(names)).split()))
+
+
+def _cell(text: str, names: Mapping[str, str]) -> str:
+    """User text inside a table cell: as `_inline`, but the author's line breaks become <br>."""
+    lines = (_clean(" ".join(line.split())) for line in _LINE_BREAKS.split(strip_markup(text, dict(names))))
+    return "<br>".join(line for line in lines if line)
+
+
+def _clean(text: str) -> str:
+    """Backslashes and pipes escaped (GFM tables split on bare `|`), `<` `>` as entities (no raw HTML)."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _text(name: str, lang: str, **params: object) -> str:
+    return t(_PREFIX + name, lang, **params)
+
+
+def _known(name: str, lang: str) -> bool:
+    return _PREFIX + name in catalog(lang)
