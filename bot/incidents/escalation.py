@@ -80,8 +80,18 @@ def schedule(services: Services, incident_id: int, step: int, chain: dict[str, A
                                                 user_id=user, due_at=due, status="scheduled"))
 
 
-def work_due(services: Services, only_incident: int | None = None) -> int:
-    """Send every page whose time has come. Run each second by the scheduler leader."""
+def work_due(services: Services, only_incident: int | None = None, rounds: int = 10) -> int:
+    """Send every page whose time has come (and those a failed page made due). Run each second by the leader."""
+    sent = 0
+    for _ in range(rounds):
+        done, claimed = _work_once(services, only_incident)
+        sent += done
+        if not claimed:
+            break
+    return sent
+
+
+def _work_once(services: Services, only_incident: int | None) -> tuple[int, int]:
     now = services.clock.now()
     with services.factory() as session:
         query = select(EscalationStep.id).where(or_(
@@ -90,7 +100,8 @@ def work_due(services: Services, only_incident: int | None = None) -> int:
         if only_incident is not None:
             query = query.where(EscalationStep.incident_id == only_incident)
         due = list(session.scalars(query.order_by(EscalationStep.due_at).limit(100)))
-    return sum(1 for step_id in due if _claim(services, step_id, now) and _process(services, step_id))
+    claimed = [step_id for step_id in due if _claim(services, step_id, now)]
+    return sum(1 for step_id in claimed if _process(services, step_id)), len(claimed)
 
 
 def _claim(services: Services, step_id: int, now: datetime) -> bool:
@@ -122,7 +133,9 @@ def _process(services: Services, step_id: int) -> bool:
     sent = _page(services, incident, step, chain)
     sla = sla_for(chain, incident.severity)
     if sla is not None:
-        due = services.clock.now() + (sla if sent else timedelta(0))
+        # A failed page moves on to the next tier at once, but a new round of the chain still waits.
+        starts_round = (step.step + 1) % len(chain["steps"]) == 0
+        due = services.clock.now() + (sla if sent or starts_round else timedelta(0))
         schedule(services, incident.id, step.step + 1, chain, due)
     return sent
 

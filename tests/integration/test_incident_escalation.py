@@ -1,0 +1,139 @@
+"""Opening, paging and escalating incidents against a real database, with an injected clock."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+from bot.clock import FrozenClock
+from bot.incidents import escalation, store
+from bot.incidents.desk import OpenRequest, desk_for
+from tests.e2e.conftest import ROTATION, team_config
+from tests.support.inprocess import START, make_services
+from tests.support.slack_recorder import SlackRecorder
+
+
+def dm_targets(slack: SlackRecorder) -> list[str]:
+    return [c.params["channel"] for c in slack.calls("chat.postMessage") if str(c.params.get("channel")).startswith("D")]
+
+
+def open_sev1(services, ts: str = "1700000000.000100") -> int:  # type: ignore[no-untyped-def]
+    incident, _ = desk_for(services).open(OpenRequest(reporter="UREPORTER", source="reaction", channel="CTEAM",
+                                                      message_ts=ts, severity="sev1", emoji="🔥💥"))
+    return incident.id
+
+
+def test_unacknowledged_page_escalates_through_three_tiers_then_posts_loudly(db_url: str,
+                                                                             slack: SlackRecorder) -> None:
+    clock = FrozenClock(START)
+    services = make_services(db_url, slack, team_config(repeat_last_tier=0), clock)
+    slack.set_message("CTEAM", "1700000000.000100", text="payments down", user="UAUTHOR")
+    open_sev1(services)
+    assert dm_targets(slack) == ["DUDRI1"]
+    clock.advance(timedelta(minutes=4, seconds=59))
+    escalation.work_due(services)
+    assert dm_targets(slack) == ["DUDRI1"]  # not yet: sev1 SLA is 5 minutes
+    clock.advance(timedelta(seconds=1))
+    escalation.work_due(services)
+    assert dm_targets(slack) == ["DUDRI1", "DUSENIOR2"]
+    clock.advance(timedelta(minutes=5))
+    escalation.work_due(services)
+    escalation.work_due(services)  # a second tick in the same instant sends nothing more
+    assert dm_targets(slack) == ["DUDRI1", "DUSENIOR2", "DULEAD3"]
+    clock.advance(timedelta(minutes=5))
+    escalation.work_due(services)
+    loud = [c for c in slack.calls("chat.postMessage") if "<!here>" in json.dumps(c.params)]
+    assert len(loud) == 1 and loud[0].params["channel"] == "CTEAM"
+    clock.advance(timedelta(minutes=30))
+    escalation.work_due(services)
+    assert len(dm_targets(slack)) == 3
+
+
+def test_acknowledging_stops_escalation_and_records_time_to_ack(db_url: str, slack: SlackRecorder) -> None:
+    clock = FrozenClock(START)
+    services = make_services(db_url, slack, team_config(), clock)
+    incident_id = open_sev1(services)
+    clock.advance(timedelta(minutes=2))
+    acked = desk_for(services).acknowledge(incident_id, "UDRI1", "button")
+    assert acked.status == "acknowledged" and acked.acknowledged_at == START + timedelta(minutes=2)
+    assert acked.commander == "UDRI1"
+    clock.advance(timedelta(hours=1))
+    escalation.work_due(services)
+    assert dm_targets(slack) == ["DUDRI1"]
+    assert "acknowledged" in json.dumps([c.params for c in slack.calls("chat.update")])
+
+
+def test_failed_page_is_retried_then_reported_and_escalation_continues(db_url: str, slack: SlackRecorder) -> None:
+    services = make_services(db_url, slack, team_config())
+    slack.fail_method("conversations.open", error="internal_error")
+    open_sev1(services)
+    failures = [c for c in slack.calls("conversations.open") if c.response.get("ok") is False]
+    assert len(failures) == 3 * 3  # 3 bounded attempts for each of the 3 tiers, then the next round waits
+    reports = [c for c in slack.calls("chat.postMessage") if "Could not page" in json.dumps(c.params)]
+    assert [r.params["channel"] for r in reports][:1] == ["CTEAM"]
+    incident = store.load(services.factory, 1)
+    assert incident is not None
+    assert [e.kind for e in incident.timeline].count("page_failed") == 3
+
+
+def test_gap_in_first_tier_pages_second_tier_and_warns_the_team(db_url: str, slack: SlackRecorder) -> None:
+    rotation = json.loads(json.dumps(ROTATION))
+    rotation["tiers"][0]["layers"][0]["active"] = {"from": "22:00", "to": "23:00"}  # nobody at 10:00 Shanghai
+    config = team_config()
+    config["oncall"]["ml-platform"] = rotation
+    services = make_services(db_url, slack, config)
+    open_sev1(services)
+    assert dm_targets(slack) == ["DUSENIOR2"]
+    warning = [c for c in slack.calls("chat.postMessage") if "Nobody is on call for 1st line" in json.dumps(c.params)]
+    assert warning and warning[0].params["channel"] == "CTEAM"
+
+
+def test_one_message_gets_one_incident_even_when_many_threads_race(db_url: str, slack: SlackRecorder) -> None:
+    services = make_services(db_url, slack, team_config())
+    barrier = threading.Barrier(8)
+    results: list[bool] = []
+
+    def race() -> None:
+        barrier.wait()
+        _, created = desk_for(services).open(OpenRequest(reporter="U1", source="reaction", channel="CTEAM",
+                                                         message_ts="1700000009.000900"))
+        results.append(created)
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count(True) == 1
+    assert len(slack.calls("conversations.create")) == 1
+    assert dm_targets(slack) == ["DUDRI1"]
+
+
+def test_chain_is_snapshotted_so_config_edits_do_not_change_a_running_incident(db_url: str,
+                                                                              slack: SlackRecorder) -> None:
+    clock = FrozenClock(START)
+    services = make_services(db_url, slack, team_config(), clock)
+    open_sev1(services)
+    services.config.oncall["ml-platform"].tiers[1].layers[0].members[0] = "UCHANGED"
+    clock.advance(timedelta(minutes=5))
+    escalation.work_due(services)
+    assert dm_targets(slack) == ["DUDRI1", "DUSENIOR2"]
+
+
+def test_undo_within_two_minutes_cancels_and_later_refuses(db_url: str, slack: SlackRecorder) -> None:
+    clock = FrozenClock(START)
+    services = make_services(db_url, slack, team_config(), clock)
+    first = open_sev1(services, "1700000000.000001")
+    second = open_sev1(services, "1700000000.000002")
+    clock.advance(timedelta(minutes=1, seconds=59))
+    assert desk_for(services).cancel(first, "UREPORTER").status == "cancelled"
+    clock.advance(timedelta(seconds=2))
+    try:
+        desk_for(services).cancel(second, "UREPORTER")
+        raise AssertionError("undo after 2 minutes must be refused")
+    except Exception as exc:
+        assert "too late" in str(exc)
+    clock.advance(timedelta(minutes=5))
+    escalation.work_due(services)
+    assert dm_targets(slack).count("DUSENIOR2") == 1  # only the incident that was not undone escalated
