@@ -113,6 +113,13 @@ def _claim(services: Services, step_id: int, now: datetime) -> bool:
         ).values(status="sending", claimed_at=now)).rowcount)
 
 
+def _move_due(services: Services, incident_id: int, step: int, due: datetime) -> None:
+    with services.factory.begin() as session:
+        session.execute(update(EscalationStep).where(
+            EscalationStep.incident_id == incident_id, EscalationStep.step == step,
+            EscalationStep.status == "scheduled").values(due_at=due))
+
+
 def _finish(services: Services, step_id: int, **values: Any) -> None:
     with services.factory.begin() as session:
         session.execute(update(EscalationStep).where(EscalationStep.id == step_id).values(**values))
@@ -130,13 +137,14 @@ def _process(services: Services, step_id: int) -> bool:
         _announce_exhausted(services, incident, chain)
         _finish(services, step_id, status="sent", sent_at=services.clock.now())
         return True
-    sent = _page(services, incident, step, chain)
     sla = sla_for(chain, incident.severity)
     if sla is not None:
-        # A failed page moves on to the next tier at once, but a new round of the chain still waits.
-        starts_round = (step.step + 1) % len(chain["steps"]) == 0
-        due = services.clock.now() + (sla if sent or starts_round else timedelta(0))
-        schedule(services, incident.id, step.step + 1, chain, due)
+        # Schedule the next step before paging, so a crash mid-page can't break the chain.
+        schedule(services, incident.id, step.step + 1, chain, services.clock.now() + sla)
+    sent = _page(services, incident, step, chain)
+    starts_round = (step.step + 1) % len(chain["steps"]) == 0
+    if not sent and sla is not None and not starts_round:
+        _move_due(services, incident.id, step.step + 1, services.clock.now())  # next tier at once
     return sent
 
 

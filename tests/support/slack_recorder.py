@@ -46,6 +46,7 @@ class Call:
     body: bytes = b""
     status: int = 200
     response: dict[str, Any] = field(default_factory=dict)
+    received_at: float = field(default_factory=time.time)
 
     @property
     def token(self) -> str | None:
