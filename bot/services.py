@@ -56,7 +56,7 @@ class Services:
 
     def language(self, user_id: str | None, team: Team) -> str:
         """The Slack user's own locale when known, else the team's language."""
-        if user_id and not self.demo:
+        if user_id:
             return normalise_language(self.users.get(user_id).locale) or team.language
         return team.language
 
@@ -116,7 +116,7 @@ class Services:
     def spend(self) -> Any:
         from bot.spend import SpendService
 
-        return SpendService(self.aws, self.factory, self.clock, self.config.thresholds)
+        return SpendService(self.aws, self.factory, self.clock, self.config.thresholds, teams=self.config.teams)
 
     @cached_property
     def review(self) -> Any:

@@ -48,6 +48,9 @@ class UserDirectory:
         except SlackApiError as exc:
             log.info("users.info failed for %s: %s", user_id, exc.response.get("error"))
             return SlackUser(id=user_id, name=user_id, found=False)
+        except Exception as exc:  # Slack unreachable: answer with what we have rather than fail the caller
+            log.warning("users.info for %s failed: %s", user_id, type(exc).__name__)
+            return SlackUser(id=user_id, name=user_id, found=False)
         profile = data.get("profile") or {}
         name = profile.get("display_name") or data.get("real_name") or data.get("name") or user_id
         return SlackUser(id=user_id, name=name, locale=data.get("locale"), tz=data.get("tz"),
@@ -61,6 +64,6 @@ class UserDirectory:
             try:
                 data = self.client.users_lookupByEmail(email=member)["user"]
                 return self.get(data["id"])
-            except SlackApiError:
+            except Exception:
                 return SlackUser(id=member, name=member, found=False)
         return SlackUser(id=member, name=member.lstrip("@"), found=False)

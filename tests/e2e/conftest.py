@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ ROTATION = {
 def team_config(**incidents: Any) -> dict[str, Any]:
     return {
         "teams": [{"name": "ml-platform", "channel": "CTEAM", "timezone": "Asia/Shanghai", "language": "en"}],
-        "oncall": {"ml-platform": ROTATION},
+        "oncall": {"ml-platform": copy.deepcopy(ROTATION)},
         "incidents": incidents,
     }
 

@@ -1,0 +1,102 @@
+"""Thin backend clients and the plain records they return.
+
+Every source (real or demo) has a `demo` flag, a `probe() -> str` for `python -m bot check`,
+and returns the frozen dataclasses below, so domain code never sees library types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class GpuSample:
+    """One GPU as dcgm-exporter reports it; pod labels only while a pod holds the GPU."""
+
+    hostname: str
+    gpu: str
+    uuid: str
+    model: str
+    util_pct: float | None
+    fb_used_mib: float | None = None
+    fb_free_mib: float | None = None
+    namespace: str | None = None
+    pod: str | None = None
+    container: str | None = None
+    node: str | None = None  # a `node`/`kubernetes_node` label, when the scrape config adds one
+
+
+@dataclass(frozen=True)
+class NodeGpus:
+    name: str
+    gpus: int
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class PodGpus:
+    namespace: str
+    pod: str
+    node: str | None
+    phase: str
+    gpus: int
+
+    @property
+    def holds_gpus(self) -> bool:
+        return bool(self.node) and self.gpus > 0 and self.phase in {"Pending", "Running", "Unknown"}
+
+
+@dataclass(frozen=True)
+class CostRow:
+    day: date
+    team: str | None  # None: resources without the tag
+    usd: float
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    repo: str
+    number: int
+    title: str
+    url: str
+    author: str
+    created_at: datetime
+    requested_reviewers: tuple[str, ...]
+    requested_teams: tuple[str, ...] = ()
+    draft: bool = False
+
+
+class PrometheusSource(Protocol):
+    demo: bool
+
+    def gpu_samples(self) -> list[GpuSample]: ...
+
+    def probe(self) -> str: ...
+
+
+class KubeSource(Protocol):
+    demo: bool
+
+    def gpu_nodes(self) -> list[NodeGpus]: ...
+
+    def gpu_pods(self, namespaces: list[str] | None = None) -> list[PodGpus]: ...
+
+    def probe(self) -> str: ...
+
+
+class CostSource(Protocol):
+    demo: bool
+
+    def cost_by_team(self, start: date, end: date, tag_key: str = "team") -> list[CostRow]: ...
+
+    def probe(self) -> str: ...
+
+
+class GitHubSource(Protocol):
+    demo: bool
+
+    def open_pull_requests(self, repo: str) -> list[PullRequest]: ...
+
+    def probe(self) -> str: ...

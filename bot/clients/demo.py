@@ -1,0 +1,164 @@
+"""Made-up but realistic backends behind the real clients' interfaces (`python -m bot shell --demo`).
+
+Three GPU nodes (two H100, one A100 whose DCGM Hostname is the exporter pod's name), pods in
+ml-train and ml-infer with a few GPUs allocated but idle, AWS costs for ml / platform / untagged
+(ml burns more than 30 cups of coffee an hour), and three pull requests waiting for review
+in the repositories of config/demo.yaml.
+Each constructor takes optional data so tests can bring their own.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from bot.clients import CostRow, GpuSample, NodeGpus, PodGpus, PullRequest
+from bot.clock import Clock, SystemClock
+
+H100 = "NVIDIA H100 80GB HBM3"
+A100 = "NVIDIA A100-SXM4-80GB"
+FB_TOTAL_MIB = 81559.0
+A100_EXPORTER_POD = "nvidia-dcgm-exporter-7xk2p"
+
+# node, DCGM Hostname, model, (util %, namespace, pod) per GPU index
+_GPUS: list[tuple[str, str, str, list[tuple[float, str | None, str | None]]]] = [
+    ("gpu-h100-1", "gpu-h100-1", H100,
+     [(util, "ml-train", "llm-pretrain-0") for util in (93, 91, 95, 88, 90, 94, 92, 89)]),
+    ("gpu-h100-2", "gpu-h100-2", H100, [
+        (6, "ml-train", "finetune-lora-7b"), (11, "ml-train", "finetune-lora-7b"),
+        (64, "ml-infer", "embeddings-api-0"),
+        (81, "ml-train", "ray-worker-1"), (77, "ml-train", "ray-worker-1"),
+        (85, "ml-train", "ray-worker-1"), (79, "ml-train", "ray-worker-1"),
+        (0, None, None),
+    ]),
+    ("gpu-a100-1", A100_EXPORTER_POD, A100, [
+        (14, "ml-infer", "vllm-llama-70b-0"), (17, "ml-infer", "vllm-llama-70b-0"),
+        (38, "ml-infer", "vllm-llama-70b-0"), (41, "ml-infer", "vllm-llama-70b-0"),
+        (72, "ml-train", "eval-sweep-3"), (68, "ml-train", "eval-sweep-3"),
+        (0, None, None), (0, None, None),
+    ]),
+]
+_NODE_LABEL_MODEL = {H100: "NVIDIA-H100-80GB-HBM3", A100: "NVIDIA-A100-SXM4-80GB"}
+_DAILY_USD = {"ml": 4300.0, "platform": 610.0, None: 185.0}
+
+
+def demo_samples() -> list[GpuSample]:
+    samples = []
+    for node, hostname, model, gpus in _GPUS:
+        for index, (util, namespace, pod) in enumerate(gpus):
+            used = 0.0 if pod is None else round(FB_TOTAL_MIB * min(0.95, 0.2 + util / 100), 0)
+            samples.append(GpuSample(
+                hostname=hostname, gpu=str(index), uuid=f"GPU-{node}-{index}",
+                model=model, util_pct=float(util), fb_used_mib=used, fb_free_mib=FB_TOTAL_MIB - used,
+                namespace=namespace, pod=pod, container=None if pod is None else "main"))
+    return samples
+
+
+def demo_nodes() -> list[NodeGpus]:
+    return [NodeGpus(name=node, gpus=len(gpus), model=_NODE_LABEL_MODEL[model])
+            for node, _hostname, model, gpus in _GPUS]
+
+
+def demo_pods() -> list[PodGpus]:
+    counts: dict[tuple[str, str, str], int] = {}
+    for node, _hostname, _model, gpus in _GPUS:
+        for _util, namespace, pod in gpus:
+            if namespace and pod:
+                counts[(namespace, pod, node)] = counts.get((namespace, pod, node), 0) + 1
+    running = [PodGpus(namespace=ns, pod=pod, node=node, phase="Running", gpus=n)
+               for (ns, pod, node), n in counts.items()]
+    finished = PodGpus(namespace="ml-train", pod="nightly-eval-28", node="gpu-h100-2", phase="Succeeded",
+                       gpus=1)
+    return [*running, finished]
+
+
+class DemoPrometheus:
+    demo = True
+
+    def __init__(self, samples: list[GpuSample] | None = None) -> None:
+        self.samples = demo_samples() if samples is None else samples
+
+    def gpu_samples(self) -> list[GpuSample]:
+        return list(self.samples)
+
+    def probe(self) -> str:
+        return f"demo Prometheus (made-up DCGM metrics, {len(self.samples)} GPU series)"
+
+
+class DemoKube:
+    demo = True
+
+    def __init__(self, nodes: list[NodeGpus] | None = None, pods: list[PodGpus] | None = None) -> None:
+        self.nodes = demo_nodes() if nodes is None else nodes
+        self.pods = demo_pods() if pods is None else pods
+
+    def gpu_nodes(self) -> list[NodeGpus]:
+        return list(self.nodes)
+
+    def gpu_pods(self, namespaces: list[str] | None = None) -> list[PodGpus]:
+        return [p for p in self.pods if not namespaces or p.namespace in namespaces]
+
+    def probe(self) -> str:
+        return f"demo Kubernetes ({len(self.nodes)} GPU nodes, {sum(n.gpus for n in self.nodes)} GPUs)"
+
+
+class DemoAws:
+    demo = True
+
+    def __init__(self, daily_usd: dict[str | None, float] | None = None) -> None:
+        self.daily_usd = dict(_DAILY_USD if daily_usd is None else daily_usd)
+        self.requests = 0  # Cost Explorer bills every request; tests count them
+
+    def cost_by_team(self, start: date, end: date, tag_key: str = "team") -> list[CostRow]:
+        self.requests += 1
+        rows = []
+        day = start
+        while day < end:
+            wobble = 1 + ((day.toordinal() * 37) % 17 - 8) / 100  # a stable ±8 % day-to-day variation
+            rows += [CostRow(day=day, team=team, usd=round(usd * wobble, 2))
+                     for team, usd in self.daily_usd.items()]
+            day += timedelta(days=1)
+        return rows
+
+    def probe(self) -> str:
+        return "demo AWS (made-up Cost Explorer costs)"
+
+
+def demo_pull_requests(clock: Clock) -> list[PullRequest]:
+    now = clock.now()
+    gateway, trainer = "acme/inference-gateway", "acme/trainer"
+    return [
+        PullRequest(repo=gateway, number=412, title="Autoscale vLLM replicas on queue depth",
+                    url=f"https://github.com/{gateway}/pull/412", author="wei-zhang",
+                    created_at=now - timedelta(days=3, hours=4), requested_reviewers=("lena-k",)),
+        PullRequest(repo=gateway, number=418, title="vLLM: bump to 0.6 and enable prefix caching",
+                    url=f"https://github.com/{gateway}/pull/418", author="maria-s",
+                    created_at=now - timedelta(hours=26), requested_reviewers=("chen-li", "sam-o")),
+        PullRequest(repo=gateway, number=420, title="Bump boto3 from 1.35.0 to 1.35.8",
+                    url=f"https://github.com/{gateway}/pull/420", author="dependabot[bot]",
+                    created_at=now - timedelta(hours=30), requested_reviewers=()),
+        PullRequest(repo=trainer, number=97, title="修复 checkpoint 上传到 S3 的 retry 逻辑",
+                    url=f"https://github.com/{trainer}/pull/97", author="liu-yang",
+                    created_at=now - timedelta(hours=5), requested_reviewers=(),
+                    requested_teams=("ml-infra",)),
+        PullRequest(repo=trainer, number=99, title="WIP: FSDP config for 70B",
+                    url=f"https://github.com/{trainer}/pull/99", author="sam-o",
+                    created_at=now - timedelta(days=6), requested_reviewers=("lena-k",), draft=True),
+    ]
+
+
+class DemoGitHub:
+    """Pull requests of acme/inference-gateway and acme/trainer (the repos of config/demo.yaml):
+    three wait for review, one is a draft, one has no reviewer. Other repositories have none."""
+
+    demo = True
+
+    def __init__(self, clock: Clock | None = None, pulls: list[PullRequest] | None = None) -> None:
+        self._clock = clock or SystemClock()
+        self._pulls = pulls
+
+    def open_pull_requests(self, repo: str) -> list[PullRequest]:
+        pulls = self._pulls if self._pulls is not None else demo_pull_requests(self._clock)
+        return [pr for pr in pulls if pr.repo == repo]
+
+    def probe(self) -> str:
+        return "demo GitHub (made-up pull requests)"

@@ -1,0 +1,133 @@
+"""Prometheus: the DCGM exporter's per-GPU utilization and framebuffer metrics."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from urllib3.util.retry import Retry
+
+from bot.clients import GpuSample
+from bot.retry import TRANSIENT_HTTP_STATUS, BackendError, call_with_retries
+
+T = TypeVar("T")
+BACKEND = "prometheus"
+UTIL, FB_USED, FB_FREE = "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE"
+GPU_QUERY = f'{{__name__=~"{UTIL}|{FB_USED}|{FB_FREE}"}}'
+_STATUS = re.compile(r"HTTP Status Code (\d{3})")
+
+
+class PrometheusClient:
+    demo = False
+
+    def __init__(self, url: str, timeout: float = 5) -> None:
+        self._url = url.rstrip("/")
+        self._timeout = timeout
+        self._session = requests.Session()
+        # No retries inside the library: bot.retry decides, with jitter and metrics.
+        self._prom = PrometheusConnect(url=self._url, session=self._session, timeout=timeout,  # type: ignore[arg-type]
+                                       retry=Retry(total=0, raise_on_status=False))
+
+    def gpu_samples(self) -> list[GpuSample]:
+        result = self._call(lambda: self._prom.custom_query(GPU_QUERY))
+        return samples_from_series(result)
+
+    def probe(self) -> str:
+        build = self._call(self._build_info)
+        count = self._call(lambda: self._prom.custom_query(f"count({UTIL})"))
+        series = int(float(count[0]["value"][1])) if count else 0
+        return f"Prometheus {build.get('version', '?')}, {series} GPU series"
+
+    def _build_info(self) -> dict[str, Any]:
+        response = self._session.get(f"{self._url}/api/v1/status/buildinfo", timeout=self._timeout)
+        if response.status_code != 200:
+            raise PrometheusApiClientException(f"HTTP Status Code {response.status_code}")
+        return response.json().get("data", {})
+
+    def _call(self, fn: Callable[[], T]) -> T:
+        return call_with_retries(BACKEND, lambda: _translated(fn, self._where()))
+
+    def _where(self) -> str:
+        parts = urlsplit(self._url)
+        return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)  # no credentials
+
+
+def _translated(fn: Callable[[], T], where: str) -> T:
+    try:
+        return fn()
+    except PrometheusApiClientException as exc:
+        match = _STATUS.search(str(exc))
+        status = int(match.group(1)) if match else 0
+        raise BackendError(BACKEND, _status_reason(status, where), status in TRANSIENT_HTTP_STATUS) from exc
+    except requests.Timeout as exc:
+        raise BackendError(BACKEND, f"no answer from {where} in time", transient=True) from exc
+    except requests.ConnectionError as exc:
+        reason = f"cannot connect to {where}: check PROMETHEUS_URL"
+        raise BackendError(BACKEND, reason, transient=True) from exc
+    except (requests.RequestException, ValueError, KeyError) as exc:
+        raise BackendError(BACKEND, f"unexpected answer from {where} ({type(exc).__name__})") from exc
+
+
+def _status_reason(status: int, where: str) -> str:
+    if status in (401, 403):
+        return f"{where} refused access (HTTP {status}): check the Prometheus credentials"
+    if status == 400:
+        return f"{where} rejected the query (HTTP 400)"
+    return f"{where} answered HTTP {status or '?'}"
+
+
+def samples_from_series(series: list[dict[str, Any]]) -> list[GpuSample]:
+    """Join the three DCGM metrics of each GPU (by UUID, else host + index) into one sample."""
+    by_gpu: dict[str, dict[str, Any]] = {}
+    for item in series:
+        labels = _pod_labels(item.get("metric", {}))
+        entry = by_gpu.setdefault(_gpu_key(labels), {"labels": labels})
+        if labels.get("pod") and not entry["labels"].get("pod"):
+            entry["labels"] = labels
+        entry[labels.get("__name__", "")] = _value(item.get("value"))
+    return [_sample(entry) for entry in by_gpu.values()]
+
+
+def _gpu_key(labels: dict[str, str]) -> str:
+    return labels.get("UUID") or f"{labels.get('Hostname')}/{labels.get('gpu')}"
+
+
+def _pod_labels(labels: dict[str, str]) -> dict[str, str]:
+    # Scraped through Kubernetes service discovery, the target's own namespace/pod labels (the
+    # exporter's) win and DCGM's become exported_namespace/exported_pod/exported_container.
+    if "exported_pod" not in labels and "exported_namespace" not in labels:
+        return labels
+    merged = dict(labels)
+    for name in ("namespace", "pod", "container"):
+        merged[name] = labels.get(f"exported_{name}", "")
+    return merged
+
+
+def _value(pair: Any) -> float | None:
+    try:
+        value = float(pair[1])
+    except (TypeError, ValueError, IndexError):
+        return None
+    return None if value != value else value  # NaN means "no reading"
+
+
+def _sample(entry: dict[str, Any]) -> GpuSample:
+    labels = entry["labels"]
+    return GpuSample(
+        hostname=labels.get("Hostname") or labels.get("instance") or "?",
+        gpu=labels.get("gpu", "?"),
+        uuid=labels.get("UUID", ""),
+        model=labels.get("modelName", ""),
+        util_pct=entry.get(UTIL),
+        fb_used_mib=entry.get(FB_USED),
+        fb_free_mib=entry.get(FB_FREE),
+        namespace=labels.get("namespace") or None,
+        pod=labels.get("pod") or None,
+        container=labels.get("container") or None,
+        node=labels.get("node") or labels.get("kubernetes_node") or None,
+    )

@@ -1,0 +1,87 @@
+"""The command line a newcomer uses: shell --demo, check, migrate, and refusal of a bad config."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.e2e.conftest import team_config
+from tests.support.bot_process import ROOT
+from tests.support.slack_recorder import SlackRecorder
+
+
+def run_bot(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {"PATH": os.environ["PATH"], "HOME": str(cwd), "PYTHONPATH": str(ROOT),
+                   "DATABASE_URL": f"sqlite:///{cwd / 'cli.db'}", "BOT_CONFIG": str(cwd / "absent.yaml"), **env}
+    return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
+                          cwd=cwd, env=environment, timeout=60)
+
+
+def test_piped_shell_demo_answers_gpu_and_opens_an_incident_from_reactions(tmp_path: Path) -> None:
+    lines = "/gpu\ncheckout errors after deploy\nreact :fire:\nas bob react :boom:\n/oncall\n"
+    result = run_bot(["shell", "--demo"], tmp_path, stdin=lines)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Demo mode" in out and "Demo data" in out
+    assert "allocated but idle" in out  # /gpu answered from the demo sources
+    assert "Incident #1 opened" in out and "checkout errors after deploy" in out
+    assert "to @alice (DM)" in out  # the on-call DRI of the demo rotation was paged
+    assert "1st line" in out
+
+
+def test_shell_replies_in_chinese_when_asked(tmp_path: Path) -> None:
+    result = run_bot(["shell", "--demo", "--lang", "zh-CN"], tmp_path, stdin="/incident nonsense\n")
+    assert "我没看懂" in result.stdout and "用法" in result.stdout
+
+
+def test_bad_config_refuses_to_start_naming_file_key_value_and_expectation(tmp_path: Path) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text(yaml.safe_dump({"teams": [{"name": "ml", "timezone": "Mars/Olympus"}]}))
+    result = run_bot(["serve"], tmp_path, BOT_CONFIG=str(config), SLACK_BOT_TOKEN="xoxb-x",
+                     SLACK_SIGNING_SECRET="s")
+    assert result.returncode == 2
+    assert str(config) in result.stderr and "teams[0].timezone" in result.stderr
+    assert "Mars/Olympus" in result.stderr and "IANA time zone" in result.stderr
+
+
+def test_serve_without_slack_credentials_says_which_variables_to_set(tmp_path: Path) -> None:
+    result = run_bot(["serve"], tmp_path)
+    assert result.returncode == 2 and "SLACK_SIGNING_SECRET" in result.stderr
+
+
+def test_check_reports_each_backend_and_flags_rotation_members_slack_cannot_find(tmp_path: Path,
+                                                                                 slack: SlackRecorder) -> None:
+    config = team_config()
+    config["oncall"]["ml-platform"]["tiers"][2]["layers"][0]["members"] = ["ghost@example.com"]
+    (tmp_path / "bot.yaml").write_text(yaml.safe_dump(config))
+    result = run_bot(["check"], tmp_path, BOT_CONFIG=str(tmp_path / "bot.yaml"), SLACK_BOT_TOKEN="xoxb-check",
+                     SLACK_SIGNING_SECRET="s", SLACK_API_URL=slack.base_url)
+    rows = {line.split()[1]: line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    assert rows["database"] == "ok" and rows["slack"] == "ok" and rows["prometheus"] == "skip"
+    assert rows["on-call"] == "FAIL" and "ghost@example.com" in result.stdout
+    assert result.returncode == 1
+
+
+def test_check_passes_when_everything_required_is_fine(tmp_path: Path, slack: SlackRecorder) -> None:
+    (tmp_path / "bot.yaml").write_text(yaml.safe_dump(team_config()))
+    result = run_bot(["check"], tmp_path, BOT_CONFIG=str(tmp_path / "bot.yaml"), SLACK_BOT_TOKEN="xoxb-check",
+                     SLACK_SIGNING_SECRET="s", SLACK_API_URL=slack.base_url)
+    assert result.returncode == 0, result.stdout
+
+
+def test_migrate_creates_the_tables(tmp_path: Path) -> None:
+    result = run_bot(["migrate"], tmp_path)
+    assert result.returncode == 0 and "up to date" in result.stdout
+    import sqlite3
+
+    tables = {r[0] for r in sqlite3.connect(tmp_path / "cli.db").execute("select name from sqlite_master")}
+    assert {"seen_events", "audit_log", "apscheduler_jobs", "incidents", "escalation_steps"} <= tables
+
+
+def test_unknown_cli_command_prints_usage(tmp_path: Path) -> None:
+    result = run_bot(["frobnicate"], tmp_path)
+    assert result.returncode == 2 and "usage" in result.stderr.lower()

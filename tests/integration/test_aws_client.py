@@ -1,0 +1,144 @@
+"""AwsClient and SpendService against a real moto_server answering queued Cost Explorer results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clients import CostRow
+from bot.clients.aws import AwsClient
+from bot.clock import FrozenClock
+from bot.retry import BackendError
+from bot.settings import Thresholds
+from bot.spend import SpendService
+from bot.store.db import make_engine, migrate, session_factory
+from tests.support.servers import MotoServer, free_port
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+START, END = date(2026, 2, 27), date(2026, 3, 2)
+
+
+def group(team_key: str, usd: str) -> dict[str, Any]:
+    return {"Keys": [team_key], "Metrics": {"UnblendedCost": {"Amount": usd, "Unit": "USD"}}}
+
+
+def day(start: date, *groups: dict[str, Any]) -> dict[str, Any]:
+    period = {"Start": start.isoformat(), "End": (start + timedelta(days=1)).isoformat()}
+    return {"TimePeriod": period, "Total": {}, "Groups": list(groups), "Estimated": False}
+
+
+PAGE_1 = {
+    "GroupDefinitions": [{"Type": "TAG", "Key": "team"}],
+    "ResultsByTime": [day(date(2026, 2, 27), group("team$ml", "1200.50"), group("team$", "80.25")),
+                      day(date(2026, 2, 28), group("team$ml", "1300"))],
+    "NextPageToken": "page-2",
+}
+PAGE_2 = {
+    "GroupDefinitions": [{"Type": "TAG", "Key": "team"}],
+    "ResultsByTime": [day(date(2026, 2, 28), group("team$platform", "240"), group("team$", "19.75")),
+                      day(date(2026, 3, 1), group("team$ml", "3840"), group("team$platform", "240"))],
+}
+
+
+@pytest.fixture
+def sent(moto_clean: MotoServer) -> list[dict[str, Any]]:
+    """Queue the two pages; the list collects every GetCostAndUsage request body sent."""
+    moto_clean.queue_cost_results([PAGE_1, PAGE_2])
+    return []
+
+
+def counting(client: AwsClient, sent: list[dict[str, Any]]) -> AwsClient:
+    def record(request: Any, **_: Any) -> None:
+        sent.append(json.loads(request.body))
+
+    client.ce.meta.events.register("before-send.ce.GetCostAndUsage", record)
+    return client
+
+
+@pytest.fixture
+def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+def test_costs_per_team_and_day_follow_every_page(sent: list[dict[str, Any]]) -> None:
+    aws = counting(AwsClient("us-east-1"), sent)  # endpoint from AWS_ENDPOINT_URL, as in production
+
+    rows = aws.cost_by_team(START, END)
+
+    assert rows == [
+        CostRow(date(2026, 2, 27), None, 80.25), CostRow(date(2026, 2, 27), "ml", 1200.5),
+        CostRow(date(2026, 2, 28), None, 19.75), CostRow(date(2026, 2, 28), "ml", 1300.0),
+        CostRow(date(2026, 2, 28), "platform", 240.0),
+        CostRow(date(2026, 3, 1), "ml", 3840.0), CostRow(date(2026, 3, 1), "platform", 240.0),
+    ]
+    assert [body.get("NextPageToken") for body in sent] == [None, "page-2"]
+
+
+def test_request_asks_for_daily_unblended_cost_grouped_by_the_team_tag(sent: list[dict[str, Any]]) -> None:
+    counting(AwsClient("us-east-1"), sent).cost_by_team(START, END, tag_key="cost-center")
+
+    assert sent[0] == {
+        "TimePeriod": {"Start": "2026-02-27", "End": "2026-03-02"},
+        "Granularity": "DAILY",
+        "Metrics": ["UnblendedCost"],
+        "GroupBy": [{"Type": "TAG", "Key": "cost-center"}],
+    }
+
+
+def test_explicit_endpoint_url_is_used(moto_clean: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    moto_clean.queue_cost_results([{"ResultsByTime": [day(START, group("team$ml", "1"))]}])
+
+    assert AwsClient("us-east-1", endpoint_url=moto_clean.url).cost_by_team(START, END) == [
+        CostRow(START, "ml", 1.0)]
+
+
+def test_spend_report_from_cost_explorer(sent: list[dict[str, Any]], factory: sessionmaker[Session]) -> None:
+    report = SpendService(AwsClient("us-east-1"), factory, FrozenClock(NOW), Thresholds()).by_team(days=3)
+
+    assert [(r.team, r.usd) for r in report.rows] == [("ml", 6340.5), ("platform", 480.0), (None, 100.0)]
+    assert report.burn_day == date(2026, 3, 1)
+    ml = report.rows[0]
+    assert (ml.usd_per_hour, ml.cups_per_hour, ml.over_threshold) == (160.0, 32.0, True)
+    assert not report.demo
+
+
+def test_second_spend_within_the_ttl_makes_no_second_request(
+    sent: list[dict[str, Any]], factory: sessionmaker[Session],
+) -> None:
+    clock = FrozenClock(NOW)
+    spend = SpendService(counting(AwsClient("us-east-1"), sent), factory, clock, Thresholds())
+
+    first = spend.by_team(days=3)
+    clock.advance(timedelta(hours=1))
+    second = spend.by_team(days=3)
+
+    assert len(sent) == 2  # the two pages of the first /spend, nothing more
+    assert second == first
+
+
+def test_probe_names_the_account(moto_clean: MotoServer) -> None:
+    assert AwsClient("us-east-1").probe() == "AWS account 123456789012 in us-east-1"
+
+
+def test_unreachable_endpoint_is_a_transient_backend_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-value")
+    aws = AwsClient("us-east-1", endpoint_url=f"http://127.0.0.1:{free_port()}")
+
+    with pytest.raises(BackendError) as failure:
+        aws.cost_by_team(START, END)
+
+    assert failure.value.backend == "aws" and failure.value.transient
+    assert failure.value.reason == "cannot connect to Cost Explorer"
+    assert "very-secret-value" not in str(failure.value)
+

@@ -1,0 +1,199 @@
+"""/spend: cost per team, burn rate in cups of coffee per hour, cached Cost Explorer answers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clients import CostRow
+from bot.clients.demo import DemoAws
+from bot.clock import FrozenClock
+from bot.render.blocks import SECTION_LIMIT
+from bot.render.spend import data_age, spend_blocks
+from bot.settings import Team, Thresholds
+from bot.spend import SpendService
+from bot.store.db import make_engine, migrate, session_factory
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+TODAY = NOW.date()
+
+
+@pytest.fixture
+def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+class ListedCosts(DemoAws):
+    """Cost Explorer stand-in answering fixed rows, counting requests like DemoAws."""
+
+    def __init__(self, rows: list[CostRow]) -> None:
+        super().__init__()
+        self.rows = rows
+        self.asked: list[tuple[date, date, str]] = []
+
+    def cost_by_team(self, start: date, end: date, tag_key: str = "team") -> list[CostRow]:
+        self.requests += 1
+        self.asked.append((start, end, tag_key))
+        return [row for row in self.rows if start <= row.day < end]
+
+
+def texts(blocks: list[dict]) -> str:
+    return json.dumps(blocks, ensure_ascii=False)
+
+
+def test_report_has_cost_burn_rate_and_cups_per_team(factory: sessionmaker[Session]) -> None:
+    yesterday = TODAY - timedelta(days=1)
+    aws = ListedCosts([
+        CostRow(yesterday - timedelta(days=1), "ml", 1000.0),
+        CostRow(yesterday, "ml", 3840.0),  # $160/h = 32 cups/h at $5 a cup
+        CostRow(yesterday, "platform", 240.0),
+        CostRow(yesterday, None, 120.0),
+        CostRow(TODAY, "ml", 99999.0),  # today is still arriving: outside the period
+    ])
+
+    report = SpendService(aws, factory, FrozenClock(NOW), Thresholds()).by_team(days=7)
+
+    assert aws.asked == [(TODAY - timedelta(days=7), TODAY, "team")]
+    assert [(r.team, r.usd) for r in report.rows] == [("ml", 4840.0), ("platform", 240.0), (None, 120.0)]
+    ml, platform, untagged = report.rows
+    assert (ml.usd_per_hour, ml.cups_per_hour, ml.over_threshold) == (160.0, 32.0, True)
+    assert (platform.usd_per_hour, platform.cups_per_hour, platform.over_threshold) == (10.0, 2.0, False)
+    assert untagged.team is None and not untagged.over_threshold
+    assert (report.days, report.burn_day, report.total_usd) == (7, yesterday, 5200.0)
+    assert report.burning == [ml]
+    assert report.as_of == NOW
+
+
+def test_thresholds_come_from_configuration(factory: sessionmaker[Session]) -> None:
+    aws = ListedCosts([CostRow(TODAY - timedelta(days=1), "ml", 240.0)])  # $10/h
+    thresholds = Thresholds(coffee_usd=2.0, burn_rate_cups_per_hour=4.0)
+
+    [row] = SpendService(aws, factory, FrozenClock(NOW), thresholds).by_team().rows
+
+    assert (row.cups_per_hour, row.over_threshold) == (5.0, True)
+
+
+def test_tag_values_show_as_the_configured_team_names(factory: sessionmaker[Session]) -> None:
+    yesterday = TODAY - timedelta(days=1)
+    aws = ListedCosts([CostRow(yesterday, "ml", 24.0), CostRow(yesterday, "x", 1.0)])
+    teams = [Team(name="ml-platform", cost_tag="ml"), Team(name="web")]
+
+    report = SpendService(aws, factory, FrozenClock(NOW), Thresholds(), teams=teams).by_team()
+
+    assert [r.team for r in report.rows] == ["ml-platform", "x"]
+
+
+def test_burn_rate_uses_the_latest_day_with_data_when_cost_explorer_lags(
+    factory: sessionmaker[Session],
+) -> None:
+    two_days_ago = TODAY - timedelta(days=2)
+    aws = ListedCosts([CostRow(two_days_ago - timedelta(days=1), "ml", 2400.0),
+                       CostRow(two_days_ago, "ml", 480.0)])
+
+    report = SpendService(aws, factory, FrozenClock(NOW), Thresholds()).by_team()
+
+    assert report.burn_day == two_days_ago
+    assert report.rows[0].usd_per_hour == 20.0
+
+
+def test_second_spend_within_the_cache_ttl_makes_no_second_cost_explorer_request(
+    factory: sessionmaker[Session],
+) -> None:
+    aws, clock = DemoAws(), FrozenClock(NOW)
+    spend = SpendService(aws, factory, clock, Thresholds(cost_cache=timedelta(hours=6)))
+
+    first = spend.by_team()
+    clock.advance(timedelta(hours=2))
+    second = spend.by_team()
+
+    assert aws.requests == 1
+    assert second.rows == first.rows
+    assert second.as_of == NOW  # replies say how old the data is, not when they were rendered
+
+    clock.advance(timedelta(hours=4, seconds=1))
+    assert spend.by_team().as_of == clock.now()
+    assert aws.requests == 2
+
+
+def test_cache_survives_a_restart_because_it_lives_in_the_database(factory: sessionmaker[Session]) -> None:
+    aws = DemoAws()
+    SpendService(aws, factory, FrozenClock(NOW), Thresholds()).by_team()
+
+    SpendService(aws, factory, FrozenClock(NOW + timedelta(minutes=5)), Thresholds()).by_team()
+
+    assert aws.requests == 1
+
+
+def test_another_period_is_another_request(factory: sessionmaker[Session]) -> None:
+    aws = DemoAws()
+    spend = SpendService(aws, factory, FrozenClock(NOW), Thresholds())
+
+    spend.by_team(days=7)
+    spend.by_team(days=30)
+
+    assert aws.requests == 2
+
+
+def test_blocks_show_rows_coffee_flag_and_data_age(factory: sessionmaker[Session]) -> None:
+    report = SpendService(DemoAws(), factory, FrozenClock(NOW), Thresholds()).by_team()
+
+    text = texts(spend_blocks(report, "en", NOW + timedelta(hours=2, minutes=10)))
+
+    assert "AWS spend by team: last 7 days" in text
+    assert "• *ml* · $" in text and "☕/h 💸🔥" in text
+    assert "*untagged*" in text
+    assert "Burning more than 30 cups of coffee an hour: *ml*" in text
+    assert "Cost Explorer data from 2 h ago" in text
+    assert "Demo data — connect AWS Cost Explorer (see README)" in text
+
+
+def test_blocks_in_chinese(factory: sessionmaker[Session]) -> None:
+    report = SpendService(DemoAws(), factory, FrozenClock(NOW), Thresholds()).by_team()
+
+    text = texts(spend_blocks(report, "zh-CN", NOW + timedelta(minutes=5)))
+
+    assert "按团队统计的 AWS 费用" in text and "未打标签" in text and "5 分钟前" in text
+
+
+def test_team_tag_values_are_escaped(factory: sessionmaker[Session]) -> None:
+    aws = ListedCosts([CostRow(TODAY - timedelta(days=1), "<!channel>", 10.0)])
+    report = SpendService(aws, factory, FrozenClock(NOW), Thresholds()).by_team()
+
+    text = texts(spend_blocks(report, "en", NOW))
+
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+
+
+def test_no_costs_says_so(factory: sessionmaker[Session]) -> None:
+    report = SpendService(ListedCosts([]), factory, FrozenClock(NOW), Thresholds()).by_team(days=3)
+
+    text = texts(spend_blocks(report, "en", NOW))
+
+    assert "Cost Explorer has no costs from 2026-02-27 to 2026-03-01." in text
+
+
+def test_many_tag_values_stay_within_slack_limits(factory: sessionmaker[Session]) -> None:
+    aws = ListedCosts([CostRow(TODAY - timedelta(days=1), f"team-{n}", float(n)) for n in range(500)])
+
+    blocks = spend_blocks(SpendService(aws, factory, FrozenClock(NOW), Thresholds()).by_team(), "en", NOW)
+
+    assert len(blocks) <= 50
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
+    assert all(len(text) <= SECTION_LIMIT for text in sections)
+    assert "more" in sections[0].splitlines()[-1]
+
+
+@pytest.mark.parametrize(("age", "expected"), [
+    (timedelta(seconds=20), "just now"), (timedelta(minutes=42), "42 min ago"),
+    (timedelta(hours=2, minutes=59), "2 h ago"), (timedelta(days=3, hours=1), "3 d ago"),
+])
+def test_data_age_is_said_in_words(age: timedelta, expected: str) -> None:
+    assert data_age(age, "en") == expected
