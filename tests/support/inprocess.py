@@ -26,3 +26,18 @@ def make_services(database_url: str, slack: SlackRecorder, config: dict[str, Any
                               slack=make_web_client("xoxb-inprocess-test", slack.base_url), engine=engine)
     register_domains(services)
     return services
+
+
+def make_app(services: Services):  # type: ignore[no-untyped-def]
+    """The real Bolt app, run synchronously so a test sees every effect when dispatch returns."""
+    from bot.app import build_app
+    from bot.shell import InlineExecutor
+
+    return build_app(services, verify_requests=False, executor=InlineExecutor())
+
+
+def dispatch(app, body: bytes):  # type: ignore[no-untyped-def]
+    from slack_bolt import BoltRequest
+
+    content_type = "application/json" if body.lstrip().startswith(b"{") else "application/x-www-form-urlencoded"
+    return app.dispatch(BoltRequest(body=body.decode(), headers={"content-type": [content_type]}))

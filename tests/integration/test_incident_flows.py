@@ -1,0 +1,210 @@
+"""Incident flows through the real Bolt app (in-process), a Slack recorder and a real database."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from bot.clock import FrozenClock
+from bot.incidents import store
+from tests.e2e.conftest import team_config
+from tests.support.fixture_http import FixtureServer, Response
+from tests.support.inprocess import START, dispatch, make_app, make_services
+from tests.support.signing import event_body, interactivity_body, slash_command_body
+from tests.support.slack_recorder import SlackRecorder
+
+MESSAGE_TS = "1700000000.000100"
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def bot(tmp_path, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
+    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, team_config(), clock)
+    return services, make_app(services)
+
+
+def react(app, user: str, name: str, channel: str = "CTEAM", ts: str = MESSAGE_TS) -> None:  # type: ignore[no-untyped-def]
+    dispatch(app, event_body({"type": "reaction_added", "user": user, "reaction": name, "item_user": "U0",
+                              "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": "1.0"}))
+
+
+def command(app, slack: SlackRecorder, text: str, channel: str = "CTEAM", user: str = "UDRI1",  # type: ignore[no-untyped-def]
+            name: str = "/incident") -> str:
+    slack.clear()
+    dispatch(app, slash_command_body(name, text, user_id=user, channel_id=channel,
+                                     response_url=slack.response_url("r")))
+    return json.dumps([c.params for c in slack.calls()], ensure_ascii=False)
+
+
+def open_incident(app, slack: SlackRecorder, text: str = "checkout 500s") -> None:  # type: ignore[no-untyped-def]
+    slack.set_message("CTEAM", MESSAGE_TS, text=text, user="UAUTHOR")
+    react(app, "UALICE", "fire")
+    react(app, "UBOB", "boom")
+
+
+def incident_channel(slack: SlackRecorder) -> str:
+    return slack.calls("conversations.create")[0].response["channel"]["id"]
+
+
+def test_eyes_on_the_page_by_the_dri_acknowledges(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    services, app = bot
+    open_incident(app, slack)
+    page = next(c for c in slack.calls("chat.postMessage") if c.params["channel"] == "DUDRI1")
+    react(app, "USTRANGER", "eyes", channel="DUDRI1", ts=page.response["ts"])
+    assert store.load(services.factory, 1).status == "open"  # not a responder
+    react(app, "UDRI1", "eyes", channel="DUDRI1", ts=page.response["ts"])
+    incident = store.load(services.factory, 1)
+    assert incident.status == "acknowledged" and incident.acknowledged_by == "UDRI1"
+
+
+def test_incident_command_ack_note_status_and_resolve_in_the_incident_channel(bot, slack: SlackRecorder,  # type: ignore[no-untyped-def]
+                                                                            clock: FrozenClock) -> None:
+    services, app = bot
+    open_incident(app, slack)
+    channel = incident_channel(slack)
+    clock.advance(timedelta(minutes=3))
+    assert "acknowledged incident #1 after 3m" in command(app, slack, "ack", channel=channel)
+    assert "Note added" in command(app, slack, "note rolled back to v41", channel=channel)
+    status = command(app, slack, "status", channel=channel)
+    assert "rolled back to v41" in status and "acknowledged" in status
+    resolved = command(app, slack, "resolve", channel=channel)
+    assert "resolved incident #1" in resolved
+    uploads = slack.calls("files.getUploadURLExternal")
+    assert uploads and uploads[0].params["filename"] == "incident-1-review.md"
+    incident = store.load(services.factory, 1)
+    assert incident.status == "resolved" and incident.resolved_at == START + timedelta(minutes=3)
+
+
+def test_check_mark_on_the_summary_by_a_responder_resolves(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    services, app = bot
+    open_incident(app, slack)
+    channel = incident_channel(slack)
+    summary = next(c for c in slack.calls("pins.add"))
+    react(app, "UDRI1", "white_check_mark", channel=channel, ts=summary.params["timestamp"])
+    assert store.load(services.factory, 1).status == "resolved"
+
+
+def test_pushpin_in_the_incident_channel_adds_the_message_to_the_timeline(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    services, app = bot
+    open_incident(app, slack)
+    channel = incident_channel(slack)
+    slack.set_message(channel, "1700000050.000001", text="error rate back to 0.1%", user="UDRI1")
+    react(app, "UDRI1", "pushpin", channel=channel, ts="1700000050.000001")
+    react(app, "UDRI1", "pushpin", channel=channel, ts="1700000050.000001")
+    pinned = [e for e in store.load(services.factory, 1).timeline if e.kind == "pinned"]
+    assert [e.text for e in pinned] == ["error rate back to 0.1%"]
+
+
+def test_severity_menu_changes_severity_and_records_it(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    services, app = bot
+    open_incident(app, slack)
+    payload = {"type": "block_actions", "user": {"id": "UDRI1"}, "channel": {"id": "CTEAM"}, "team": {"id": "T1"},
+               "response_url": slack.response_url("s"), "trigger_id": "t",
+               "actions": [{"type": "static_select", "action_id": "incident_severity", "block_id": "b",
+                            "selected_option": {"value": "1:sev1", "text": {"type": "plain_text", "text": "sev1"}}}]}
+    dispatch(app, interactivity_body(payload))
+    incident = store.load(services.factory, 1)
+    assert incident.severity == "sev1"
+    assert any(e.kind == "severity" and "sev2 -> sev1" in e.text for e in incident.timeline)
+
+
+def test_degraded_combo_opens_a_sev4_incident_without_paging(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    services, app = bot
+    slack.set_message("CTEAM", MESSAGE_TS, text="grafana is slow", user="UAUTHOR")
+    react(app, "UALICE", "hammer")
+    react(app, "UALICE", "zap")
+    incident = store.load(services.factory, 1)
+    assert incident.severity == "sev4" and incident.title.startswith("Degraded")
+    assert not [c for c in slack.calls("conversations.open")]
+
+
+def test_declare_command_with_severity_pages_and_a_bad_severity_gets_usage(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    services, app = bot
+    command(app, slack, "declare payments API down sev1", channel="CTEAM", user="UREPORTER")
+    incident = store.load(services.factory, 1)
+    assert (incident.title, incident.severity) == ("payments API down", "sev1")
+    assert slack.calls("conversations.open")[0].params["users"] == "UDRI1"
+    assert "Usage" in command(app, slack, "severity 1 sev9")
+
+
+def test_cannot_create_channels_runs_the_incident_in_the_thread_and_says_why(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    services, app = bot
+    slack.fail_method("conversations.create", error="missing_scope")
+    open_incident(app, slack)
+    incident = store.load(services.factory, 1)
+    assert incident.channel_id == "CTEAM" and incident.thread_ts == MESSAGE_TS
+    said = json.dumps([c.params for c in slack.calls("chat.postMessage")])
+    assert "could not create an incident channel (missing_scope)" in said
+
+
+def test_unreadable_message_still_opens_an_incident_and_says_what_is_missing(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    services, app = bot
+    slack.fail_method("conversations.history", error="not_in_channel")
+    react(app, "UALICE", "fire")
+    react(app, "UALICE", "boom")
+    incident = store.load(services.factory, 1)
+    assert incident.title == "Incident from a message in #CTEAM"
+    assert "could not read the original message (not_in_channel)" in json.dumps(
+        [c.params for c in slack.calls("chat.postMessage")])
+
+
+def test_huge_mojibake_message_gets_a_clean_short_title(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    services, app = bot
+    broken = "部署失败 <@UDRI1> payments down".encode().decode("latin-1")
+    open_incident(app, slack, text=broken + " " + "x" * 40_000)
+    title = store.load(services.factory, 1).title
+    assert title.startswith("部署失败 @") and "payments down" in title
+    assert len(title) <= 80 and title.endswith("…")
+
+
+def test_message_shortcut_declares_an_incident_for_that_message(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    services, app = bot
+    payload = {"type": "message_action", "callback_id": "declare_incident", "trigger_id": "t",
+               "user": {"id": "UALICE"}, "channel": {"id": "CTEAM"}, "team": {"id": "T1"},
+               "response_url": slack.response_url("sc"),
+               "message": {"type": "message", "ts": MESSAGE_TS, "text": "queue is backing up", "user": "U0"}}
+    dispatch(app, interactivity_body(payload))
+    dispatch(app, interactivity_body(payload))  # a double click
+    assert store.load(services.factory, 1).title == "queue is backing up"
+    assert store.load(services.factory, 2) is None
+
+
+def test_stats_command_posts_numbers_and_a_chart(bot, slack: SlackRecorder, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
+    services, app = bot
+    open_incident(app, slack)
+    clock.advance(timedelta(minutes=4))
+    command(app, slack, "ack 1")
+    said = command(app, slack, "stats ml-platform 30d")
+    assert "MTTA" in said and "4m" in said
+    assert slack.calls("files.getUploadURLExternal")[0].params["filename"] == "incident-stats.png"
+
+
+def test_oncall_override_takes_over_and_oncall_shows_times_in_the_askers_zone(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    services, app = bot
+    slack.set_user("UASKER", tz="America/Los_Angeles")
+    said = command(app, slack, "override <@UCOVER|cover> now +8h", name="/oncall", user="UASKER")
+    assert "Override saved" in said
+    shown = command(app, slack, "", name="/oncall", user="UASKER")
+    assert "<@UCOVER>" in shown and "(override)" in shown and "America/Los_Angeles" in shown
+    assert "Tue 2026-11-24 02:00" in shown  # 10:00 UTC = 02:00 in Los Angeles: override ends now + 8h
+
+
+def test_pagerduty_gets_trigger_acknowledge_and_resolve_with_one_dedup_key(tmp_path, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    with FixtureServer() as pagerduty:
+        pagerduty.add("POST", r"/v2/enqueue", lambda request: Response(202, {"status": "success"}))
+        services = make_services(f"sqlite:///{tmp_path / 'pd.db'}", slack, team_config(),
+                                 pagerduty_routing_key="R0UTINGKEY", pagerduty_api_url=pagerduty.url)
+        app = make_app(services)
+        open_incident(app, slack)
+        command(app, slack, "ack 1")
+        command(app, slack, "resolve 1")
+        events = [r.json() for r in pagerduty.requests("POST")]
+    assert [e["event_action"] for e in events] == ["trigger", "acknowledge", "resolve"]
+    assert {e["dedup_key"] for e in events} == {"emoji-ops-incident-1"}
+    assert events[0]["payload"]["severity"] == "error"
