@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.oncall import Chain, Override, TeamRotation, TierOnCall, escalation_chain, on_call
 from bot.settings import Config
 from bot.store.models import OncallOverride
+from bot.store.repo import audit
 
 
 def rotation_for(config: Config, team: str) -> TeamRotation | None:
@@ -28,6 +29,8 @@ def add_override(factory: sessionmaker[Session], team: str, tier: str, user: str
     with factory.begin() as session:
         session.add(OncallOverride(team=team, tier=tier, user_id=user, starts_at=start, ends_at=end,
                                    created_by=by, created_at=now))
+        audit(session, now, by, "oncall.override", f"{team}/{tier}", user=user, start=start.isoformat(),
+              end=end.isoformat())
 
 
 def who_is_on_call(config: Config, factory: sessionmaker[Session], team: str, at: datetime) -> list[TierOnCall]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.incidents.model import Incident, TimelineEntry
 from bot.store.models import EscalationStep, IncidentEventRow, IncidentRow
+from bot.store.repo import audit
 
 OPEN_STATUSES = ("open", "acknowledged", "mitigated")
 
@@ -71,12 +72,13 @@ def set_fields(factory: sessionmaker[Session], incident_id: int, **values: Any) 
 
 def transition(factory: sessionmaker[Session], incident_id: int, allowed_from: tuple[str, ...],
                event: TimelineEntry, **values: Any) -> bool:
-    """Change status only from `allowed_from`; True if this caller made the change (and logged it)."""
+    """Change status only from `allowed_from`; True if this caller made the change (timeline and audit too)."""
     with factory.begin() as session:
         changed = session.execute(update(IncidentRow).where(
             IncidentRow.id == incident_id, IncidentRow.status.in_(allowed_from)).values(**values)).rowcount
         if changed:
             add_event(session, incident_id, event)
+            audit(session, event.at, event.actor or "bot", f"incident.{event.kind}", f"incident:{incident_id}")
         return bool(changed)
 
 

@@ -208,3 +208,21 @@ def test_pagerduty_gets_trigger_acknowledge_and_resolve_with_one_dedup_key(tmp_p
     assert [e["event_action"] for e in events] == ["trigger", "acknowledge", "resolve"]
     assert {e["dedup_key"] for e in events} == {"emoji-ops-incident-1"}
     assert events[0]["payload"]["severity"] == "error"
+
+
+def test_typed_money_and_fire_posts_the_spend_report_in_the_thread(tmp_path, slack: SlackRecorder,  # type: ignore[no-untyped-def]
+                                                                   moto_clean) -> None:
+    day = {"TimePeriod": {"Start": "2026-11-23", "End": "2026-11-24"}, "Estimated": False, "Total": {},
+           "Groups": [{"Keys": ["team$ml"], "Metrics": {"UnblendedCost": {"Amount": "4800", "Unit": "USD"}}}]}
+    moto_clean.queue_cost_results([{"ResultsByTime": [day], "DimensionValueAttributes": []}])
+    config = team_config()
+    config["teams"][0]["cost_tag"] = "ml"
+    services = make_services(f"sqlite:///{tmp_path / 'spend.db'}", slack, config,
+                             aws_endpoint_url=moto_clean.url, aws_default_region="us-east-1")
+    app = make_app(services)
+    dispatch(app, event_body({"type": "message", "channel": "CTEAM", "user": "UALICE", "text": "GPU bill 💸🔥",
+                              "ts": "1700000077.000001", "channel_type": "channel"}))
+    report = [c for c in slack.calls("chat.postMessage") if c.params.get("thread_ts") == "1700000077.000001"]
+    assert report and "ml-platform" in json.dumps(report[0].params)
+    assert "40.0" in json.dumps(report[0].params)  # $4,800/day = $200/h = 40 cups of coffee an hour
+    assert not slack.calls("conversations.create")  # 💸🔥 is not an incident
