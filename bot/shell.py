@@ -7,9 +7,9 @@ what the bot posts as plain text rendered from the very Block Kit it would send 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
-import json
 import sys
 import threading
 import time
@@ -24,8 +24,8 @@ from pydantic import SecretStr
 from slack_bolt import App, BoltRequest
 
 from bot.i18n import t
-from handlers.commands import COMMANDS
 from bot.render.text import blocks_to_text, buttons_in
+from handlers.commands import COMMANDS
 
 SHELL_CHANNEL = "C0SHELL"
 SHELL_USER = "U0YOU"
@@ -199,7 +199,7 @@ class Shell:
     def handle(self, line: str, user: str = SHELL_USER) -> None:
         line = line.strip()
         if line.startswith("as "):
-            _, who, rest = (line.split(maxsplit=2) + ["", ""])[:3]
+            _, who, rest = [*line.split(maxsplit=2), "", ""][:3]
             return self.handle(rest, "U0" + who.lstrip("@").upper())
         word, _, rest = line.partition(" ")
         if word.startswith("/"):

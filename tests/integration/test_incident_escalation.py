@@ -15,7 +15,8 @@ from tests.support.slack_recorder import SlackRecorder
 
 
 def dm_targets(slack: SlackRecorder) -> list[str]:
-    return [c.params["channel"] for c in slack.calls("chat.postMessage") if str(c.params.get("channel")).startswith("D")]
+    posts = slack.calls("chat.postMessage")
+    return [c.params["channel"] for c in posts if str(c.params.get("channel")).startswith("D")]
 
 
 def open_sev1(services, ts: str = "1700000000.000100") -> int:  # type: ignore[no-untyped-def]

@@ -176,7 +176,7 @@ def test_message_shortcut_declares_an_incident_for_that_message(bot, slack: Slac
 
 
 def test_stats_command_posts_numbers_and_a_chart(bot, slack: SlackRecorder, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
-    services, app = bot
+    _, app = bot
     open_incident(app, slack)
     clock.advance(timedelta(minutes=4))
     command(app, slack, "ack 1")
@@ -186,7 +186,7 @@ def test_stats_command_posts_numbers_and_a_chart(bot, slack: SlackRecorder, cloc
 
 
 def test_oncall_override_takes_over_and_oncall_shows_times_in_the_askers_zone(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
-    services, app = bot
+    _, app = bot
     slack.set_user("UASKER", tz="America/Los_Angeles")
     said = command(app, slack, "override <@UCOVER|cover> now +8h", name="/oncall", user="UASKER")
     assert "Override saved" in said
