@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -12,13 +13,19 @@ _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 def parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=float(value))
-    match = _PATTERN.match(str(value))
-    if not match:
-        raise ValueError(f"expected a duration such as 30s, 10m, 2h, 1d or 1w, got {value!r}")
-    number, unit = match.groups()
-    return timedelta(**{_UNITS[unit]: float(number)})
+    expected = f"expected a duration such as 30s, 10m, 2h, 1d or 1w, got {value!r}"
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if not 0 <= value < math.inf:  # also rejects NaN
+                raise ValueError(expected)
+            return timedelta(seconds=float(value))
+        match = _PATTERN.match(str(value))
+        if not match:
+            raise ValueError(expected)
+        number, unit = match.groups()
+        return timedelta(**{_UNITS[unit]: float(number)})
+    except OverflowError:  # "99999999999w"
+        raise ValueError(expected) from None
 
 
 def format_duration(delta: timedelta) -> str:

@@ -17,7 +17,7 @@ from bot.settings import Combo, EmojiConfig
 
 _SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
 _VARIATION_SELECTORS = {"\ufe0e", "\ufe0f"}
-_SHORTCODE = re.compile(r":([a-z0-9_+\-']+)(?:::skin-tone-\d)?:", re.IGNORECASE)
+_SHORTCODE = re.compile(r"(?<!\w):([a-z0-9_+\-']+)(?:::skin-tone-\d)?:(?!\w)", re.IGNORECASE)
 # Names Slack uses that the emoji package spells differently.
 _SLACK_NAMES = {"octagonal_sign": "🛑", "slightly_smiling_face": "🙂", "simple_smile": "🙂"}
 
@@ -29,7 +29,9 @@ def strip_modifiers(text: str) -> str:
 class Dialect:
     def __init__(self, config: EmojiConfig) -> None:
         self.config = config
-        self.custom = {name.strip(":").lower(): self._from_any(value) for name, value in config.custom.items()}
+        self.custom: dict[str, str] = {}  # canonical() reads it while the custom names are resolved
+        self.custom = {name.strip(":").lower(): self._from_any(value)
+                       for name, value in config.custom.items()}
         self.combos = [(combo, frozenset(self._from_any(e) for e in combo.emoji)) for combo in config.combos]
 
     def canonical(self, name_or_char: str) -> str | None:

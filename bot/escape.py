@@ -31,7 +31,10 @@ def strip_markup(text: str, names: dict[str, str] | None = None) -> str:
             return "@" + (names.get(target) or label or target)
         if kind == "#":
             return "#" + (label or target)
-        return "@" + (label or target.split("^")[0])
+        command = target.split("^")[0]
+        if command == "date":  # <!date^1392734382^{date}|Feb 18th> → its fallback text
+            return label or ""
+        return "@" + ((label or "").lstrip("@") or command)  # <!subteam^S1|@oncall> → @oncall
 
     text = _MENTION.sub(mention, text)
     text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)

@@ -12,7 +12,7 @@ from pythonjsonlogger.json import JsonFormatter
 # Token shapes worth hiding even when the value was never configured (pasted into a message, say).
 _TOKEN_SHAPES = re.compile(
     r"(xox[abposre]-[A-Za-z0-9-]{8,}|xapp-[A-Za-z0-9-]{8,}|gh[pousr]_[A-Za-z0-9]{20,}"
-    r"|github_pat_[A-Za-z0-9_]{20,}|(?<![A-Z0-9])AKIA[A-Z0-9]{16})"
+    r"|github_pat_[A-Za-z0-9_]{20,}|(?<![A-Z0-9])A[KS]IA[A-Z0-9]{16})"
 )
 REDACTED = "[redacted]"
 
@@ -27,15 +27,29 @@ class RedactingFilter(logging.Filter):
             text = text.replace(secret, REDACTED)
         return _TOKEN_SHAPES.sub(REDACTED, text)
 
+    def redact_value(self, value: object) -> object:
+        """Strings anywhere inside `extra` values (dicts, lists, tuples) are redacted too."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, dict):
+            return {self.redact_value(k): self.redact_value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.redact_value(v) for v in value]
+        return value
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redact(record.getMessage())
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not crash the caller (logging would not)
+            message = f"{record.msg} (unformattable log arguments: {record.args!r})"
+        record.msg = self.redact(message)
         record.args = None
         if record.exc_info:
             record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         for key, value in list(vars(record).items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, self.redact(value))
+            if key not in _STANDARD:
+                setattr(record, key, self.redact_value(value))
         return True
 
 

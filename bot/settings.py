@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.durations import parse_duration
@@ -49,15 +58,23 @@ class Env(BaseSettings):
 
     def secret_values(self) -> list[str]:
         secrets = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token,
-                   self.aws_secret_access_key, self.github_token, self.pagerduty_routing_key, self.alertmanager_token]
-        return [s.get_secret_value() for s in secrets if s and s.get_secret_value()]
+                   self.aws_secret_access_key, self.github_token, self.pagerduty_routing_key,
+                   self.alertmanager_token]
+        values = [s.get_secret_value() for s in secrets if s and s.get_secret_value()]
+        password = urlsplit(self.database_url).password  # postgresql://user:PASSWORD@host/db
+        if password:
+            values += sorted({password, unquote(password)})
+        return values
 
 
-def _check_timezone(value: str) -> str:
+def _check_timezone(value: object) -> str:
     try:
+        if not isinstance(value, str):
+            raise ValueError(value)
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"expected an IANA time zone such as Europe/Berlin or Asia/Shanghai, got {value!r}")
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Europe"
+        raise ValueError(
+            f"expected an IANA time zone such as Europe/Berlin or Asia/Shanghai, got {value!r}") from None
     return value
 
 
@@ -197,15 +214,40 @@ def load_config(path: Path) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
     try:
-        return Config.model_validate(raw)
+        config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(path, exc)) from exc
+    problems = _emoji_problems(config.emoji)
+    if problems:
+        raise ConfigError("\n".join([f"{path}: invalid configuration", *problems]))
+    return config
+
+
+def _emoji_problems(emoji: EmojiConfig) -> list[str]:
+    """Every configured emoji the dialect cannot resolve, as `  key = value: expectation` lines."""
+    from bot.emoji_dialect import Dialect  # late: bot.emoji_dialect imports this module
+
+    plain = Dialect(EmojiConfig(custom={}, combos=[]))
+    problems = [f"  emoji.custom.{name} = {value!r}: expected an emoji or a Slack name such as :fire:"
+                for name, value in emoji.custom.items() if plain.canonical(str(value)) is None]
+    if problems:
+        return problems
+    dialect = Dialect(emoji.model_copy(update={"combos": []}))
+    expected = "expected an emoji, a Slack name such as :fire:, or a name defined under emoji.custom"
+    for i, combo in enumerate(emoji.combos):
+        problems += [f"  emoji.combos[{i}].emoji[{j}] = {value!r}: {expected}"
+                     for j, value in enumerate(combo.emoji) if dialect.canonical(value) is None]
+    for signal in ("acknowledge", "resolve", "pin", "shutdown"):
+        problems += [f"  emoji.{signal}[{i}] = {value!r}: {expected}"
+                     for i, value in enumerate(getattr(emoji, signal)) if dialect.canonical(value) is None]
+    return problems
 
 
 def _describe(path: Path, exc: ValidationError) -> str:
     lines = [f"{path}: invalid configuration"]
     for error in exc.errors():
-        key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in error["loc"]).replace(".[", "[")
+        key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in error["loc"])
+        key = key.replace(".[", "[")
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key (see config/example.yaml for the keys you can use)"

@@ -12,7 +12,7 @@ from typing import Any
 from bot.i18n import t
 from bot.metrics import ERRORS, HANDLER_SECONDS
 from bot.render.blocks import Block, error_blocks
-from bot.render.text import blocks_to_text
+from bot.render.text import notification_text
 from bot.retry import BackendError
 
 log = logging.getLogger("handlers")
@@ -51,7 +51,7 @@ def _safely(reply: Reply, blocks: list[Block]) -> None:
 
 def responder(respond: Callable[..., Any], response_type: str = "ephemeral") -> Reply:
     def reply(blocks: list[Block]) -> Any:
-        return respond(blocks=blocks, text=blocks_to_text(blocks)[:3000], response_type=response_type,
+        return respond(blocks=blocks, text=notification_text(blocks), response_type=response_type,
                        replace_original=False)
     return reply
 
@@ -59,12 +59,12 @@ def responder(respond: Callable[..., Any], response_type: str = "ephemeral") -> 
 def ephemeral(client: Any, channel: str, user: str, thread_ts: str | None = None) -> Reply:
     def reply(blocks: list[Block]) -> Any:
         return client.chat_postEphemeral(channel=channel, user=user, blocks=blocks, thread_ts=thread_ts,
-                                         text=blocks_to_text(blocks)[:3000])
+                                         text=notification_text(blocks))
     return reply
 
 
 def post(client: Any, channel: str, thread_ts: str | None = None) -> Reply:
     def reply(blocks: list[Block]) -> Any:
         return client.chat_postMessage(channel=channel, thread_ts=thread_ts, blocks=blocks,
-                                       text=blocks_to_text(blocks)[:3000], unfurl_links=False)
+                                       text=notification_text(blocks), unfurl_links=False)
     return reply

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fixture_http import FixtureServer
+from tests.support.secrets_scan import LineRecorder, scan_logs
 from tests.support.servers import FakeDcgmExporter, MotoServer, PostgresServer
 from tests.support.slack_recorder import SlackRecorder
 
@@ -18,9 +21,46 @@ MARKERS = {
 }
 
 
+# Everything logged in-process during the session, scanned for secrets at the end (see pytest_sessionfinish).
+IN_PROCESS_LOG = LineRecorder()
+# Libraries as quiet as bot.log.configure_logging makes them in production.
+_NOISY_LOGGERS = ("urllib3", "botocore", "kubernetes", "waitress.queue", "apscheduler.executors")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+    root = logging.getLogger()
+    IN_PROCESS_LOG.attach()
+    if root.level > logging.DEBUG or root.level == logging.NOTSET:
+        root.setLevel(logging.DEBUG)  # the e2e bot runs with LOG_LEVEL=DEBUG too
+        for name in _NOISY_LOGGERS:
+            if logging.getLogger(name).level == logging.NOTSET:
+                logging.getLogger(name).setLevel(logging.INFO)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    IN_PROCESS_LOG.attach()  # a test that ran bot.log.configure_logging replaced the root handlers
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the session if a secret appears in any bot log file or in-process log line."""
+    from tests.support.bot_process import LOG_FILES, SECRET_VALUES  # late: only e2e tests start bots
+
+    leaks = scan_logs(LOG_FILES, IN_PROCESS_LOG.lines, SECRET_VALUES)
+    if not leaks:
+        return
+    lines = [f"SECRET LEAK: {len(leaks)} log line(s) contain a secret value:",
+             *(f"  {leak.describe()}" for leak in leaks)]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write("\n")  # the progress line may still be open
+        for line in lines:
+            reporter.write_line(line, red=True)
+    else:
+        print("\n".join(lines), file=sys.stderr)
+    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.render.blocks import Block
-from bot.render.text import blocks_to_text
+from bot.render.text import notification_text
 from bot.retry import BackendError, call_with_retries
 
 T = TypeVar("T")
@@ -69,17 +69,17 @@ class Chat:
              broadcast: bool = False) -> str:
         self.pacer.wait(channel)
         response = self._call(lambda: self.client.chat_postMessage(
-            channel=channel, blocks=blocks, text=blocks_to_text(blocks)[:3000], thread_ts=thread_ts,
+            channel=channel, blocks=blocks, text=notification_text(blocks), thread_ts=thread_ts,
             reply_broadcast=broadcast or None, unfurl_links=False))
         return str(response["ts"])
 
     def update(self, channel: str, ts: str, blocks: list[Block]) -> None:
         self._call(lambda: self.client.chat_update(channel=channel, ts=ts, blocks=blocks,
-                                                   text=blocks_to_text(blocks)[:3000]))
+                                                   text=notification_text(blocks)))
 
     def ephemeral(self, channel: str, user: str, blocks: list[Block], thread_ts: str | None = None) -> None:
         self._call(lambda: self.client.chat_postEphemeral(channel=channel, user=user, blocks=blocks,
-                                                          thread_ts=thread_ts, text=blocks_to_text(blocks)[:3000]))
+                                                          thread_ts=thread_ts, text=notification_text(blocks)))
 
     def dm(self, user: str, blocks: list[Block]) -> tuple[str, str]:
         opened = self._call(lambda: self.client.conversations_open(users=user))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.escape import strip_markup
+from bot.escape import escape, strip_markup
 
 _BOLD = re.compile(r"(?<!\w)\*([^*\n]+)\*(?!\w)")
 
@@ -63,3 +63,9 @@ def buttons_in(blocks: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
         if accessory and accessory.get("type") == "button":
             found.append(accessory)
     return found
+
+
+def notification_text(blocks: list[dict[str, Any]]) -> str:
+    """The `text` Slack shows in notifications: the blocks as plain words, escaped again so that user text
+    unescaped for reading can't turn back into a broadcast or a mention."""
+    return escape(blocks_to_text(blocks))[:3000]

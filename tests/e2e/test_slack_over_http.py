@@ -143,3 +143,18 @@ def test_metrics_endpoint_exposes_handler_latency_and_acks(bot: BotProcess, slac
     text = bot.get("/metrics").text
     assert "bot_handler_seconds_bucket" in text
     assert bot.metric("bot_acks_total") >= 1
+
+
+def test_healthz_answers_503_and_logs_why_when_the_database_is_unreachable(tmp_path, start_bot) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.servers import PostgresServer
+
+    database = PostgresServer(tmp_path / "pg")
+    database.start()
+    try:
+        bot = start_bot(database_url=database.url)
+        assert bot.get("/healthz").status_code == 200
+    finally:
+        database.stop()
+    response = bot.get("/healthz")
+    assert response.status_code == 503 and "unreachable" in response.json()["database"]
+    assert "health check failed: database unreachable" in bot.logs()

@@ -226,3 +226,52 @@ def test_typed_money_and_fire_posts_the_spend_report_in_the_thread(tmp_path, sla
     assert report and "ml-platform" in json.dumps(report[0].params)
     assert "40.0" in json.dumps(report[0].params)  # $4,800/day = $200/h = 40 cups of coffee an hour
     assert not slack.calls("conversations.create")  # 💸🔥 is not an incident
+
+
+def test_ack_button_on_the_page_acknowledges_and_a_second_click_changes_nothing(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    services, app = bot
+    open_incident(app, slack)
+    payload = {"type": "block_actions", "user": {"id": "UDRI1"}, "channel": {"id": "DUDRI1"}, "team": {"id": "T1"},
+               "response_url": slack.response_url("ack"), "trigger_id": "t",
+               "container": {"type": "message", "channel_id": "DUDRI1", "message_ts": "1.1"},
+               "actions": [{"type": "button", "action_id": "incident_ack", "value": "1", "block_id": "b"}]}
+    dispatch(app, interactivity_body(payload))
+    dispatch(app, interactivity_body(payload))  # double click
+    incident = store.load(services.factory, 1)
+    assert incident.status == "acknowledged" and incident.acknowledged_by == "UDRI1"
+    assert [e.kind for e in incident.timeline].count("acknowledged") == 1
+    assert "already acknowledged" in json.dumps([c.params for c in slack.calls("response_url")])
+
+
+def test_user_text_cannot_make_the_bot_broadcast_or_spoof_a_mention(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    _, app = bot
+    command(app, slack, "declare <!channel> wake up <!here|here> &lt;@U999&gt;", user="UREPORTER")
+    posts = slack.calls("chat.postMessage")
+    # What Slack parses for mentions: the notification text and every mrkdwn field (plain_text is never parsed).
+    parsed = [c.params["text"] for c in posts] + [m for c in posts for m in mrkdwn_texts(c.params.get("blocks"))]
+    assert any("wake up" in text for text in parsed)
+    assert not [text for text in parsed if "<!channel>" in text or "<!here" in text or "<@U999>" in text]
+
+
+def mrkdwn_texts(value: object) -> list[str]:
+    if isinstance(value, str) and value.startswith("["):
+        value = json.loads(value)
+    if isinstance(value, dict):
+        own = [value["text"]] if value.get("type") == "mrkdwn" else []
+        return own + [t for v in value.values() for t in mrkdwn_texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in mrkdwn_texts(v)]
+    return []
+
+
+def test_slack_429_is_retried_after_retry_after_and_counted(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    from bot.metrics import RETRIES
+
+    _, app = bot
+    before = RETRIES.labels("slack")._value.get()
+    slack.fail_next("conversations.open", status=429, retry_after=1)
+    open_incident(app, slack)
+    assert [c.status for c in slack.calls("conversations.open")] == [429, 200]
+    assert slack.calls("chat.postMessage") and any(c.params.get("channel") == "DUDRI1"
+                                                   for c in slack.calls("chat.postMessage"))
+    assert RETRIES.labels("slack")._value.get() == before + 1
