@@ -34,17 +34,10 @@ def main(argv: list[str] | None = None) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     import waitress
 
-    from bot.runtime import load_settings, prepare_app, require, start_services
-    from bot.web import build_web
-
-    env, config = load_settings()
-    require([("SLACK_SIGNING_SECRET", env.slack_signing_secret), ("SLACK_BOT_TOKEN", env.slack_bot_token)])
-    services = start_services(env, config)
-    scheduler = _start_scheduler(services)
-    web = build_web(prepare_app(services), services, _secret(env.alertmanager_token))
+    services, web, scheduler = _boot("SLACK_SIGNING_SECRET", verify_requests=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        waitress.serve(web, host=args.host, port=env.port, threads=args.threads, ident="emoji-ops",
+        waitress.serve(web, host=args.host, port=services.env.port, threads=args.threads, ident="emoji-ops",
                        channel_timeout=30, connection_limit=1000)
     finally:
         scheduler.shutdown()
@@ -55,22 +48,28 @@ def run_socket(_args: argparse.Namespace) -> int:
     import waitress
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+    services, web, scheduler = _boot("SLACK_APP_TOKEN", verify_requests=False)
+    threading.Thread(target=waitress.serve, args=(web,), daemon=True,
+                     kwargs={"host": "0.0.0.0", "port": services.env.port, "ident": "emoji-ops"}).start()
+    try:
+        SocketModeHandler(web.config["bolt"], _secret(services.env.slack_app_token)).start()
+    finally:
+        scheduler.shutdown()
+    return 0
+
+
+def _boot(mode_secret: str, verify_requests: bool):  # type: ignore[no-untyped-def]
+    """Settings → services (migrated) → scheduler → Bolt app behind the HTTP routes."""
     from bot.runtime import load_settings, prepare_app, require, start_services
     from bot.web import build_web
 
     env, config = load_settings()
-    require([("SLACK_APP_TOKEN", env.slack_app_token), ("SLACK_BOT_TOKEN", env.slack_bot_token)])
+    require([(mode_secret, getattr(env, mode_secret.lower())), ("SLACK_BOT_TOKEN", env.slack_bot_token)])
     services = start_services(env, config)
     scheduler = _start_scheduler(services)
-    app = prepare_app(services, verify_requests=False)
-    web = build_web(app, services, _secret(env.alertmanager_token))
-    threading.Thread(target=waitress.serve, args=(web,), daemon=True,
-                     kwargs={"host": "0.0.0.0", "port": env.port, "ident": "emoji-ops"}).start()
-    try:
-        SocketModeHandler(app, _secret(env.slack_app_token)).start()
-    finally:
-        scheduler.shutdown()
-    return 0
+    web = build_web(prepare_app(services, verify_requests=verify_requests), services,
+                    _secret(env.alertmanager_token))
+    return services, web, scheduler
 
 
 def run_shell(args: argparse.Namespace) -> int:

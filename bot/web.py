@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 def build_web(bolt: App, services: Services, alertmanager_token: str | None = None) -> Flask:
     web = Flask("emoji-ops")
+    web.config["bolt"] = bolt
     slack = SlackRequestHandler(bolt)
 
     @web.post("/slack/events")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.incidents.desk import OpenRequest, Refused, desk_for
+from bot.incidents.desk import IncidentDesk, OpenRequest, Refused, desk_for
 from bot.render.blocks import Block, section
 from bot.services import Services
 from handlers.actions import Click, button
@@ -18,50 +19,30 @@ def _incident_id(click: Click) -> int:
     return int(str(click.value).split(":", 1)[0])
 
 
-def _refusal_to_reply(run):  # type: ignore[no-untyped-def]
-    def wrapped(services: Services, client: WebClient, click: Click) -> list[Block] | None:
+Act = Callable[[IncidentDesk, Click], object]
+ACTS: dict[str, Act] = {
+    "incident_undo": lambda desk, click: desk.cancel(_incident_id(click), click.user),
+    "incident_ack": lambda desk, click: desk.acknowledge(_incident_id(click), click.user, "button"),
+    "incident_mitigated": lambda desk, click: desk.mitigate(_incident_id(click), click.user),
+    "incident_resolve": lambda desk, click: desk.resolve(_incident_id(click), click.user),
+    "incident_escalate": lambda desk, click: desk.escalate(_incident_id(click), click.user),
+    "incident_severity": lambda desk, click: desk.set_severity(
+        _incident_id(click), str(click.value).split(":", 1)[1], click.user),
+}
+
+
+def _answering_refusals(act: Act) -> Callable[[Services, WebClient, Click], list[Block] | None]:
+    def run(services: Services, client: WebClient, click: Click) -> list[Block] | None:
         try:
-            run(services, click)
+            act(desk_for(services), click)
         except Refused as exc:
             return [section(str(exc))]
         return None
-    return wrapped
+    return run
 
 
-@button("incident_undo")
-@_refusal_to_reply
-def undo(services: Services, click: Click) -> None:
-    desk_for(services).cancel(_incident_id(click), click.user)
-
-
-@button("incident_ack")
-@_refusal_to_reply
-def ack(services: Services, click: Click) -> None:
-    desk_for(services).acknowledge(_incident_id(click), click.user, "button")
-
-
-@button("incident_mitigated")
-@_refusal_to_reply
-def mitigated(services: Services, click: Click) -> None:
-    desk_for(services).mitigate(_incident_id(click), click.user)
-
-
-@button("incident_resolve")
-@_refusal_to_reply
-def resolve(services: Services, click: Click) -> None:
-    desk_for(services).resolve(_incident_id(click), click.user)
-
-
-@button("incident_escalate")
-@_refusal_to_reply
-def escalate(services: Services, click: Click) -> None:
-    desk_for(services).escalate(_incident_id(click), click.user)
-
-
-@button("incident_severity")
-@_refusal_to_reply
-def severity(services: Services, click: Click) -> None:
-    desk_for(services).set_severity(_incident_id(click), str(click.value).split(":", 1)[1], click.user)
+for _action_id, _act in ACTS.items():
+    button(_action_id)(_answering_refusals(_act))
 
 
 def register_shortcut(app: App, services: Services) -> None:

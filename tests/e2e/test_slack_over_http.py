@@ -140,8 +140,10 @@ def test_alertmanager_webhook_stores_valid_payloads_and_rejects_bad_ones(bot: Bo
 def test_metrics_endpoint_exposes_handler_latency_and_acks(bot: BotProcess, slack: SlackRecorder) -> None:
     bot.post(slash_command_body("/oncall", "", response_url=slack.response_url("m")))
     slack.wait_for("response_url")
-    text = bot.get("/metrics").text
-    assert "bot_handler_seconds_bucket" in text
+    deadline = time.monotonic() + 5  # the latency is observed just after the reply is sent
+    while bot.metric("bot_handler_seconds_count") < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert 'bot_handler_seconds_bucket{kind="command",le="0.5",name="/oncall"}' in bot.get("/metrics").text
     assert bot.metric("bot_acks_total") >= 1
 
 
