@@ -103,14 +103,36 @@ class IncidentDesk:
 
     def _announce(self, incident_id: int, request: OpenRequest, team: Team, chain: dict[str, Any],
                   unreadable: str | None) -> None:
+        """Channel first, then the page (what matters most), then the confirmation and the pinned summary."""
         incident = self.load(incident_id)
         lang = incident.language
+        channel, refusal = self._make_channel(incident, [request.reporter])
+        thread = None if channel else (request.thread_ts or request.message_ts)
+        fields: dict[str, Any] = {"channel_id": channel or request.channel, "thread_ts": thread}
+        if request.channel and request.message_ts:
+            fields["origin_link"] = self.chat.permalink(request.channel, request.message_ts)
+        store.set_fields(self.services.factory, incident_id, **fields)
+        page_first = channel is not None or thread is not None  # else the confirmation becomes the thread
+        if page_first:
+            self._start_paging(incident_id, team, chain)
         notes = self._opening_notes(incident, chain, unreadable)
+        if channel:
+            notes.append(t("incident.channel_created", lang, channel=channel))
+        elif refusal:
+            notes.append(t("incident.channel_refused", lang, reason=refusal))
         anchor = self._confirm(incident, request, notes)
-        self._open_workspace(incident, request, anchor)
+        if not channel and thread is None and anchor is not None:
+            store.set_fields(self.services.factory, incident_id, thread_ts=anchor[1])
+        if not page_first:
+            self._start_paging(incident_id, team, chain)
+        if channel or anchor is not None:
+            self._post_summary(self.load(incident_id))
+
+    def _start_paging(self, incident_id: int, team: Team, chain: dict[str, Any]) -> None:
         incident = self.load(incident_id)
         if chain["gaps"] and escalation.pages(chain, incident.severity):
-            self.notify_team(incident, t("incident.gap_warning", lang, team=team.name, tiers=", ".join(chain["gaps"])))
+            self.notify_team(incident, t("incident.gap_warning", incident.language, team=team.name,
+                                         tiers=", ".join(chain["gaps"])))
         escalation.start(self.services, incident_id, incident.severity)
 
     def _opening_notes(self, incident: Incident, chain: dict[str, Any], unreadable: str | None) -> list[str]:
@@ -151,39 +173,20 @@ class IncidentDesk:
             return t(f"incident.declared_from_{request.source}", lang, emoji=request.emoji)
         return t(f"incident.declared_from_{request.source}", lang)
 
-    def _open_workspace(self, incident: Incident, request: OpenRequest, anchor: tuple[str, str] | None) -> None:
-        """A dedicated channel with the pinned summary, or the origin thread if channels can't be made."""
-        lang = incident.language
-        fields: dict[str, Any] = {}
-        if request.channel and request.message_ts:
-            fields["origin_link"] = self.chat.permalink(request.channel, request.message_ts)
-        channel, thread, refusal = self._make_channel(incident, [request.reporter])
-        if channel is None and anchor is not None:
-            channel, thread = anchor
-            if refusal:
-                self.chat.post(channel, [render.section(t("incident.channel_refused", lang, reason=refusal))],
-                               thread_ts=thread)
-        elif channel is not None and anchor is not None:
-            self._post_safely(anchor[0], [render.context(t("incident.channel_created", lang, channel=channel))],
-                              anchor[1])
-        fields.update(channel_id=channel, thread_ts=thread)
-        store.set_fields(self.services.factory, incident.id, **fields)
-        if channel:
-            self._post_summary(self.load(incident.id))
-
-    def _make_channel(self, incident: Incident, invite: list[str]) -> tuple[str | None, str | None, str | None]:
+    def _make_channel(self, incident: Incident, invite: list[str]) -> tuple[str | None, str | None]:
+        """A dedicated incident channel, or (None, why not) so the incident runs in the origin thread."""
         config = self.services.config.incidents
         if not config.create_channel:
-            return None, None, None
+            return None, None
         date = _local_date(incident.created_at, self.team_zone(incident.team))
         name = config.channel_pattern.format(date=date, number=incident.number, slug=slug(incident.title))[:80]
         try:
             channel = self.chat.create_channel(name.lower())
         except BackendError as exc:
             log.info("could not create incident channel %s: %s", name, exc.reason)
-            return None, None, exc.reason
+            return None, exc.reason
         self._invite_safely(channel, invite)
-        return channel, None, None
+        return channel, None
 
     def _post_summary(self, incident: Incident) -> None:
         try:
