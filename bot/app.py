@@ -11,9 +11,11 @@ from bot.services import Services
 
 log = logging.getLogger(__name__)
 
-# Bolt runs acks and lazy listeners on one pool; keep it wide enough that slow backend work
-# never queues an ack behind it (Slack wants the ack within 3 s).
-LISTENER_THREADS = 64
+# Bolt runs acks and lazy listeners on one pool by default. Slow backend work goes to a pool of
+# its own, so however many slow commands are in flight, an ack never queues behind them
+# (Slack wants the ack within 3 s).
+LISTENER_THREADS = 32
+LAZY_THREADS = 64
 
 
 def build_app(services: Services, *, verify_requests: bool = True, executor: Executor | None = None) -> App:
@@ -29,5 +31,8 @@ def build_app(services: Services, *, verify_requests: bool = True, executor: Exe
                                                          thread_name_prefix="listener"),
         logger=logging.getLogger("slack_bolt"),
     )
+    if executor is None:
+        app.listener_runner.lazy_listener_runner.executor = ThreadPoolExecutor(  # type: ignore[attr-defined]
+            max_workers=LAZY_THREADS, thread_name_prefix="lazy")
     register_all(app, services)
     return app

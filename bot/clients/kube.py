@@ -91,6 +91,7 @@ class KubeClient:
             raise BackendError(BACKEND, f"cannot load the {where}: set KUBECONFIG to a readable kubeconfig "
                                "file, or run the bot inside the cluster") from exc
         configuration.retries = False  # bot.retry decides; urllib3 would otherwise retry 3 times silently
+        configuration.connection_pool_maxsize = 64  # concurrent /gpu commands share one client
         return configuration
 
 

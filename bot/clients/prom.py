@@ -30,8 +30,12 @@ class PrometheusClient:
         self._timeout = timeout
         self._session = requests.Session()
         # No retries inside the library: bot.retry decides, with jitter and metrics.
+        no_retries = Retry(total=0, raise_on_status=False)
         self._prom = PrometheusConnect(url=self._url, session=self._session, timeout=timeout,  # type: ignore[arg-type]
-                                       retry=Retry(total=0, raise_on_status=False))
+                                       retry=no_retries)
+        # Replaces the library's adapter: concurrent /gpu commands share one session, and a pool as wide
+        # as the lazy-listener pool avoids a new connection (and a warning) per query.
+        self._session.mount(self._url, requests.adapters.HTTPAdapter(max_retries=no_retries, pool_maxsize=64))
 
     def gpu_samples(self) -> list[GpuSample]:
         result = self._call(lambda: self._prom.custom_query(GPU_QUERY))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -15,6 +15,7 @@ from bot.store import repo
 
 log = logging.getLogger(__name__)
 TTL = timedelta(days=1)
+MEMORY_TTL = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,18 @@ class UserDirectory:
         self.client = client
         self.factory = factory
         self.clock = clock
+        self.memory: dict[str, tuple[SlackUser, datetime]] = {}  # in front of the database cache
 
     def get(self, user_id: str) -> SlackUser:
+        remembered = self.memory.get(user_id)
+        if remembered and remembered[1] > self.clock.now():
+            return remembered[0]
+        user = self._from_store_or_slack(user_id)
+        if user.found:
+            self.memory[user_id] = (user, self.clock.now() + MEMORY_TTL)
+        return user
+
+    def _from_store_or_slack(self, user_id: str) -> SlackUser:
         cached = repo.cache_get(self.factory, f"slack-user:{user_id}", self.clock.now())
         if isinstance(cached, dict):
             return SlackUser(**cached)

@@ -5,6 +5,7 @@ Catalogs live in `bot/i18n/<language>/<domain>.yaml`; a key is `<domain>.<name>`
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -15,8 +16,16 @@ DEFAULT_LANGUAGE = "en"
 _ROOT = Path(__file__).parent
 
 
+_LOADING = threading.Lock()
+
+
 @cache
 def catalog(language: str) -> dict[str, str]:
+    with _LOADING:  # one parse per language even when the first burst of requests arrives at once
+        return _load(language)
+
+
+def _load(language: str) -> dict[str, str]:
     entries: dict[str, str] = {}
     for path in sorted((_ROOT / language).glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
