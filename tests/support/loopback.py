@@ -52,7 +52,28 @@ class QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
-class LoopbackHTTPServer:
+class ContextManaged:
+    """`with X(...) as x:` calls start() and stop()."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class LoopbackHTTPServer(ContextManaged):
     """Runs `handler_class` on 127.0.0.1 (free port) in a daemon thread; a context manager.
 
     The handler reaches the owning object through `self.server.owner`.
@@ -95,13 +116,3 @@ class LoopbackHTTPServer:
         self._httpd = None
         self._thread = None
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

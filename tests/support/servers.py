@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import Any, NoReturn, Self
 from urllib.parse import urlsplit
 
@@ -30,7 +29,7 @@ import requests
 import yaml
 from psycopg import sql
 
-from tests.support.loopback import LOOPBACK, LoopbackHTTPServer, QuietHandler, send_bytes
+from tests.support.loopback import LOOPBACK, ContextManaged, LoopbackHTTPServer, QuietHandler, send_bytes
 
 APT_INSTALL = "apt-get install -y --no-install-recommends"
 STOP_TIMEOUT = 10.0
@@ -127,25 +126,6 @@ def stop_pid(pid: int, first_signal: int = signal.SIGTERM, timeout: float = STOP
             return
 
 
-class _ContextManaged:
-    """`with X(...) as x:` calls start() and stop()."""
-
-    def start(self) -> Self:
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 class ManagedProcess:
@@ -190,7 +170,7 @@ class ManagedProcess:
         self._log.close()
 
 
-class HTTPServerProcess(_ContextManaged):
+class HTTPServerProcess(ContextManaged):
     """Base for servers that are one child process answering HTTP on `url`."""
 
     name = "server"
@@ -254,7 +234,7 @@ def postgres_bin_dir() -> Path | None:
     return Path(newest).parent
 
 
-class PostgresServer(_ContextManaged):
+class PostgresServer(ContextManaged):
     """A throwaway PostgreSQL cluster: trust auth, user `test`, fsync off.
 
     As root, initdb and postgres run as the `postgres` user (initdb refuses root). If that
