@@ -25,7 +25,9 @@ LOG_FILES: list[Path] = []  # every bot log of the session, scanned for secrets 
 
 class BotProcess:
     def __init__(self, workdir: Path, slack_api_url: str, config: dict[str, Any] | None = None,
-                 database_url: str | None = None, extra_env: dict[str, str] | None = None) -> None:
+                 database_url: str | None = None, extra_env: dict[str, str] | None = None,
+                 mode: str = "serve") -> None:
+        self.mode = mode
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -50,7 +52,8 @@ class BotProcess:
         LOG_FILES.append(self.log_path)
         log = self.log_path.open("wb")
         started = time.perf_counter()
-        self.process = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"],
+        args = ["serve", "--host", "127.0.0.1"] if self.mode == "serve" else [self.mode]
+        self.process = subprocess.Popen([sys.executable, "-m", "bot", *args],
                                         cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         wait_until(self._healthy, timeout, f"bot on {self.url} to answer /healthz")
         return time.perf_counter() - started
