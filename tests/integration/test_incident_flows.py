@@ -275,3 +275,27 @@ def test_slack_429_is_retried_after_retry_after_and_counted(bot, slack: SlackRec
     assert slack.calls("chat.postMessage") and any(c.params.get("channel") == "DUDRI1"
                                                    for c in slack.calls("chat.postMessage"))
     assert RETRIES.labels("slack")._value.get() == before + 1
+
+
+def click(app, slack: SlackRecorder, action_id: str, user: str = "UDRI1", value: str = "1") -> None:  # type: ignore[no-untyped-def]
+    payload = {"type": "block_actions", "user": {"id": user}, "channel": {"id": "CTEAM"}, "team": {"id": "T1"},
+               "response_url": slack.response_url(action_id), "trigger_id": "t",
+               "actions": [{"type": "button", "action_id": action_id, "value": value, "block_id": "b"}]}
+    dispatch(app, interactivity_body(payload))
+
+
+def test_escalate_button_pages_the_next_tier_now_and_mitigated_stops_paging(bot, slack: SlackRecorder,  # type: ignore[no-untyped-def]
+                                                                            clock: FrozenClock) -> None:
+    services, app = bot
+    open_incident(app, slack)
+    click(app, slack, "incident_escalate", user="UALICE")
+    pages = [c.params["channel"] for c in slack.calls("chat.postMessage") if c.params["channel"].startswith("D")]
+    assert pages == ["DUDRI1", "DUSENIOR2"]
+    click(app, slack, "incident_mitigated", user="USENIOR2")
+    incident = store.load(services.factory, 1)
+    assert incident.status == "mitigated" and incident.acknowledged_by == "USENIOR2"
+    clock.advance(timedelta(hours=2))
+    from bot.incidents import escalation
+
+    escalation.work_due(services)
+    assert len([c for c in slack.calls("chat.postMessage") if c.params["channel"].startswith("D")]) == 2
