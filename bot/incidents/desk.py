@@ -203,7 +203,7 @@ class IncidentDesk:
 
     # Lifecycle ---------------------------------------------------------------------------------
     def acknowledge(self, incident_id: int, user: str, via: str) -> Incident:
-        incident = self.require(incident_id)
+        incident = self.load(incident_id)
         changed = store.transition(self.services.factory, incident_id, ("open",),
                                    TimelineEntry(self.now, "acknowledged", user, f"acknowledged via {via}"),
                                    status="acknowledged", acknowledged_at=self.now, acknowledged_by=user,
@@ -219,7 +219,7 @@ class IncidentDesk:
         return self.load(incident_id)
 
     def mitigate(self, incident_id: int, user: str) -> Incident:
-        incident = self.require(incident_id)
+        incident = self.load(incident_id)
         self._transition_or_refuse(incident, ("open", "acknowledged"), "mitigated", user,
                                    status="mitigated", mitigated_at=self.now,
                                    acknowledged_at=func.coalesce(IncidentRow.acknowledged_at, self.now),
@@ -231,7 +231,7 @@ class IncidentDesk:
         return self.load(incident_id)
 
     def resolve(self, incident_id: int, user: str) -> Incident:
-        incident = self.require(incident_id)
+        incident = self.load(incident_id)
         self._transition_or_refuse(incident, store.OPEN_STATUSES, "resolved", user, status="resolved",
                                    resolved_at=self.now, commander=func.coalesce(IncidentRow.commander, user))
         resolved = self.load(incident_id)
@@ -245,7 +245,7 @@ class IncidentDesk:
 
     def cancel(self, incident_id: int, user: str) -> Incident:
         """Undo: only shortly after opening (accidental reactions happen)."""
-        incident = self.require(incident_id)
+        incident = self.load(incident_id)
         window = self.services.config.incidents.undo_within
         if self.now - incident.created_at > window:
             raise Refused(t("incident.undo_too_late", incident.language, number=incident.number,
@@ -262,7 +262,7 @@ class IncidentDesk:
         return self.load(incident_id)
 
     def set_severity(self, incident_id: int, severity: str, user: str) -> Incident:
-        incident = self.require(incident_id)
+        incident = self.load(incident_id)
         if severity not in SEVERITIES:
             raise Refused(t("core.unknown_argument", incident.language, argument=severity))
         if incident.closed:
@@ -282,12 +282,12 @@ class IncidentDesk:
         return self.load(incident_id)
 
     def note(self, incident_id: int, user: str, text: str, key: str | None = None, kind: str = "note") -> bool:
-        incident = self.require(incident_id)
+        incident = self.load(incident_id)
         return store.log_event(self.services.factory, incident.id, TimelineEntry(self.now, kind, user, text[:2000]),
                                key=key)
 
     def escalate(self, incident_id: int, user: str) -> Incident:
-        incident = self.require(incident_id)
+        incident = self.load(incident_id)
         if incident.status != "open":
             raise Refused(t("incident.already_acknowledged", incident.language, number=incident.number,
                             status=render.status_name(incident.status, incident.language)))
@@ -302,8 +302,6 @@ class IncidentDesk:
         if incident is None:
             raise Refused(t("incident.unknown_incident", self.services.config.defaults.language, number=incident_id))
         return incident
-
-    require = load
 
     def team_zone(self, team: str) -> str:
         found = self.services.config.team_named(team)
