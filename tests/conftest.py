@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.fixture_http import FixtureServer
 from tests.support.secrets_scan import LineRecorder, scan_logs
@@ -121,3 +122,14 @@ def tmp_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh temporary directory that is also the current directory for this test."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    """A session factory on a fresh, migrated SQLite database."""
+    from bot.store.db import make_engine, migrate, session_factory
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()

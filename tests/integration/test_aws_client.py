@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +15,6 @@ from bot.clock import FrozenClock
 from bot.retry import BackendError
 from bot.settings import Thresholds
 from bot.spend import SpendService
-from bot.store.db import make_engine, migrate, session_factory
 from tests.support.servers import MotoServer, free_port
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -60,13 +57,6 @@ def counting(client: AwsClient, sent: list[dict[str, Any]]) -> AwsClient:
     client.ce.meta.events.register("before-send.ce.GetCostAndUsage", record)
     return client
 
-
-@pytest.fixture
-def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def test_costs_per_team_and_day_follow_every_page(sent: list[dict[str, Any]]) -> None:

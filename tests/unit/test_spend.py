@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,18 +15,10 @@ from bot.render.blocks import SECTION_LIMIT
 from bot.render.spend import data_age, spend_blocks
 from bot.settings import Team, Thresholds
 from bot.spend import SpendService
-from bot.store.db import make_engine, migrate, session_factory
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TODAY = NOW.date()
 
-
-@pytest.fixture
-def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'bot.db'}")
-    migrate(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 class ListedCosts(DemoAws):
