@@ -86,10 +86,12 @@ def run_check(_args: argparse.Namespace) -> int:
 
 def run_migrate(_args: argparse.Namespace) -> int:
     from bot.runtime import load_settings
-    from bot.store.db import make_engine, migrate
+    from bot.store.db import explain_connection_errors, make_engine, migrate
 
     env, _config = load_settings()
-    migrate(make_engine(env.database_url))
+    engine = make_engine(env.database_url)
+    with explain_connection_errors(engine):
+        migrate(engine)
     print("database is up to date")
     return 0
 

@@ -12,26 +12,28 @@ from bot.app import build_app
 from bot.clock import Clock
 from bot.log import configure_logging
 from bot.services import Services, build_services
-from bot.settings import Config, ConfigError, Env, load_config
-from bot.store.db import migrate
+from bot.settings import Config, ConfigError, Env, load_config, load_env
+from bot.store.db import explain_connection_errors, migrate
 
 log = logging.getLogger(__name__)
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo.yaml"
 
 
 def load_settings(demo: bool = False) -> tuple[Env, Config]:
-    env = Env()
+    """Environment and YAML config, or ConfigError naming what is wrong (never a traceback)."""
+    env = load_env()
     configure_logging(env.log_level, env.secret_values())
-    path = env.bot_config
-    if demo and not path.exists():
-        path = DEMO_CONFIG
+    path = env.config_file()
+    if path is None:
+        return env, load_config(DEMO_CONFIG) if demo else Config()
     return env, load_config(path)
 
 
 def start_services(env: Env, config: Config, *, demo: bool = False, clock: Clock | None = None,
                    slack: object | None = None) -> Services:
     services = build_services(env, config, demo=demo, clock=clock, slack=slack)  # type: ignore[arg-type]
-    migrate(services.engine)
+    with explain_connection_errors(services.engine):
+        migrate(services.engine)
     register_domains(services)
     return services
 

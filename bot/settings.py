@@ -2,33 +2,113 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from difflib import get_close_matches
 from pathlib import Path
+from string import Formatter
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from bot.durations import parse_duration
+from bot.durations import format_duration, parse_duration
 from bot.oncall import TeamRotation
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Language = Literal["en", "zh-CN"]
 
+KNOWN_ACTIONS = ("open_incident", "degraded", "spend_check")
+CHANNEL_PLACEHOLDERS = ("date", "number", "slug", "team")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DATABASE_BACKENDS = ("sqlite", "postgresql", "postgres")
+
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says where and why."""
+
+
+def _as_whole_number(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,18}\s*", value):
+        return int(value)
+    return None
+
+
+def whole_number(low: int, high: int) -> BeforeValidator:
+    """An int from low to high inclusive; anything else is refused with the range, not pydantic's wording."""
+    def check(value: object) -> int:
+        number = _as_whole_number(value)
+        if number is None or not low <= number <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return number
+    return BeforeValidator(check)
+
+
+def duration_within(low: timedelta, high: timedelta | None = None, *, above: bool = False) -> AfterValidator:
+    """A Duration of at least `low` (more than `low` when `above`) and at most `high`."""
+    floor = f"more than {format_duration(low)}" if above else f"at least {format_duration(low)}"
+    expected = f"expected a duration of {floor}" + (f" and at most {format_duration(high)}" if high else "")
+
+    def check(value: timedelta) -> timedelta:
+        if value < low or (above and value == low) or (high is not None and value > high):
+            raise ValueError(expected)
+        return value
+    return AfterValidator(check)
+
+
+def _check_http_url(value: object) -> object:
+    if value is None or value == "":
+        return value
+    expected = "expected an http:// or https:// URL such as https://host.example.com:8443/path"
+    try:
+        parts = urlsplit(str(value))
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+    except ValueError:  # urlsplit and .port raise it for "http://[::1" or a port that is not a number
+        valid = False
+    if not valid:
+        raise ValueError(expected)
+    return value
+
+
+def _check_log_level(value: object) -> str:
+    level = str(value).strip().upper()
+    if level not in LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _check_database_url(value: object) -> str:
+    expected = ("expected sqlite:///path/to/file.db or postgresql://user:password@host:5432/database")
+    try:
+        backend = make_url(str(value)).get_backend_name()
+    except (ArgumentError, ValueError):
+        raise ValueError(expected) from None
+    if backend not in DATABASE_BACKENDS:
+        raise ValueError(expected)
+    return str(value)
+
+
+HttpUrl = Annotated[str, BeforeValidator(_check_http_url)]
+Port = Annotated[int, whole_number(1, 65535)]
 
 
 class Env(BaseSettings):
@@ -39,22 +119,36 @@ class Env(BaseSettings):
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
-    slack_api_url: str = "https://slack.com/api/"
-    database_url: str = "sqlite:///emoji-ops.db"
+    slack_api_url: HttpUrl = "https://slack.com/api/"
+    database_url: Annotated[str, BeforeValidator(_check_database_url)] = "sqlite:///emoji-ops.db"
     bot_config: Path = Path("config/bot.yaml")
-    prometheus_url: str | None = None
+    prometheus_url: HttpUrl | None = None
     kubeconfig: str | None = None
-    aws_endpoint_url: str | None = None
+    aws_endpoint_url: HttpUrl | None = None
     aws_default_region: str | None = None
     aws_access_key_id: SecretStr | None = None
     aws_secret_access_key: SecretStr | None = None
     github_token: SecretStr | None = None
-    github_api_url: str = "https://api.github.com"
+    github_api_url: HttpUrl = "https://api.github.com"
     pagerduty_routing_key: SecretStr | None = None
     alertmanager_token: SecretStr | None = None
-    pagerduty_api_url: str = "https://events.pagerduty.com"
-    port: int = 3000
-    log_level: str = "INFO"
+    pagerduty_api_url: HttpUrl = "https://events.pagerduty.com"
+    port: Port = 3000
+    log_level: Annotated[str, BeforeValidator(_check_log_level)] = "INFO"
+
+    def config_file(self) -> Path | None:
+        """The YAML file to read; None when BOT_CONFIG is unset and the default file is absent (defaults apply)."""
+        path = self.bot_config
+        explicit = "bot_config" in self.model_fields_set
+        where = f"BOT_CONFIG={path}" if explicit else str(path)
+        if path.is_dir():
+            raise ConfigError(f"{where}: is a directory; expected a YAML file such as config/bot.yaml")
+        if path.exists():
+            return path
+        if explicit:
+            raise ConfigError(f"{where}: no such file (copy config/example.yaml there, or unset BOT_CONFIG "
+                              "to start with the defaults)")
+        return None
 
     def secret_values(self) -> list[str]:
         secrets = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token,
@@ -141,8 +235,15 @@ class Schedules(Strict):
 
 
 class Severity(Strict):
+    page: bool = True  # before ack_within, whose check reads it
     ack_within: Duration | None
-    page: bool = True
+
+    @field_validator("ack_within")
+    @classmethod
+    def _escalates(cls, value: timedelta | None, info: ValidationInfo) -> timedelta | None:
+        if value is not None and value <= timedelta(0) and info.data.get("page", True):
+            raise ValueError("expected a duration of more than 0s, or null to page once without escalating")
+        return value
 
 
 def _default_severities() -> dict[str, Severity]:
@@ -154,15 +255,64 @@ def _default_severities() -> dict[str, Severity]:
     }
 
 
+def _check_channel_pattern(value: str) -> str:
+    allowed = ", ".join(f"{{{name}}}" for name in CHANNEL_PLACEHOLDERS)
+    try:
+        fields = [name for _, name, _, _ in Formatter().parse(value) if name is not None]
+    except ValueError as exc:  # "inc-{": a brace that opens nothing
+        raise ValueError(f"expected a pattern such as inc-{{date}}-{{number}}-{{slug}} ({exc}); "
+                         f"placeholders: {allowed}") from None
+    unknown = [name for name in fields if name not in CHANNEL_PLACEHOLDERS]
+    if unknown:
+        raise ValueError(f"unknown placeholder {{{unknown[0]}}}: expected only {allowed}")
+    try:
+        value.format(date="20260101", number=1, slug="title", team="team")
+    except (ValueError, KeyError, IndexError) as exc:  # a bad format spec such as {number:x-}
+        raise ValueError(f"expected a pattern such as inc-{{date}}-{{number}}-{{slug}} ({exc}); "
+                         f"placeholders: {allowed}") from None
+    return value
+
+
 class IncidentConfig(Strict):
     severities: dict[str, Severity] = Field(default_factory=_default_severities)
-    default_severity: str = "sev2"
-    degraded_severity: str = "sev4"
-    channel_pattern: str = "inc-{date}-{number}-{slug}"
+    default_severity: str = Field("sev2", validate_default=True)  # the default names may not be defined
+    degraded_severity: str = Field("sev4", validate_default=True)
+    channel_pattern: Annotated[str, AfterValidator(_check_channel_pattern)] = "inc-{date}-{number}-{slug}"
     create_channel: bool = True
     undo_within: Duration = timedelta(minutes=2)
-    repeat_last_tier: int = 2
-    title_max_chars: int = 80
+    repeat_last_tier: Annotated[int, whole_number(0, 10)] = 2
+    title_max_chars: Annotated[int, whole_number(20, 250)] = 80
+    storm_window: Duration = timedelta(minutes=10)
+    page_retry_max: Annotated[Duration, duration_within(timedelta(seconds=1))] = timedelta(seconds=15)
+
+    @field_validator("default_severity", "degraded_severity")
+    @classmethod
+    def _defined(cls, value: str, info: ValidationInfo) -> str:
+        severities = info.data.get("severities")
+        if severities is not None and value not in severities:
+            raise ValueError(f"expected a severity defined under incidents.severities: {', '.join(severities)}")
+        return value
+
+
+TimeoutDuration = Annotated[Duration, duration_within(timedelta(0), timedelta(seconds=120), above=True)]
+
+
+class BackendTimeout(Strict):
+    connect: TimeoutDuration = timedelta(seconds=3)
+    read: TimeoutDuration = timedelta(seconds=10)
+
+
+class PagerDutyTimeout(BackendTimeout):
+    read: TimeoutDuration = timedelta(seconds=5)  # also when only `connect` is configured
+
+
+class Timeouts(Strict):
+    slack: BackendTimeout = BackendTimeout()
+    prometheus: BackendTimeout = BackendTimeout()
+    kubernetes: BackendTimeout = BackendTimeout()
+    aws: BackendTimeout = BackendTimeout()
+    github: BackendTimeout = BackendTimeout()
+    pagerduty: PagerDutyTimeout = PagerDutyTimeout()
 
 
 class Defaults(Strict):
@@ -177,6 +327,7 @@ class Config(Strict):
     thresholds: Thresholds = Thresholds()
     schedules: Schedules = Schedules()
     incidents: IncidentConfig = IncidentConfig()
+    timeouts: Timeouts = Timeouts()
     oncall: dict[str, TeamRotation] = {}
     admins: list[str] = []
 
@@ -203,12 +354,44 @@ class Config(Strict):
         return Team(name="organisation", timezone=self.defaults.timezone, language=self.defaults.language)
 
 
+def load_env() -> Env:
+    """Read the environment and .env, or raise ConfigError naming each bad variable and what was expected."""
+    try:
+        return Env()
+    except UnicodeDecodeError:  # only .env is read as a file; the environment is already text
+        raise ConfigError(f".env: not valid UTF-8 at byte {_first_bad_byte(Path('.env'))}; "
+                          "expected NAME=value lines saved as UTF-8") from None
+    except ValidationError as exc:
+        lines = ["invalid environment (set in the environment or .env; see README, Configuration)"]
+        for error in exc.errors():
+            name = str(error["loc"][0]) if error["loc"] else "?"
+            shown = _hide_password(error.get("input")) if name == "database_url" else error.get("input")
+            lines.append(f"  {name.upper()} = {shown!r}: {error['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def _first_bad_byte(path: Path) -> int | None:
+    """The file offset of the first byte that is not UTF-8 (a decoder reading in chunks reports its own)."""
+    try:
+        path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start
+    except OSError:
+        return None
+    return None
+
+
+def _hide_password(value: object) -> object:
+    """A database URL as it may be printed: postgresql://user:***@host/db."""
+    return re.sub(r"(://[^:/@]*:)[^/]*@", r"\1***@", value) if isinstance(value, str) else value
+
+
 def load_config(path: Path) -> Config:
     """Read the YAML file (absent → defaults) or raise ConfigError naming file, key, value, expectation."""
     if not path.exists():
         return Config()
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw: Any = yaml.safe_load(_read_text(path)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
@@ -217,10 +400,34 @@ def load_config(path: Path) -> Config:
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(path, exc)) from exc
-    problems = _emoji_problems(config.emoji)
+    problems = _emoji_problems(config.emoji) + _action_problems(config.emoji)
     if problems:
         raise ConfigError("\n".join([f"{path}: invalid configuration", *problems]))
     return config
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid UTF-8 at byte {exc.start} ({exc.object[exc.start:exc.start + 4]!r}); "
+                          "expected a YAML file saved as UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory; expected a YAML file such as config/bot.yaml") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+
+
+def _action_problems(emoji: EmojiConfig) -> list[str]:
+    """Combos whose action no domain handles: they would fire and do nothing."""
+    problems = []
+    for i, combo in enumerate(emoji.combos):
+        if combo.action not in KNOWN_ACTIONS:
+            close = get_close_matches(combo.action, KNOWN_ACTIONS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"  emoji.combos[{i}].action = {combo.action!r}: "
+                            f"expected one of {', '.join(KNOWN_ACTIONS)}{hint}")
+    return problems
 
 
 def _emoji_problems(emoji: EmojiConfig) -> list[str]:

@@ -8,8 +8,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import URL, Engine, create_engine, event, text
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from bot.settings import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -23,13 +26,43 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    url = normalise_url(url)
+    """An engine for DATABASE_URL, or ConfigError when the URL or its driver cannot be used."""
+    try:
+        return _create(normalise_url(url))
+    except (ArgumentError, ImportError) as exc:  # ImportError: a driver such as +psycopg2 that is not installed
+        raise ConfigError(f"DATABASE_URL: cannot use this database URL ({exc}); expected sqlite:///path/to/file.db "
+                          "or postgresql://user:password@host:5432/database") from None
+
+
+def _create(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
                          connect_args={"connect_timeout": 5})
+
+
+@contextmanager
+def explain_connection_errors(engine: Engine) -> Iterator[None]:
+    """At start: a database that cannot be reached becomes a ConfigError naming where, why and what to check."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise ConfigError(describe_connection_error(engine.url, exc)) from None
+
+
+def describe_connection_error(url: URL, exc: OperationalError) -> str:
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+    reason = reason.rsplit(" failed: ", 1)[-1].removeprefix("connection failed: ")  # psycopg repeats where
+    if url.password:
+        reason = reason.replace(str(url.password), "***")
+    if url.get_backend_name() == "sqlite":
+        return (f"DATABASE_URL: cannot open the SQLite database {url.database or ':memory:'} ({reason}): "
+                "check DATABASE_URL and that its directory exists and is writable")
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    return (f"DATABASE_URL: cannot connect to the database at {where} ({reason[:1].lower()}{reason[1:]}): "
+            "check DATABASE_URL and that the server is running")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

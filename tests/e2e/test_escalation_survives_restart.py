@@ -24,6 +24,7 @@ def test_kill_9_during_escalation_wait_still_escalates_on_time_and_once(
         database: str, start_bot: Callable[..., BotProcess], slack: SlackRecorder,
         request: pytest.FixtureRequest) -> None:
     config = team_config(severities={"sev1": {"ack_within": f"{SLA_SECONDS}s"}}, default_severity="sev1",
+                         degraded_severity="sev1",
                          repeat_last_tier=0)
     url = request.getfixturevalue("pg_url") if database == "postgres" else None
     bot = start_bot(config, database_url=url)

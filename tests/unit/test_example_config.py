@@ -6,10 +6,12 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from bot import settings
 from bot.oncall import Layer, Tier
 from bot.settings import Config, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
+DEMO = EXAMPLE.with_name("demo.yaml")
 
 
 def keys_of(model: type[BaseModel]) -> set[str]:
@@ -24,9 +26,20 @@ def test_example_config_is_valid_and_maps_channels_to_teams() -> None:
 
 
 def test_example_config_mentions_every_key_the_config_accepts() -> None:
-    from bot.settings import Defaults, EmojiConfig, IncidentConfig, Schedules, Team, Thresholds
-
     text = EXAMPLE.read_text()
-    models = [Config, Defaults, Team, EmojiConfig, Thresholds, Schedules, IncidentConfig, Tier, Layer]
+    models = [Config, settings.Defaults, settings.Team, settings.EmojiConfig, settings.Thresholds, settings.Schedules,
+              settings.IncidentConfig, settings.Severity, settings.Timeouts, settings.BackendTimeout, Tier, Layer]
     missing = sorted(key for model in models for key in keys_of(model) if f"{key}:" not in text)
     assert missing == []
+
+
+def test_example_config_shows_the_defaults_of_the_incident_guards_and_timeouts() -> None:
+    example, defaults = load_config(EXAMPLE), Config()
+
+    assert example.timeouts == defaults.timeouts
+    assert example.incidents.storm_window == defaults.incidents.storm_window
+    assert example.incidents.page_retry_max == defaults.incidents.page_retry_max
+
+
+def test_the_demo_config_is_valid() -> None:
+    assert load_config(DEMO).team_named("ml-platform") is not None
