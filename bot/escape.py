@@ -11,10 +11,20 @@ import re
 
 _MENTION = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>")
 _LINK = re.compile(r"<([^>|]+)(?:\|([^>]*))?>")
+_BARE_AMPERSAND = re.compile(r"&(?!(?:amp|lt|gt);)")
+
+
+class Markup(str):
+    """Slack markup the bot built on purpose (a mention, a channel, a link): `t()` passes it through unescaped."""
+
+    __slots__ = ()
 
 
 def escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Idempotent: text escaped once is not escaped again, so the choke point can escape everything."""
+    if isinstance(text, Markup):
+        return text
+    return _BARE_AMPERSAND.sub("&amp;", text).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def unescape(text: str) -> str:
@@ -39,3 +49,31 @@ def strip_markup(text: str, names: dict[str, str] | None = None) -> str:
     text = _MENTION.sub(mention, text)
     text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
     return unescape(text)
+
+
+_BROADCAST = re.compile(r"<!(channel|everyone|here|subteam\^[^>]*)(\|[^>]*)?>")
+_LABELLED_MENTION = re.compile(r"<@([UW][A-Z0-9]+)\|[^>]*>")
+
+
+def defuse(value: object, allow_here: bool = False) -> object:
+    """Every string in an outgoing Slack payload, with broadcasts made inert and mention labels dropped.
+
+    The last line of defence behind `t()`'s escaping, applied where the bot sends to Slack: only a loud
+    announcement the bot itself composes may start with `<!here>`, and nothing else may broadcast.
+    """
+    if isinstance(value, str):
+        return _defuse_text(value, allow_here)
+    if isinstance(value, list):
+        return [defuse(item, allow_here) for item in value]
+    if isinstance(value, dict):
+        return {key: defuse(item, allow_here) for key, item in value.items()}
+    return value
+
+
+def _defuse_text(text: str, allow_here: bool) -> str:
+    def inert(match: re.Match[str]) -> str:
+        if allow_here and match.start() == 0 and match.group(0) == "<!here>":
+            return match.group(0)
+        return escape(match.group(0))
+
+    return _LABELLED_MENTION.sub(r"<@\1>", _BROADCAST.sub(inert, text))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from tests.support import payload_safety
 from tests.support.fixture_http import FixtureServer
 from tests.support.secrets_scan import LineRecorder, scan_logs
 from tests.support.servers import FakeDcgmExporter, MotoServer, PostgresServer
@@ -42,17 +43,29 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     IN_PROCESS_LOG.attach()  # a test that ran bot.log.configure_logging replaced the root handlers
+    payload_safety.set_current_test(item.nodeid)  # before any fixture: a bot it starts may post at once
+
+
+@pytest.fixture(autouse=True)
+def _slack_payloads_are_safe(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test whose Slack calls broadcast or carry a mention the bot did not write."""
+    yield
+    found = payload_safety.violations(request.node.nodeid)
+    if found:
+        pytest.fail(payload_safety.report(found), pytrace=False)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the session if a secret appears in any bot log file or in-process log line."""
+    """Fail the session if a secret appears in any bot log or any Slack payload was unsafe (payload_safety)."""
     from tests.support.bot_process import LOG_FILES, SECRET_VALUES  # late: only e2e tests start bots
 
     leaks = scan_logs(LOG_FILES, IN_PROCESS_LOG.lines, SECRET_VALUES)
-    if not leaks:
-        return
     lines = [f"SECRET LEAK: {len(leaks)} log line(s) contain a secret value:",
-             *(f"  {leak.describe()}" for leak in leaks)]
+             *(f"  {leak.describe()}" for leak in leaks)] if leaks else []
+    unsafe = payload_safety.violations()
+    lines += payload_safety.report(unsafe).splitlines() if unsafe else []
+    if not lines:
+        return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write("\n")  # the progress line may still be open

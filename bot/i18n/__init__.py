@@ -11,6 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.escape import Markup, escape
+
 LANGUAGES = ("en", "zh-CN")
 DEFAULT_LANGUAGE = "en"
 _ROOT = Path(__file__).parent
@@ -46,8 +48,13 @@ def normalise_language(value: str | None) -> str | None:
 
 
 def t(key: str, language: str | None = None, /, **params: object) -> str:
+    """The catalog text for `key` in `language`. String parameters are escaped here, the one choke point
+    where user text meets the bot's own markup, so a title can never become `<!channel>` or a mention;
+    markup the bot builds on purpose is passed as `bot.escape.Markup`."""
     lang = normalise_language(language) or DEFAULT_LANGUAGE
     text = catalog(lang).get(key) or catalog(DEFAULT_LANGUAGE).get(key)
     if text is None:
         raise KeyError(f"missing i18n key {key!r}")
-    return text.format(**params) if params else text
+    if not params:
+        return Markup(text)
+    return Markup(text.format(**{name: escape(v) if isinstance(v, str) else v for name, v in params.items()}))

@@ -13,6 +13,9 @@ Paths served:
 - `POST /response/<id>`: a `response_url` sink, recorded as method "response_url".
 - `POST /upload/<file_id>`: the upload URL handed out by files.getUploadURLExternal,
   recorded as method "file_upload".
+
+Every recorded call is checked for broadcasts and mentions the bot did not write
+(tests/support/payload_safety.py); tests/conftest.py turns what it finds into test failures.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support import payload_safety
 from tests.support.loopback import LoopbackHTTPServer, QuietHandler, read_body, send_bytes
 
 BOT_USER_ID = "UBOT"
@@ -118,6 +122,10 @@ class _SlackHandler(QuietHandler):
         params = parse_params(self.headers.get("Content-Type", ""), body, parts.query)
         headers = {name.lower(): value for name, value in self.headers.items()}
         call = Call(method=method, params=params, headers=headers, path=parts.path, body=body)
+        down = recorder.outage_answer(call)
+        if down is not None:
+            send_bytes(self, down[0], down[1], "text/html; charset=utf-8")
+            return
         status, payload, extra_headers = recorder.answer(call)
         send_bytes(
             self, status, json.dumps(payload).encode(), "application/json; charset=utf-8", extra_headers
@@ -151,6 +159,7 @@ class SlackRecorder(LoopbackHTTPServer):
         self._responders: dict[str, Responder] = {}
         self._messages: dict[tuple[str, str], dict[str, Any]] = {}
         self._users: dict[str, dict[str, Any]] = {}
+        self._outages: dict[str, tuple[float, int]] = {}
         self._counter = itertools.count(1)
 
     # ----------------------------------------------------------------- addresses
@@ -176,6 +185,24 @@ class SlackRecorder(LoopbackHTTPServer):
         """The next `times` calls of `method` answer HTTP `status` with {"ok": false, "error": error}."""
         with self._changed:
             self._once.setdefault(method, deque()).append(_Failure(status, error, retry_after, times))
+
+    def outage(self, methods: tuple[str, ...], seconds: float, status: int = 503) -> None:
+        """For `seconds` from now, `methods` answer HTTP `status` with an HTML page, as Slack's edge does."""
+        with self._changed:
+            for method in methods:
+                self._outages[method] = (time.monotonic() + seconds, status)
+
+    def outage_answer(self, call: Call) -> tuple[int, bytes] | None:
+        """(status, HTML body) while `call.method` is in an outage (the call is recorded), else None."""
+        with self._changed:
+            until, status = self._outages.get(call.method, (0.0, 0))
+            if time.monotonic() >= until:
+                return None
+            body = f"<html><body><h1>{status} Service Unavailable</h1></body></html>".encode()
+            self._calls.append(Call(call.method, call.params, call.headers, call.path, call.body, status,
+                                    {"ok": False, "error": f"HTTP {status} (HTML)"}))
+            self._changed.notify_all()
+        return status, body
 
     def fail_method(self, method: str, error: str | None = "not_allowed_token_type") -> None:
         """Every call of `method` answers 200 {"ok": false, "error": error}; error=None undoes it."""
@@ -250,6 +277,7 @@ class SlackRecorder(LoopbackHTTPServer):
             self._responders.clear()
             self._messages.clear()
             self._users.clear()
+            self._outages.clear()
 
     # ----------------------------------------------------------------- answering
 
@@ -257,6 +285,7 @@ class SlackRecorder(LoopbackHTTPServer):
         """Decide the reply to `call`, record it, and return (status, payload, headers)."""
         status, payload, headers = self._programmed_failure(call.method) or self._success(call)
         recorded = Call(call.method, call.params, call.headers, call.path, call.body, status, payload)
+        payload_safety.check_call(call.method, call.params)
         with self._changed:
             self._calls.append(recorded)
             self._changed.notify_all()

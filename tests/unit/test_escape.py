@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from bot.escape import escape, strip_markup, unescape
+from bot.escape import Markup, defuse, escape, strip_markup, unescape
 
 
 @pytest.mark.parametrize("spoof", ["<!channel>", "<!here>", "<!everyone>", "<@U123>", "<@U123|boss>",
@@ -16,8 +18,33 @@ def test_slack_markup_in_user_text_cannot_reach_slack_as_markup(spoof: str) -> N
     assert escaped == "title " + spoof.replace("<", "&lt;").replace(">", "&gt;") + " end"
 
 
-def test_ampersands_are_escaped_so_entities_cannot_be_smuggled() -> None:
-    assert escape("R&D &lt;!channel&gt;") == "R&amp;D &amp;lt;!channel&amp;gt;"
+def test_ampersands_are_escaped_and_entities_stay_entities_so_nothing_turns_into_markup() -> None:
+    assert escape("R&D &lt;!channel&gt;") == "R&amp;D &lt;!channel&gt;"  # Slack shows "<!channel>" as text
+
+
+def test_escaping_twice_is_escaping_once_so_every_layer_may_escape() -> None:
+    once = escape("R&D <!channel> &amp; <@U1>")
+
+    assert escape(once) == once == "R&amp;D &lt;!channel&gt; &amp; &lt;@U1&gt;"
+
+
+def test_markup_the_bot_builds_on_purpose_passes_through() -> None:
+    assert escape(Markup("<@U1>")) == "<@U1>"
+
+
+@pytest.mark.parametrize("hostile", ["<!channel>", "<!everyone>", "<!here>", "<!subteam^S1|@oncall>",
+                                     "<!channel|channel>"])
+def test_defuse_makes_every_broadcast_inert_wherever_it_hides_in_a_payload(hostile: str) -> None:
+    payload = [{"type": "section", "text": {"type": "mrkdwn", "text": f"title {hostile}"}},
+               {"type": "context", "elements": [{"type": "mrkdwn", "text": hostile}]}]
+
+    assert "<!" not in json.dumps(defuse(payload))
+
+
+def test_defuse_keeps_only_the_bots_own_leading_here_and_drops_mention_labels() -> None:
+    assert defuse("<!here> incident #1: <!here> <@U1|boss>", allow_here=True) == \
+        "<!here> incident #1: &lt;!here&gt; <@U1>"
+    assert defuse("<!here> x") == "&lt;!here&gt; x"
 
 
 def test_plain_text_and_bare_at_words_are_left_alone() -> None:
@@ -25,7 +52,7 @@ def test_plain_text_and_bare_at_words_are_left_alone() -> None:
 
 
 def test_escaping_then_unescaping_gives_back_the_original() -> None:
-    text = "a <b> & c &amp; <!here>"
+    text = "a <b> & c && <!here>"
 
     assert unescape(escape(text)) == text
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests import conftest
-from tests.support import bot_process
+from tests.support import bot_process, payload_safety
 from tests.support.secrets_scan import IN_PROCESS, LineRecorder, scan_lines, scan_logs
 
 PLANTED = "xoxb-planted-0000-1111-deadbeefcafe"
@@ -115,6 +115,7 @@ def test_a_clean_session_keeps_its_exit_status(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(conftest, "IN_PROCESS_LOG", LineRecorder())
     session = fake_session()
 
-    conftest.pytest_sessionfinish(session, 0)  # type: ignore[arg-type]
+    with payload_safety.fresh_record():  # an unsafe payload earlier in the session must not count here
+        conftest.pytest_sessionfinish(session, 0)  # type: ignore[arg-type]
 
     assert session.exitstatus == pytest.ExitCode.OK
