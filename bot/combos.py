@@ -40,7 +40,8 @@ class ComboEngine:
 
     def message(self, channel: str, ts: str, text: str, user: str,
                 thread_ts: str | None = None) -> list[ComboContext]:
-        combos = self.dialect.completed(self.dialect.in_text(text))
+        """Typed emoji fire a combo only when they stand together ("🔥💥"), not scattered through a sentence."""
+        combos = self.dialect.typed_combos(text)
         return self._fire(combos, channel, ts, user, "text", thread_ts, text)
 
     def _fire(self, combos: list[Combo], channel: str, ts: str, user: str, source: str,

@@ -3,6 +3,9 @@
 Canonical form is the Unicode emoji without variation selectors or skin tones (🔥, 👍, 🧑‍💻).
 Slack reaction names (`fire`, `+1`, `thumbsup::skin-tone-2`), `:shortcodes:` in text, Unicode emoji in
 text, and the team's own custom emoji names (mapped in config) all normalise to it.
+
+A typed combo fires only when its emoji stand together: one run of emoji separated by nothing but
+whitespace and `+` ("🔥💥", "💥 + 🔥", ":fire::boom:"), never emoji scattered through a sentence.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from bot.settings import Combo, EmojiConfig
 _SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
 _VARIATION_SELECTORS = {"\ufe0e", "\ufe0f"}
 _SHORTCODE = re.compile(r"(?<!\w):([a-z0-9_+\-']+)(?:::skin-tone-\d)?:(?!\w)", re.IGNORECASE)
+# What may stand between two emoji of one typed run; modifiers are here because the emoji package
+# leaves a stray variation selector or skin tone out of the match before it ("🔥\ufe0f💥").
+_RUN_GLUE = frozenset("+\uff0b") | _SKIN_TONES | _VARIATION_SELECTORS  # \uff0b: full-width ＋ (CJK input)
 # Names Slack uses that the emoji package spells differently.
 _SLACK_NAMES = {"octagonal_sign": "🛑", "slightly_smiling_face": "🙂", "simple_smile": "🙂"}
 
@@ -54,13 +60,32 @@ class Dialect:
 
     def in_text(self, text: str) -> list[str]:
         """Every emoji in message text, Unicode or :shortcode:, canonical and in order of appearance."""
-        found: list[tuple[int, str]] = [(m["match_start"], strip_modifiers(m["emoji"]))
-                                        for m in emoji_lib.emoji_list(text)]
-        for match in _SHORTCODE.finditer(text):
-            canonical = self.canonical(match.group(1))
-            if canonical:
-                found.append((match.start(), canonical))
-        return [e for _, e in sorted(found)]
+        return [typed.emoji for typed in self._typed(text) if typed.emoji]
+
+    def typed_runs(self, text: str) -> list[set[str]]:
+        """The emoji typed together, one set per run: "ok 🔥 💥, then ✅" → [{🔥, 💥}, {✅}]."""
+        runs: list[set[str]] = []
+        previous_end: int | None = None
+        for typed in self._typed(text):
+            if previous_end is None or not _is_glue(text[previous_end:typed.start]):
+                runs.append(set())
+            if typed.emoji:
+                runs[-1].add(typed.emoji)
+            previous_end = typed.end
+        return [run for run in runs if run]
+
+    def typed_combos(self, text: str) -> list[Combo]:
+        """The combos a message fires: those whose emoji all stand in one run (see typed_runs)."""
+        runs = self.typed_runs(text)
+        return [combo for combo, needed in self.combos if any(needed <= run for run in runs)]
+
+    def _typed(self, text: str) -> list[_Typed]:
+        found = [_Typed(m["match_start"], m["match_end"], strip_modifiers(m["emoji"]) or None)
+                 for m in emoji_lib.emoji_list(text)]
+        # An unmapped :shortcode: is still kept: in Slack it is some custom emoji, so it joins a run
+        # ("🔥:partyparrot:💥") without counting as any emoji of ours.
+        found += [_Typed(m.start(), m.end(), self.canonical(m.group(1)) or None) for m in _SHORTCODE.finditer(text)]
+        return sorted(found, key=lambda typed: typed.start)
 
     def completed(self, present: Iterable[str]) -> list[Combo]:
         """The combos whose emoji are all present."""
@@ -75,6 +100,19 @@ class Dialect:
         if canonical is None:
             return False
         return canonical in {self._from_any(e) for e in getattr(self.config, signal)}
+
+
+@dataclass(frozen=True)
+class _Typed:
+    """One emoji typed in a message, where it stands; emoji is None for a custom emoji nobody mapped."""
+
+    start: int
+    end: int
+    emoji: str | None
+
+
+def _is_glue(gap: str) -> bool:
+    return all(ch.isspace() or ch in _RUN_GLUE for ch in gap)
 
 
 def _from_name(name: str) -> str | None:

@@ -399,3 +399,98 @@ def test_colons_inside_words_and_times_are_not_shortcodes() -> None:
     dialect = Dialect(EmojiConfig())
     assert dialect.in_text("a:b:c at 12:30:00, ratio 1:100:1") == []
     assert dialect.in_text(":fire::boom: again") == ["🔥", "💥"]
+
+
+# --- typed combos fire only when their emoji stand together ---------------------------------------
+
+def typed(h: Harness, text: str, ts: str = "2.1") -> list[str]:
+    """What a message posted in the team channel fires."""
+    return [fired.action for fired in h.combos.message("CINC", ts, text, "UALICE")]
+
+
+@pytest.mark.parametrize("text", [
+    "🔥💥",
+    "💥🔥",
+    "💥+🔥",
+    "🔥 + 💥",
+    ":fire: :boom:",
+    ":fire::boom:",
+    ":boom:+:fire:",
+    "🔥🔥💥",                               # repeated emoji in the run
+    "🔥👀💥",                               # an extra emoji in the run
+    "🔥🏽💥",                               # a stray skin tone
+    "🔥\ufe0f💥",                           # a stray variation selector
+    "🔥\u3000💥",                           # ideographic space
+    "💥＋🔥",                               # full-width plus, as Chinese input methods type it
+    "🔥\n💥",
+    "deploy失败 🔥💥 checkout down",
+    "支付服务挂了💥+🔥",
+    "checkout is down :fire: :boom: please look",
+    "🔥 is hot, and now for real: 🔥💥",    # a scattered mention does not spoil a real run
+])
+def test_emoji_typed_together_open_an_incident(harness: MakeHarness, text: str) -> None:
+    assert typed(harness(), text) == ["open_incident"]
+
+
+@pytest.mark.parametrize("text", [
+    "FYI: to open an incident, react with :fire: and :boom: on the message",
+    "react with :fire: and :boom:",
+    "🔥 is hot and 💥 is loud",
+    "🔥, 💥",
+    "🔥/💥",
+    "🔥 是火，💥 是爆炸",
+    "deploy失败🔥了，然后💥",
+    "🔥 `+` 💥",
+])
+def test_emoji_scattered_through_a_sentence_open_nothing(harness: MakeHarness, text: str) -> None:
+    h = harness()
+
+    assert typed(h, text) == []
+    assert h.fires_recorded() == 0
+
+
+def test_a_sentence_explaining_the_spend_combo_does_not_run_a_spend_check(harness: MakeHarness) -> None:
+    assert typed(harness(), "send :money_with_wings: when we overspend, :fire: when it is urgent") == []
+
+
+def test_the_teams_custom_emoji_count_as_emoji_of_a_run(harness: MakeHarness) -> None:
+    h = harness(custom={"this-is-fine": "🔥"})
+
+    assert typed(h, "everything is :this-is-fine::boom:", ts="3.1") == ["open_incident"]
+    assert typed(h, ":this-is-fine: + 💥", ts="3.2") == ["open_incident"]
+    assert typed(h, "this is :this-is-fine: and that is :boom:", ts="3.3") == []
+
+
+def test_an_unmapped_custom_emoji_inside_a_run_does_not_break_it(harness: MakeHarness) -> None:
+    assert typed(harness(), "🔥:partyparrot:💥") == ["open_incident"]
+
+
+def test_two_runs_fire_two_different_combos(harness: MakeHarness) -> None:
+    assert sorted(typed(harness(), "prod 🔥💥 and the bill 💸🔥")) == ["open_incident", "spend_check"]
+
+
+@pytest.mark.parametrize("text", [
+    "ðŸ”¥ðŸ’¥ éƒ¨ç½²å¤±è´¥ checkout",            # "🔥💥 部署失败" read with the wrong encoding
+    "é\x83¨ç½²å¤±è´¥ \ufffd\ufffd :fire",
+    "\ud83d half a surrogate pair \udca5",
+    "\x00\x01 :: ::: :+: 🔥\x00💥",
+    "",
+])
+def test_mojibake_and_broken_text_open_nothing_and_do_not_crash(harness: MakeHarness, text: str) -> None:
+    assert typed(harness(), text) == []
+
+
+def test_a_run_is_reported_once_however_it_is_spelled() -> None:
+    d = dialect(custom={"this-is-fine": "🔥"})
+
+    assert d.typed_runs("ok 🔥 💥, then ✅") == [{"🔥", "💥"}, {"✅"}]
+    assert d.typed_runs("👍🏽👍 :this-is-fine: and 🧑‍💻") == [{"👍", "🔥"}, {"🧑‍💻"}]
+    assert d.typed_runs("no emoji at 12:30:00") == []
+
+
+def test_reactions_still_combine_from_anywhere_because_they_carry_no_text(harness: MakeHarness) -> None:
+    h = harness()
+    assert typed(h, "react with :fire: and :boom:", ts=TS) == []
+
+    h.react("fire", "UALICE")
+    assert h.react("boom", "UBOB") == ["open_incident"]
