@@ -63,5 +63,7 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), stream=N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("urllib3", "botocore", "kubernetes", "waitress.queue", "apscheduler.executors"):
+    for noisy in ("urllib3", "botocore", "kubernetes", "waitress.queue"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+    # The escalation job ticks every second; APScheduler would log two lines per tick. Log work, not ticks.
+    logging.getLogger("apscheduler.executors").setLevel(max(logging.WARNING, root.level))

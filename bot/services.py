@@ -6,12 +6,14 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clients.chat import Chat
+from bot.clients.pager import PagerDuty
 from bot.clients.slack import make_web_client
 from bot.clients.slack_users import UserDirectory
 from bot.clock import Clock, SystemClock
@@ -21,6 +23,9 @@ from bot.i18n import normalise_language
 from bot.retry import BackendError
 from bot.settings import Config, Env, Team
 from bot.store.db import make_engine, session_factory
+
+if TYPE_CHECKING:
+    from bot.permissions import Permissions
 
 
 def _not_configured(backend: str, variable: str) -> BackendError:
@@ -53,6 +58,24 @@ class Services:
     @cached_property
     def users(self) -> UserDirectory:
         return UserDirectory(self.slack, self.factory, self.clock)
+
+    @cached_property
+    def chat(self) -> Chat:
+        """The one Chat of this process, so every post shares the per-channel pacing."""
+        return Chat(self.slack)
+
+    @cached_property
+    def pager(self) -> PagerDuty | None:
+        key = self.env.pagerduty_routing_key
+        return PagerDuty(key.get_secret_value(), self.env.pagerduty_api_url) if key else None
+
+    @cached_property
+    def permissions(self) -> Permissions:
+        from bot.clients.slack_groups import UserGroups
+        from bot.permissions import Permissions
+
+        return Permissions(self.config, self.factory, self.users, UserGroups(self.slack, self.factory, self.clock),
+                           self.clock)
 
     def language(self, user_id: str | None, team: Team) -> str:
         """The Slack user's own locale when known, else the team's language."""

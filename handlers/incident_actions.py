@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.i18n import t
 from bot.incidents.desk import IncidentDesk, OpenRequest, Refused, desk_for
 from bot.render.blocks import Block, section
 from bot.services import Services
@@ -31,6 +32,21 @@ ACTS: dict[str, Act] = {
 }
 
 
+def _storm_answer(desk: IncidentDesk, click: Click) -> list[Block]:
+    """Join #N / Open a new one, asked of whoever fired 🔥💥 in a channel with a fresh incident."""
+    asked = click.value if isinstance(click.value, dict) else {}
+    reporter = str(asked.get("reporter", ""))
+    if click.user != reporter:
+        return [section(t("incident.storm_not_yours", click.language, user=reporter))]
+    if click.action_id == "incident_join":
+        joined = desk.join(int(asked["incident"]), click.user, str(asked["channel"]), asked.get("ts"))
+        return [section(t("incident.storm_answered_join", click.language, number=joined.number))]
+    desk.open(OpenRequest(reporter=reporter, source=str(asked.get("source") or "reaction"),
+                          channel=str(asked["channel"]), message_ts=asked.get("ts"), thread_ts=asked.get("thread_ts"),
+                          emoji=str(asked.get("emoji") or ""), degraded=bool(asked.get("degraded")), force=True))
+    return [section(t("incident.storm_answered_new", click.language))]
+
+
 def _answering_refusals(act: Act) -> Callable[[Services, WebClient, Click], list[Block] | None]:
     def run(services: Services, client: WebClient, click: Click) -> list[Block] | None:
         try:
@@ -43,6 +59,8 @@ def _answering_refusals(act: Act) -> Callable[[Services, WebClient, Click], list
 
 for _action_id, _act in ACTS.items():
     button(_action_id)(_answering_refusals(_act))
+for _action_id in ("incident_join", "incident_open_new"):
+    button(_action_id)(lambda services, client, click: _storm_answer(desk_for(services), click))
 
 
 def register_shortcut(app: App, services: Services) -> None:

@@ -1,8 +1,10 @@
 """Slack side effects the domain needs (post, DM, create channel, pin, upload), each a small call.
 
 Wraps slack_sdk's WebClient: Slack errors become BackendError with Slack's error code; transient
-ones are retried with jittered backoff (429s are already honoured via Retry-After by the client);
-posts to one channel are paced to Slack's ~1 message/s with a small burst.
+ones (5xx with any body, Slack's own "try later" codes, connection trouble) are retried with jittered
+backoff (429s are already honoured via Retry-After by the client); posts to one channel are paced to
+Slack's ~1 message/s with a small burst; every payload passes `defuse`, so nothing the bot sends can
+broadcast unless the caller composed a loud announcement itself.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.escape import defuse
 from bot.render.blocks import Block
 from bot.render.text import notification_text
 from bot.retry import BackendError, call_with_retries
@@ -56,35 +59,33 @@ class Chat:
         self.client = client
         self.pacer = pacer or ChannelPacer()
 
-    def _call(self, fn: Callable[[], T]) -> T:
-        def attempt() -> T:
-            try:
-                return fn()
-            except SlackApiError as exc:
-                error = str(exc.response.get("error", "unknown_error"))
-                raise BackendError("slack", error, transient=error in TRANSIENT_SLACK_ERRORS) from None
-        return call_with_retries("slack", attempt)
+    def _call(self, fn: Callable[[], T], attempts: int = 3) -> T:
+        return call_with_retries("slack", lambda: _slack_errors(fn), attempts=attempts)
 
     def post(self, channel: str, blocks: list[Block], thread_ts: str | None = None,
-             broadcast: bool = False) -> str:
+             broadcast: bool = False, loud: bool = False, attempts: int = 3) -> str:
+        """`loud`: the bot's own announcement may start with <!here>; nothing else can broadcast."""
         self.pacer.wait(channel)
+        safe = _safe(blocks, loud)
         response = self._call(lambda: self.client.chat_postMessage(
-            channel=channel, blocks=blocks, text=notification_text(blocks), thread_ts=thread_ts,
-            reply_broadcast=broadcast or None, unfurl_links=False))
+            channel=channel, blocks=safe, text=notification_text(safe), thread_ts=thread_ts,
+            reply_broadcast=broadcast or None, unfurl_links=False), attempts)
         return str(response["ts"])
 
     def update(self, channel: str, ts: str, blocks: list[Block]) -> None:
-        self._call(lambda: self.client.chat_update(channel=channel, ts=ts, blocks=blocks,
-                                                   text=notification_text(blocks)))
+        safe = _safe(blocks)
+        self._call(lambda: self.client.chat_update(channel=channel, ts=ts, blocks=safe,
+                                                   text=notification_text(safe)))
 
     def ephemeral(self, channel: str, user: str, blocks: list[Block], thread_ts: str | None = None) -> None:
-        self._call(lambda: self.client.chat_postEphemeral(channel=channel, user=user, blocks=blocks,
-                                                          thread_ts=thread_ts, text=notification_text(blocks)))
+        safe = _safe(blocks)
+        self._call(lambda: self.client.chat_postEphemeral(channel=channel, user=user, blocks=safe,
+                                                          thread_ts=thread_ts, text=notification_text(safe)))
 
-    def dm(self, user: str, blocks: list[Block]) -> tuple[str, str]:
-        opened = self._call(lambda: self.client.conversations_open(users=user))
+    def dm(self, user: str, blocks: list[Block], attempts: int = 3) -> tuple[str, str]:
+        opened = self._call(lambda: self.client.conversations_open(users=user), attempts)
         channel = str(opened["channel"]["id"])
-        return channel, self.post(channel, blocks)
+        return channel, self.post(channel, blocks, attempts=attempts)
 
     def create_channel(self, name: str) -> str:
         for candidate in (name, f"{name[:76]}-{int(time.time()) % 1000:03d}"):
@@ -131,6 +132,26 @@ class Chat:
         self._call(lambda: self.client.files_upload_v2(channel=channel, filename=filename, content=content,
                                                        title=title, thread_ts=thread_ts,
                                                        initial_comment=comment))
+
+
+def _safe(blocks: list[Block], loud: bool = False) -> list[Block]:
+    return defuse(blocks, allow_here=loud)  # type: ignore[return-value]
+
+
+def _slack_errors(fn: Callable[[], T]) -> T:
+    """Slack's failures as BackendError: transient when Slack (or the way to it) is having trouble."""
+    try:
+        return fn()
+    except SlackApiError as exc:
+        status = getattr(exc.response, "status_code", 200)
+        error = str(exc.response.get("error", "unknown_error"))
+        if status >= 500 or error.startswith("Received a response in a non-JSON format"):
+            raise BackendError("slack", f"Slack unavailable (HTTP {status})", transient=True) from None
+        if error in TRANSIENT_SLACK_ERRORS or status == 429:
+            raise BackendError("slack", f"Slack unavailable ({error})", transient=True) from None
+        raise BackendError("slack", error) from None
+    except (SlackClientError, OSError) as exc:  # connection refused or reset, timeouts, DNS
+        raise BackendError("slack", f"Slack unreachable ({type(exc).__name__})", transient=True) from None
 
 
 def _matching(messages: list[dict[str, Any]], ts: str) -> dict[str, Any] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 STATUSES = ("open", "acknowledged", "mitigated", "resolved", "cancelled")
 SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
@@ -15,7 +16,8 @@ class TimelineEntry:
     kind: str  # opened, paged, page_failed, acknowledged, escalated, severity, note, pinned, mitigated,
     #            resolved, cancelled, gap, exhausted
     actor: str | None  # Slack user id, or None for the bot
-    text: str
+    text: str  # English, for logs and old rows; readers see `incident.timeline_<kind>` filled with `params`
+    params: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Incident:
     commander: str | None
     language: str
     created_at: datetime
+    source: str = "command"  # reaction | text | command | shortcut
     origin_channel: str | None = None
     origin_ts: str | None = None
     origin_link: str | None = None

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.durations import format_duration
-from bot.escape import escape
-from bot.i18n import t
-from bot.incidents.model import SEVERITIES, Incident
+from bot.escape import Markup, escape
+from bot.i18n import catalog, t
+from bot.incidents.model import SEVERITIES, Incident, TimelineEntry
 from bot.render.blocks import Block, actions, button, context, header, section
+
+__all__ = ["section"]
 
 
 def status_name(status: str, lang: str) -> str:
@@ -17,28 +21,46 @@ def status_name(status: str, lang: str) -> str:
 
 
 def where(incident: Incident) -> str:
-    return f"<#{incident.channel_id}>" if incident.channel_id else (incident.origin_link or "")
+    return Markup(f"<#{incident.channel_id}>") if incident.channel_id else (incident.origin_link or "")
+
+
+def mention(user: str | None) -> str:
+    """A Slack user id as a mention; anything else (an unresolved rotation member) as plain text."""
+    if user and user[:1] in {"U", "W"} and user.isalnum() and user.isupper():
+        return Markup(f"<@{user}>")
+    return escape(user or "?")
 
 
 def confirmation_blocks(incident: Incident, lang: str, source: str, notes: list[str],
-                        undo_minutes: int | None) -> list[Block]:
+                        undo_within: str | None) -> list[Block]:
     blocks = [section(t("incident.opened", lang, number=incident.number, severity=incident.severity,
-                        title=escape(incident.title))),
+                        title=incident.title)),
               context(t("incident.opened_by", lang, reporter=incident.reporter, source=source))]
     blocks += [section(note) for note in notes]
-    if undo_minutes is not None:
-        blocks.append(context(t("incident.undo_hint", lang, minutes=undo_minutes)))
+    if undo_within is not None:
+        blocks.append(context(t("incident.undo_hint", lang, window=undo_within)))
         blocks.append(actions(button(t("incident.button_undo", lang), "incident_undo", str(incident.id))))
     return blocks
 
 
+def same_or_new_blocks(similar: Incident, lang: str, ago: str, request: dict[str, Any]) -> list[Block]:
+    """Asked of whoever fires 🔥💥 in a channel that just had an incident: join it, or open a new one."""
+    join = {"incident": similar.id, **{k: request[k] for k in ("reporter", "channel", "ts")}}
+    return [section(t("incident.same_as", lang, number=similar.number, title=similar.title, ago=ago,
+                      where=where(similar))),
+            actions(button(t("incident.button_join", lang, number=similar.number), "incident_join", join,
+                           "primary"),
+                    button(t("incident.button_open_new", lang), "incident_open_new", request))]
+
+
 def closed_confirmation_blocks(incident: Incident, lang: str, message: str) -> list[Block]:
     return [section(t("incident.opened", lang, number=incident.number, severity=incident.severity,
-                      title=escape(incident.title))), context(message)]
+                      title=incident.title)), context(message)]
 
 
-def summary_blocks(incident: Incident, lang: str) -> list[Block]:
-    commander = f"<@{incident.commander}>" if incident.commander else t("incident.nobody", lang)
+def summary_blocks(incident: Incident, lang: str, severities: Sequence[str] = SEVERITIES,
+                   paging: str | None = None) -> list[Block]:
+    commander = mention(incident.commander) if incident.commander else t("incident.nobody", lang)
     origin = incident.origin_link or t("incident.origin_unknown", lang)
     fields = [t("incident.field_severity", lang, severity=incident.severity),
               t("incident.field_status", lang, status=status_name(incident.status, lang)),
@@ -48,12 +70,14 @@ def summary_blocks(incident: Incident, lang: str) -> list[Block]:
               t("incident.field_origin", lang, link=origin)]
     blocks = [header(t("incident.summary_header", lang, number=incident.number, title=incident.title)),
               {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]}]
+    if paging and not incident.closed:
+        blocks.append(context(paging))
     if not incident.closed:
-        blocks.append(summary_buttons(incident, lang))
+        blocks.append(summary_buttons(incident, lang, severities))
     return blocks
 
 
-def summary_buttons(incident: Incident, lang: str) -> Block:
+def summary_buttons(incident: Incident, lang: str, severities: Sequence[str] = SEVERITIES) -> Block:
     value = str(incident.id)
     elements = []
     if incident.status == "open":
@@ -63,29 +87,32 @@ def summary_buttons(incident: Incident, lang: str) -> Block:
     elements.append(button(t("incident.button_resolve", lang), "incident_resolve", value))
     if incident.status == "open":
         elements.append(button(t("incident.button_escalate", lang), "incident_escalate", value, "danger"))
-    elements.append(severity_select(incident, lang))
+    elements.append(severity_select(incident, lang, severities))
     return actions(*elements, block_id=f"incident-{incident.id}")
 
 
-def severity_select(incident: Incident, lang: str) -> Block:
-    options = [{"text": {"type": "plain_text", "text": sev}, "value": f"{incident.id}:{sev}"} for sev in SEVERITIES]
-    current = next(o for o in options if o["value"].endswith(incident.severity))
+def severity_select(incident: Incident, lang: str, severities: Sequence[str] = SEVERITIES) -> Block:
+    names = list(dict.fromkeys([*severities, incident.severity]))[:100]  # Block Kit: at most 100 options
+    options = [{"text": {"type": "plain_text", "text": sev[:75]}, "value": f"{incident.id}:{sev}"} for sev in names]
+    current = next(o for o in options if o["value"] == f"{incident.id}:{incident.severity}")
     return {"type": "static_select", "action_id": "incident_severity", "options": options,
             "initial_option": current,
             "placeholder": {"type": "plain_text", "text": t("incident.severity_placeholder", lang)}}
 
 
-def page_blocks(incident: Incident, lang: str, tier: str, sla: str) -> list[Block]:
-    text = t("incident.page_dm", lang, tier=escape(tier), number=incident.number, severity=incident.severity,
-             title=escape(incident.title), team=incident.team, where=where(incident), sla=sla)
+def page_blocks(incident: Incident, lang: str, tier: str, sla: str | None) -> list[Block]:
+    """The page DM; it promises escalation only when the severity has an ack window."""
+    key = "incident.page_dm" if sla else "incident.page_dm_no_sla"
+    text = t(key, lang, tier=tier, number=incident.number, severity=incident.severity,
+             title=incident.title, team=incident.team, where=where(incident), sla=sla or "")
     return [section(text), actions(button(t("incident.button_ack", lang), "incident_ack", str(incident.id),
                                           "primary"))]
 
 
 def status_blocks(incident: Incident, lang: str, now: datetime, tz: str,
                   next_step: tuple[str, str, datetime] | None) -> list[Block]:
-    commander = f"<@{incident.commander}>" if incident.commander else t("incident.nobody", lang)
-    responders = ", ".join(f"<@{u}>" for u in incident.responders) or "—"
+    commander = mention(incident.commander) if incident.commander else t("incident.nobody", lang)
+    responders = Markup(", ".join(mention(u) for u in incident.responders) or "—")
     blocks = [header(t("incident.status_header", lang, number=incident.number, title=incident.title)),
               section(t("incident.status_line", lang, severity=incident.severity,
                         status=status_name(incident.status, lang), team=incident.team,
@@ -94,12 +121,25 @@ def status_blocks(incident: Incident, lang: str, now: datetime, tz: str,
                         responders=responders))]
     if next_step and not incident.closed:
         user, tier, at = next_step
-        blocks.append(context(t("incident.escalation_next", lang, user=user, tier=escape(tier),
+        blocks.append(context(t("incident.escalation_next", lang, user=user, tier=tier,
                                 at=local(at, tz))))
-    lines = [f"`{local(e.at, tz)}` {('<@' + e.actor + '> ') if e.actor else ''}{escape(e.text)}"
-             for e in incident.timeline]
+    lines = [f"`{local(e.at, tz)}` {timeline_line(e, lang)}" for e in incident.timeline]
     blocks.append(section(t("incident.timeline_header", lang, tz=tz) + "\n" + "\n".join(lines[-40:])))
     return blocks
+
+
+def timeline_line(entry: TimelineEntry, lang: str) -> str:
+    """One timeline entry in the reader's language, people as mentions; notes and pins as written."""
+    actor = mention(entry.actor) + " " if entry.actor else ""
+    key = f"incident.timeline_{entry.kind}"
+    if entry.kind in {"note", "pinned"} or entry.params is None or key not in catalog("en"):
+        return actor + escape(entry.text)
+    params = {name: mention(value) if name in {"user", "by"} and value else value
+              for name, value in entry.params.items()}
+    if entry.kind == "opened":
+        params["source"] = t(f"incident.source_{params.get('source', 'command')}", lang)
+    return actor + t(key, lang, **{"user": "", "tier": "", "reason": "", "via": "", "old": "", "new": "",
+                                   "rounds": "", "link": "", **params})
 
 
 def local(at: datetime, tz: str) -> str:

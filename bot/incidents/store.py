@@ -23,7 +23,7 @@ def insert(factory: sessionmaker[Session], row: IncidentRow, opened_text: str) -
             session.add(row)
             session.flush()
             session.add(IncidentEventRow(incident_id=row.id, at=row.created_at, kind="opened",
-                                         actor=row.reporter, text=opened_text))
+                                         actor=row.reporter, text=opened_text, params={"source": row.source}))
             return row.id, True
     except IntegrityError:
         with factory() as session:
@@ -45,13 +45,15 @@ def load(factory: sessionmaker[Session], incident_id: int) -> Incident | None:
 
 
 def to_incident(row: IncidentRow, events: Any = ()) -> Incident:
-    timeline = tuple(TimelineEntry(at=e.at, kind=e.kind, actor=e.actor, text=e.text) for e in events)
+    timeline = tuple(TimelineEntry(at=e.at, kind=e.kind, actor=e.actor, text=e.text, params=e.params)
+                     for e in events)
     responders = tuple(dict.fromkeys(e.actor for e in events
                                      if e.actor and e.kind in {"acknowledged", "note", "mitigated", "resolved",
                                                                "severity", "escalated", "pinned"}))
     return Incident(
         id=row.id, title=row.title, severity=row.severity, team=row.team, status=row.status,
         reporter=row.reporter, commander=row.commander, language=row.language, created_at=row.created_at,
+        source=row.source,
         origin_channel=row.origin_channel, origin_ts=row.origin_ts, origin_link=row.origin_link,
         channel_id=row.channel_id, thread_ts=row.thread_ts, summary_ts=row.summary_ts,
         acknowledged_at=row.acknowledged_at, acknowledged_by=row.acknowledged_by,
@@ -84,7 +86,7 @@ def transition(factory: sessionmaker[Session], incident_id: int, allowed_from: t
 
 def add_event(session: Session, incident_id: int, event: TimelineEntry, key: str | None = None) -> None:
     session.add(IncidentEventRow(incident_id=incident_id, at=event.at, kind=event.kind, actor=event.actor,
-                                 text=event.text, key=key))
+                                 text=event.text, key=key, params=event.params))
 
 
 def log_event(factory: sessionmaker[Session], incident_id: int, event: TimelineEntry,
@@ -132,3 +134,15 @@ def in_period(factory: sessionmaker[Session], since: datetime, team: str | None 
             query = query.where(IncidentRow.team == team)
         rows = session.scalars(query.order_by(IncidentRow.created_at)).all()
         return [to_incident(r) for r in rows]
+
+
+def recent_in_channel(factory: sessionmaker[Session], channel: str, since: datetime,
+                      exclude_ts: str | None = None) -> Incident | None:
+    """The newest still-open incident opened from `channel` since `since` (other than from message `exclude_ts`)."""
+    with factory() as session:
+        query = select(IncidentRow.id).where(IncidentRow.origin_channel == channel, IncidentRow.created_at >= since,
+                                             IncidentRow.status.in_(OPEN_STATUSES))
+        if exclude_ts:
+            query = query.where(or_(IncidentRow.origin_ts.is_(None), IncidentRow.origin_ts != exclude_ts))
+        row_id = session.scalar(query.order_by(IncidentRow.id.desc()).limit(1))
+    return load(factory, row_id) if row_id else None

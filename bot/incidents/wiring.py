@@ -38,16 +38,16 @@ def register(services: Services) -> None:
     services.actions.register("pin", pin)
 
 
-def is_responder(services: Services, incident: Incident, user: str) -> bool:
-    chain = store.chain_of(services.factory, incident.id)
-    people = {step["user"] for step in chain.get("steps", [])}
-    people |= {incident.commander, incident.acknowledged_by, incident.reporter}
-    return user in people
+def may_act(services: Services, incident: Incident, user: str, action: str) -> bool:
+    """The same audience the desk enforces; a reaction from anyone else is just a reaction (no reply)."""
+    desk = desk_for(services)
+    return services.permissions.allows(user, desk.audience(incident, action, incident.language))
 
 
 def _on_incident_message(services: Services, ctx: ComboContext, act) -> None:  # type: ignore[no-untyped-def]
     incident = store.find_by_message(services.factory, ctx.channel, ctx.message_ts)
-    if incident is None or not is_responder(services, incident, ctx.user):
+    action = "resolve" if ctx.action == "resolve" else "acknowledge"
+    if incident is None or not may_act(services, incident, ctx.user, action):
         return
     try:
         act(desk_for(services), incident)

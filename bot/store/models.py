@@ -149,6 +149,7 @@ class IncidentEventRow(Base):
     actor: Mapped[str | None] = mapped_column(String(32), nullable=True)
     text: Mapped[str] = mapped_column(Text, default="")
     key: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
+    params: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # for rendering in the reader's language
 
 
 class EscalationStep(Base):
@@ -160,7 +161,7 @@ class EscalationStep(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_id: Mapped[int] = mapped_column(Integer)
     step: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16))  # page | exhausted
+    kind: Mapped[str] = mapped_column(String(16))  # page | exhausted | pagerduty
     tier: Mapped[str] = mapped_column(String(64), default="")
     user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -170,6 +171,8 @@ class EscalationStep(Base):
     dm_channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
     dm_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # failed deliveries so far
+    escalated_by: Mapped[str | None] = mapped_column(String(32), nullable=True)  # moved up by hand
 
 
 class OncallOverride(Base):

@@ -288,7 +288,7 @@ def test_escalate_button_pages_the_next_tier_now_and_mitigated_stops_paging(bot,
                                                                             clock: FrozenClock) -> None:
     services, app = bot
     open_incident(app, slack)
-    click(app, slack, "incident_escalate", user="UALICE")
+    click(app, slack, "incident_escalate", user="UBOB")
     pages = [c.params["channel"] for c in slack.calls("chat.postMessage") if c.params["channel"].startswith("D")]
     assert pages == ["DUDRI1", "DUSENIOR2"]
     click(app, slack, "incident_mitigated", user="USENIOR2")
