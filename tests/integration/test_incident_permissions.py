@@ -112,7 +112,7 @@ def test_every_incident_button_is_allowed_or_refused_by_role(bot, slack: SlackRe
 
 
 def test_refusal_is_in_the_readers_language(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
-    services, app = bot
+    _, app = bot
     slack.set_user(STRANGER, locale="zh-CN")
     open_incident(app, slack)
     said = click(app, slack, "incident_resolve", STRANGER, "1")

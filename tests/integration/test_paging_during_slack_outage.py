@@ -118,8 +118,12 @@ def test_confirmation_says_the_page_is_retrying_and_is_updated_when_it_lands(db_
 
 def test_permanent_page_failure_still_moves_to_the_next_tier_at_once(db_url: str, slack: SlackRecorder) -> None:
     services = make_services(db_url, slack, team_config())
-    slack.respond("conversations.open", lambda call: {"ok": False, "error": "user_not_found"}
-                  if call.params.get("users") == "UDRI1" else {"ok": True, "channel": {"id": f"D{call.params['users']}"}})
+    def dri_unknown(call):  # type: ignore[no-untyped-def]
+        if call.params.get("users") == "UDRI1":
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": f"D{call.params['users']}"}}
+
+    slack.respond("conversations.open", dri_unknown)
     open_sev1(services)
     assert dm_targets(slack) == ["DUSENIOR2"]
 
