@@ -283,7 +283,7 @@ class IncidentConfig(Strict):
     repeat_last_tier: Annotated[int, whole_number(0, 10)] = 2
     title_max_chars: Annotated[int, whole_number(20, 250)] = 80
     storm_window: Duration = timedelta(minutes=10)
-    page_retry_max: Annotated[Duration, duration_within(timedelta(seconds=1))] = timedelta(seconds=15)
+    page_retry_max: Annotated[Duration, duration_within(timedelta(seconds=1))] = timedelta(seconds=10)
 
     @field_validator("default_severity", "degraded_severity")
     @classmethod

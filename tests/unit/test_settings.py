@@ -303,8 +303,8 @@ def test_storm_window_defaults_to_ten_minutes_and_zero_disables_it(tmp_path: Pat
     assert config.incidents.storm_window == timedelta(0)
 
 
-def test_page_retry_max_defaults_to_15_seconds_and_must_be_at_least_a_second(tmp_path: Path) -> None:
-    assert load_config(tmp_path / "absent.yaml").incidents.page_retry_max == timedelta(seconds=15)
+def test_page_retry_max_defaults_to_10_seconds_and_must_be_at_least_a_second(tmp_path: Path) -> None:
+    assert load_config(tmp_path / "absent.yaml").incidents.page_retry_max == timedelta(seconds=10)
     assert load_config(write(tmp_path, {"incidents": {"page_retry_max": "1s"}})).incidents.page_retry_max == \
         timedelta(seconds=1)
 
