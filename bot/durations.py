@@ -10,6 +10,10 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 
 
+class DurationTooLong(ValueError):
+    """A well-formed duration beyond what a timedelta holds ("99999999999w")."""
+
+
 def parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
@@ -25,7 +29,7 @@ def parse_duration(value: object) -> timedelta:
         number, unit = match.groups()
         return timedelta(**{_UNITS[unit]: float(number)})
     except OverflowError:  # "99999999999w"
-        raise ValueError(expected) from None
+        raise DurationTooLong(expected) from None
 
 
 def format_duration(delta: timedelta) -> str:

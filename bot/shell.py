@@ -2,6 +2,11 @@
 
 The real Bolt app runs unchanged; Slack's Web API is replaced by a loopback server that prints
 what the bot posts as plain text rendered from the very Block Kit it would send to Slack.
+
+Every run can be repeated in the same directory: event ids carry a per-run token and message
+timestamps are wall-clock microseconds, so the persistent `seen_events` table and the combo keys
+(channel + ts) never mistake a new run's lines for redeliveries of an old run's. `--demo` without
+DATABASE_URL uses a throwaway SQLite file, so made-up incidents never mix with real ones.
 """
 
 from __future__ import annotations
@@ -10,12 +15,15 @@ import itertools
 import json
 import logging
 import os
+import secrets
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlencode
 
@@ -25,6 +33,7 @@ from slack_bolt import App, BoltRequest
 
 from bot.i18n import t
 from bot.render.text import blocks_to_text, buttons_in
+from bot.settings import Config, Env
 from handlers.commands import COMMANDS
 
 SHELL_CHANNEL = "C0SHELL"
@@ -69,11 +78,15 @@ class Console:
     base_url: str = ""
     messages: list[Posted] = field(default_factory=list)
     channels: dict[str, str] = field(default_factory=lambda: {SHELL_CHANNEL: "shell"})
-    _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _last_ts: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_ts(self) -> str:
-        return f"{int(time.time())}.{next(self._ts):06d}"
+        """A Slack-style `seconds.micros` ts: increasing within a run and later than any earlier run's."""
+        with self.lock:
+            self._last_ts = max(time.time_ns() // 1000, self._last_ts + 1)
+            micros = self._last_ts
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def add(self, posted: Posted) -> Posted:
         with self.lock:
@@ -194,6 +207,7 @@ class Shell:
         self.base_url = base_url
         self.channel = channel
         self.events = itertools.count(1)
+        self.run_token = secrets.token_hex(4).upper()  # event ids of an earlier run are in `seen_events`
         self.commands = sorted(COMMANDS)
 
     def handle(self, line: str, user: str = SHELL_USER) -> None:
@@ -226,8 +240,11 @@ class Shell:
 
     def _event(self, event: dict[str, Any]) -> None:
         envelope = {"type": "event_callback", "team_id": "T0SHELL", "api_app_id": "A0SHELL",
-                    "event_id": f"Ev0SHELL{next(self.events)}", "event_time": int(time.time()), "event": event}
+                    "event_id": self.next_event_id(), "event_time": int(time.time()), "event": event}
         self._dispatch(json.dumps(envelope), "application/json")
+
+    def next_event_id(self) -> str:
+        return f"Ev0SHELL{self.run_token}N{next(self.events)}"
 
     def _message(self, text: str, user: str) -> None:
         posted = self.console.add(Posted(self.channel, self.console.next_ts(), text, [], user))
@@ -266,10 +283,21 @@ class Shell:
 
 def run(demo: bool = False, language: str | None = None, channel: str | None = None,
         stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
-    from bot.runtime import load_settings, prepare_app, start_services
+    from bot.runtime import load_settings
 
     env, config = load_settings(demo=demo)
-    console = Console(out=stdout, locale=language or config.defaults.language)
+    with tempfile.TemporaryDirectory(prefix="emoji-ops-demo-", ignore_cleanup_errors=True) as scratch:
+        if demo and "database_url" not in env.model_fields_set:  # DATABASE_URL from env or .env wins
+            env.database_url = f"sqlite:///{Path(scratch) / 'demo.db'}"
+        return _serve(env, config, demo, language or config.defaults.language, channel, stdin, stdout)
+
+
+def _serve(env: Env, config: Config, demo: bool, lang: str, channel: str | None, stdin: TextIO,
+           stdout: TextIO) -> int:
+    """The loopback Slack API, the bot behind it, and the read-eval-print loop."""
+    from bot.runtime import prepare_app, start_services
+
+    console = Console(out=stdout, locale=lang)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _api_handler(console))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base_url = f"http://127.0.0.1:{server.server_port}"
@@ -279,27 +307,30 @@ def run(demo: bool = False, language: str | None = None, channel: str | None = N
     if "LOG_LEVEL" not in os.environ:
         logging.getLogger().setLevel(logging.WARNING)
     services = start_services(env, config, demo=demo)
-    app = prepare_app(services, verify_requests=False, executor=InlineExecutor())
-    shell = Shell(app, console, base_url, channel or SHELL_CHANNEL)
-    lang = language or config.defaults.language
+    try:
+        app = prepare_app(services, verify_requests=False, executor=InlineExecutor())
+        _loop(Shell(app, console, base_url, channel or SHELL_CHANNEL), lang, demo, stdin, stdout)
+    finally:
+        server.shutdown()
+        services.engine.dispose()  # release the demo database file before its directory is removed
+    return 0
+
+
+def _loop(shell: Shell, lang: str, demo: bool, stdin: TextIO, stdout: TextIO) -> None:
     stdout.write(t("core.shell_welcome", lang) + "\n")
     if demo:
         stdout.write(t("core.shell_demo", lang) + "\n")
     interactive = stdin.isatty()
-    try:
-        while True:
-            if interactive:
-                stdout.write("> ")
-                stdout.flush()
-            line = stdin.readline()
-            if not line or line.strip() in {"quit", "exit"}:
-                break
-            if line.strip() == "help":
-                stdout.write(t("core.shell_help", lang) + "\n")
-            elif line.strip():
-                if not interactive:
-                    stdout.write(f"> {line.strip()}\n")
-                shell.handle(line)
-    finally:
-        server.shutdown()
-    return 0
+    while True:
+        if interactive:
+            stdout.write("> ")
+            stdout.flush()
+        line = stdin.readline()
+        if not line or line.strip() in {"quit", "exit"}:
+            return
+        if line.strip() == "help":
+            stdout.write(t("core.shell_help", lang) + "\n")
+        elif line.strip():
+            if not interactive:
+                stdout.write(f"> {line.strip()}\n")
+            shell.handle(line)

@@ -5,20 +5,25 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from bot.escape import escape
+from bot.escape import Markup, escape
 from bot.i18n import t
 from bot.incidents import escalation, render, store
 from bot.incidents.desk import OpenRequest, Refused, desk_for
-from bot.incidents.model import SEVERITIES, Incident
-from bot.oncall_roster import add_override, parse_when, rotation_for, who_is_on_call
+from bot.incidents.model import Incident
+from bot.oncall import TeamRotation
+from bot.oncall_roster import WhenError, add_override, override_window, rotation_for, who_is_on_call
+from bot.permissions import Audience, Denied
 from bot.render.blocks import Block, context, section
-from bot.render.oncall import oncall_blocks
+from bot.render.oncall import oncall_blocks, when
 from bot.services import Services
 from handlers.commands import Invocation, UsageError, command, resolve_team
 
 NUMBER = re.compile(r"^#?(\d+)$")
 PERIOD = re.compile(r"^(\d+)d$")
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+MAX_NUMBER = 2**31 - 1  # incident ids are 32-bit integers in the database
+MAX_PERIOD_DAYS = 365
+ECHO_CHARS = 40  # what a refusal quotes of the typed text, so a pasted novel still leaves room for the usage
 
 
 @command("/incident", "incident")
@@ -36,7 +41,7 @@ def incident(services: Services, inv: Invocation) -> list[Block]:
 
 
 def declare(services: Services, inv: Invocation, rest: list[str]) -> list[Block]:
-    severity = rest[-1].lower() if rest and rest[-1].lower() in SEVERITIES else None
+    severity = severity_named(services, rest[-1], numbers=False) if rest else None
     words = rest[:-1] if severity else rest
     if not words:
         raise UsageError()
@@ -46,15 +51,36 @@ def declare(services: Services, inv: Invocation, rest: list[str]) -> list[Block]
                       title=escape(opened.title)))]
 
 
-def target(services: Services, inv: Invocation, rest: list[str], sub: str) -> tuple[Incident, list[str]]:
-    """The incident named by `#12`/`12`, else the one whose channel this is."""
-    desk = desk_for(services)
-    if rest and NUMBER.match(rest[0]):
-        return desk.load(int(NUMBER.match(rest[0]).group(1))), rest[1:]  # type: ignore[union-attr]
+def target(services: Services, inv: Invocation, rest: list[str], sub: str,
+           words_after: int = 0) -> tuple[Incident, list[str]]:
+    """The incident named by `#12`/`12` (when at least `words_after` words follow it), else the one whose
+    channel this is."""
+    if len(rest) > words_after and NUMBER.match(rest[0]):
+        return desk_for(services).load(incident_number(rest[0], inv.language), reader=inv.user), rest[1:]
     found = store.find_by_channel(services.factory, inv.channel)
     if found is None:
-        raise Refused(t("incident.not_an_incident_channel", inv.language, sub=sub))
+        example = "severity 12 sev1" if sub == "severity" else f"{sub} 12"
+        raise Refused(t("incident.not_an_incident_channel", inv.language, example=example))
     return found, rest
+
+
+def incident_number(word: str, lang: str) -> int:
+    """`#12` or `12` as a number the database can hold; anything larger names no incident."""
+    digits = NUMBER.match(word).group(1)  # type: ignore[union-attr]
+    if len(digits) > len(str(MAX_NUMBER)) or not 1 <= int(digits) <= MAX_NUMBER:
+        raise UsageError(t("incident.unknown_incident", lang, number=echo(digits)))
+    return int(digits)
+
+
+def echo(typed: str) -> str:
+    return typed if len(typed) <= ECHO_CHARS else typed[:ECHO_CHARS - 1] + "…"
+
+
+def severity_named(services: Services, word: str, numbers: bool = True) -> str | None:
+    """The configured severity `word` names, case-insensitively (`SEV1`); with `numbers`, `1` means `sev1`."""
+    names = {name.lower(): name for name in services.config.incidents.severities}
+    word = word.lower()
+    return names.get(word) or (names.get(f"sev{word}") if numbers and word.isdecimal() else None)
 
 
 def lifecycle(action: str):  # type: ignore[no-untyped-def]
@@ -80,10 +106,15 @@ def note(services: Services, inv: Invocation, rest: list[str]) -> list[Block]:
 
 
 def severity(services: Services, inv: Invocation, rest: list[str]) -> list[Block]:
-    found, words = target(services, inv, rest, "severity")
-    if len(words) != 1 or words[0].lower() not in SEVERITIES:
-        raise UsageError(t("core.unknown_argument", inv.language, argument=" ".join(words) or "—"))
-    desk_for(services).set_severity(found.id, words[0].lower(), inv.user)
+    found, words = target(services, inv, rest, "severity", words_after=1)  # a lone `1` is sev1, not #1
+    known = ", ".join(f"`{escape(name)}`" for name in services.config.incidents.severities)
+    if not words:
+        raise UsageError(t("arguments.severity_missing", inv.language, known=Markup(known)))
+    name = severity_named(services, words[0]) if len(words) == 1 else None
+    if name is None:
+        raise UsageError(t("incident.unknown_severity", inv.language, severity=echo(" ".join(words)),
+                           known=Markup(known)))
+    desk_for(services).set_severity(found.id, name, inv.user)
     return []
 
 
@@ -101,7 +132,7 @@ def stats(services: Services, inv: Invocation, rest: list[str]) -> list[Block]:
     days, team = 30, None
     for word in rest:
         if PERIOD.match(word.lower()):
-            days = int(PERIOD.match(word.lower()).group(1))  # type: ignore[union-attr]
+            days = period_days(word, inv.language)
         else:
             team = resolve_team(services, inv.team, word, inv.language).name
     now = services.clock.now()
@@ -110,6 +141,14 @@ def stats(services: Services, inv: Invocation, rest: list[str]) -> list[Block]:
     desk_for(services).chat.upload(inv.channel, "incident-stats.png", chart_png(report, inv.language),
                                    title=f"incidents {days}d")
     return stats_blocks(report, inv.language)
+
+
+def period_days(word: str, lang: str) -> int:
+    """`30d` as a number of days from 1 to 365."""
+    digits = PERIOD.match(word.lower()).group(1)  # type: ignore[union-attr]
+    if len(digits) > len(str(MAX_PERIOD_DAYS)) or not 1 <= int(digits) <= MAX_PERIOD_DAYS:
+        raise UsageError(t("arguments.period_out_of_range", lang, period=echo(word), most=MAX_PERIOD_DAYS))
+    return int(digits)
 
 
 SUBCOMMANDS = {
@@ -155,25 +194,29 @@ def override(services: Services, inv: Invocation, args: list[str]) -> list[Block
     if tier not in tiers:
         raise UsageError(t("oncall.override_unknown_tier", inv.language, team=team.name, tier=tier,
                            tiers=", ".join(tiers)))
+    refusal = _may_not_override(services, inv, team.name, tier, rotation)
+    if refusal:
+        return refusal
     tz = services.users.get(inv.user).tz or team.timezone
     now = services.clock.now()
-    start = _when(args[1], tz, now, None, inv.language)
-    end = _when(args[2], tz, now, start, inv.language)
-    if end <= start:
-        raise UsageError(t("oncall.override_bad_order", inv.language))
+    try:
+        start, end = override_window(args[1], args[2], tz, now)
+    except WhenError as exc:  # a time that names no instant, or two, or one out of bounds: see parse_when
+        params = {name: echo(value) if isinstance(value, str) else value for name, value in exc.params.items()}
+        raise UsageError(t(exc.key, inv.language, **params)) from None
     add_override(services.factory, team.name, tier, user, start, end, inv.user, now)
     return [section(t("oncall.override_saved", inv.language, user=user, tier=escape(tier), team=team.name,
-                      start=_fmt(start, tz), end=_fmt(end, tz), tz=tz))]
+                      start=when(start, tz, inv.language), end=when(end, tz, inv.language), tz=tz))]
 
 
-def _when(value: str, tz: str, now, after, lang: str):  # type: ignore[no-untyped-def]
+def _may_not_override(services: Services, inv: Invocation, team: str, tier: str,
+                      rotation: TeamRotation) -> list[Block] | None:
+    """The rotation's members, the team's user group and the admins may override; others are told who can."""
+    members = {m for each in rotation.tiers for layer in each.layers for m in layer.members}
+    people = frozenset(u.id for u in map(services.users.resolve, sorted(members)) if u.found)
+    audience = Audience(people=people, teams=(team,), description=t("permissions.rotation_members", inv.language))
     try:
-        return parse_when(value, tz, now, after)
-    except ValueError:
-        raise UsageError(t("oncall.override_bad_time", lang, value=value, tz=tz)) from None
-
-
-def _fmt(at, tz: str) -> str:  # type: ignore[no-untyped-def]
-    from bot.render.oncall import when
-
-    return when(at, tz)
+        services.permissions.require(inv.user, "override", f"{team} / {tier}", audience, inv.language)
+    except Denied as exc:
+        return [section(str(exc))]
+    return None

@@ -5,33 +5,40 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.escape import escape
-from bot.i18n import t
+from bot.escape import Markup, escape
+from bot.i18n import DEFAULT_LANGUAGE, t
 from bot.oncall import TierOnCall
 from bot.render.blocks import Block, context, header, section
 
 
 def mention(user: str) -> str:
     """Slack ids become mentions; emails or names that never resolved stay readable text."""
-    return f"<@{user}>" if user[:1] in {"U", "W"} and user.isalnum() and user.isupper() else escape(user)
+    return Markup(f"<@{user}>") if user[:1] in {"U", "W"} and user.isalnum() and user.isupper() else escape(user)
 
 
-def when(at: datetime, tz: str) -> str:
-    return at.astimezone(ZoneInfo(tz)).strftime("%a %Y-%m-%d %H:%M")
+def when(at: datetime, tz: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A local date and time as the reader writes it: `Mon 2026-11-30 09:00`, `2026年11月30日 周一 09:00`."""
+    local = at.astimezone(ZoneInfo(tz))
+    weekday = t("oncall.weekdays", lang).split()[local.weekday()]
+    return t("oncall.when", lang, weekday=weekday, year=local.year, month=local.month, day=local.day,
+             time=f"{local:%H:%M}")
 
 
 def oncall_blocks(team: str, tiers: list[TierOnCall], lang: str, tz: str) -> list[Block]:
-    lines = []
-    for tier in tiers:
-        name = escape(tier.tier)
-        if tier.now is None:
-            line = t("oncall.tier_gap", lang, tier=name)
-        else:
-            key = "oncall.tier_now_override" if tier.now.source == "override" else \
-                "oncall.tier_now" if tier.next else "oncall.tier_now_always"
-            line = t(key, lang, tier=name, user=mention(tier.now.user), until=when(tier.now.end, tz))
-        if tier.next is not None:
-            line += " · " + t("oncall.tier_next", lang, user=mention(tier.next.user), start=when(tier.next.start, tz))
-        lines.append(line)
+    lines = [_tier_line(tier, lang, tz) for tier in tiers]
     return [header(t("oncall.header", lang, team=team)), section("\n".join(lines)),
             context(t("oncall.times_in", lang, tz=tz))]
+
+
+def _tier_line(tier: TierOnCall, lang: str, tz: str) -> str:
+    name = escape(tier.tier)
+    if tier.now is None:
+        line = t("oncall.tier_gap", lang, tier=name)
+    else:
+        key = "oncall.tier_now_override" if tier.now.source == "override" else \
+            "oncall.tier_now" if tier.next else "oncall.tier_now_always"
+        line = t(key, lang, tier=name, user=mention(tier.now.user), until=when(tier.now.end, tz, lang))
+    if tier.next is not None:
+        line += " · " + t("oncall.tier_next", lang, user=mention(tier.next.user),
+                          start=when(tier.next.start, tz, lang))
+    return line

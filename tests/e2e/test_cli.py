@@ -13,12 +13,39 @@ from tests.e2e.conftest import team_config
 from tests.support.bot_process import ROOT
 from tests.support.slack_recorder import SlackRecorder
 
+README_WALKTHROUGH = ["checkout is down after the deploy", "react :fire:", "as bob react :boom:", "click Ack",
+                      "/oncall", "/gpu", "/incident status 1"]
 
-def run_bot(args: list[str], cwd: Path, stdin: str = "", **env: str) -> subprocess.CompletedProcess[str]:
+
+def run_bot(args: list[str], cwd: Path, stdin: str = "", **env: str | None) -> subprocess.CompletedProcess[str]:
+    """The CLI in `cwd` (no config/bot.yaml there: defaults apply); an env value of None unsets it."""
     environment = {"PATH": os.environ["PATH"], "HOME": str(cwd), "PYTHONPATH": str(ROOT),
-                   "DATABASE_URL": f"sqlite:///{cwd / 'cli.db'}", "BOT_CONFIG": str(cwd / "absent.yaml"), **env}
+                   "DATABASE_URL": f"sqlite:///{cwd / 'cli.db'}", **env}
     return subprocess.run([sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
-                          cwd=cwd, env=environment, timeout=60)
+                          cwd=cwd, env={k: v for k, v in environment.items() if v is not None}, timeout=60)
+
+
+def answers(out: str) -> dict[str, str]:
+    """What the piped shell printed after each input line (`> line`), keyed by the line."""
+    said: dict[str, str] = {}
+    line = ""
+    for row in out.splitlines():
+        if row.startswith("> "):
+            line = row[2:]
+            said[line] = ""
+        elif line:
+            said[line] += row + "\n"
+    return said
+
+
+def assert_walkthrough_answered(out: str, number: int) -> None:
+    said = answers(out)
+    assert f"Incident #{number} opened" in said["as bob react :boom:"]
+    assert "to @alice (DM)" in said["as bob react :boom:"]  # the demo rotation's 1st line was paged
+    assert said["click Ack"].startswith("bot ")  # a button was found and the click answered
+    assert "On call for ml-platform" in said["/oncall"]
+    assert "allocated but idle" in said["/gpu"]
+    assert "Incident #1: checkout is down after the deploy" in said["/incident status 1"]
 
 
 def test_piped_shell_demo_answers_gpu_and_opens_an_incident_from_reactions(tmp_path: Path) -> None:
@@ -31,6 +58,28 @@ def test_piped_shell_demo_answers_gpu_and_opens_an_incident_from_reactions(tmp_p
     assert "Incident #1 opened" in out and "checkout errors after deploy" in out
     assert "to @alice (DM)" in out  # the on-call DRI of the demo rotation was paged
     assert "1st line" in out
+
+
+def test_readme_walkthrough_works_twice_in_the_same_directory(tmp_path: Path) -> None:
+    walkthrough = "\n".join(README_WALKTHROUGH) + "\n"
+    first = run_bot(["shell", "--demo"], tmp_path, stdin=walkthrough, DATABASE_URL=None)
+    second = run_bot(["shell", "--demo"], tmp_path, stdin=walkthrough, DATABASE_URL=None)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert_walkthrough_answered(first.stdout, 1)
+    assert_walkthrough_answered(second.stdout, 1)  # each demo run starts from a clean slate
+    assert not list(tmp_path.glob("*.db"))  # made-up incidents never land in the real default database
+
+
+def test_shell_twice_on_one_database_handles_every_line_of_the_second_run(tmp_path: Path) -> None:
+    config = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())
+    config["incidents"] = {"storm_window": "0s"}  # a new 🔥💥 minutes later opens a new incident at once
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(config))
+    walkthrough = "\n".join(README_WALKTHROUGH) + "\n"
+    runs = [run_bot(["shell", "--demo"], tmp_path, stdin=walkthrough, BOT_CONFIG=str(tmp_path / "demo.yaml"))
+            for _ in range(2)]
+    assert [run.returncode for run in runs] == [0, 0], runs[1].stderr
+    assert_walkthrough_answered(runs[0].stdout, 1)
+    assert_walkthrough_answered(runs[1].stdout, 2)  # not dropped as a redelivery of the first run
 
 
 def test_shell_replies_in_chinese_when_asked(tmp_path: Path) -> None:
@@ -60,7 +109,7 @@ def test_check_reports_each_backend_and_flags_rotation_members_slack_cannot_find
     (tmp_path / "bot.yaml").write_text(yaml.safe_dump(config))
     result = run_bot(["check"], tmp_path, BOT_CONFIG=str(tmp_path / "bot.yaml"), SLACK_BOT_TOKEN="xoxb-check",
                      SLACK_SIGNING_SECRET="s", SLACK_API_URL=slack.base_url)
-    rows = {line.split()[1]: line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    rows = {line.split()[1].lower(): line.split()[0] for line in result.stdout.splitlines() if line.strip()}
     assert rows["database"] == "ok" and rows["slack"] == "ok" and rows["prometheus"] == "skip"
     assert rows["on-call"] == "FAIL" and "ghost@example.com" in result.stdout
     assert result.returncode == 1

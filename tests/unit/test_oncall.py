@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -366,3 +367,35 @@ def test_layer_round_trips_through_model_dump():
 def test_duplicate_tier_names_are_rejected():
     with pytest.raises(ValidationError, match="repeated: 1st line"):
         TeamRotation.model_validate({"tiers": [{"name": "1st line", "layers": [layer_dict()]}] * 2})
+
+
+# --- /oncall as the reader sees it --------------------------------------------------------------
+
+
+def rendered(lang: str, tz: str = "Asia/Shanghai") -> str:
+    """The mrkdwn Slack gets for /oncall on Tuesday 2026-11-24 10:00 in Shanghai."""
+    from bot.render.oncall import oncall_blocks
+
+    team = rotation([layer_dict(members=["UALICE", "UBOB"], rotate_every="1w", start="2026-11-23",
+                                timezone="Asia/Shanghai")])
+    blocks = oncall_blocks("ml", on_call(team, utc(2026, 11, 24, 2)), lang, tz)
+    return "\n".join(block["text"]["text"] for block in blocks if block["type"] == "section")
+
+
+def test_oncall_in_chinese_shows_chinese_dates_and_no_english_weekday():
+    shown = rendered("zh-CN")
+
+    assert "2026年11月30日 周一 09:00" in shown  # the next weekly handoff, 09:00 Shanghai
+    assert not re.search(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun)\b", shown)
+
+
+def test_oncall_in_english_keeps_weekday_and_iso_date():
+    shown = rendered("en", tz="America/Los_Angeles")
+
+    assert "until Sun 2026-11-29 17:00" in shown  # 09:00 Shanghai on Monday is Sunday evening in LA
+
+
+def test_oncall_mentions_the_people_on_call_so_slack_shows_their_names():
+    shown = rendered("en")
+
+    assert "<@UALICE>" in shown and "<@UBOB>" in shown
