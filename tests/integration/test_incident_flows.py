@@ -187,10 +187,10 @@ def test_stats_command_posts_numbers_and_a_chart(bot, slack: SlackRecorder, cloc
 
 def test_oncall_override_takes_over_and_oncall_shows_times_in_the_askers_zone(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     _, app = bot
-    slack.set_user("UASKER", tz="America/Los_Angeles")
-    said = command(app, slack, "override <@UCOVER|cover> now +8h", name="/oncall", user="UASKER")
+    slack.set_user("USENIOR2", tz="America/Los_Angeles")  # on the rotation, so may override it
+    said = command(app, slack, "override <@UCOVER|cover> now +8h", name="/oncall", user="USENIOR2")
     assert "Override saved" in said
-    shown = command(app, slack, "", name="/oncall", user="UASKER")
+    shown = command(app, slack, "", name="/oncall", user="USENIOR2")
     assert "<@UCOVER>" in shown and "(override)" in shown and "America/Los_Angeles" in shown
     assert "Tue 2026-11-24 02:00" in shown  # 10:00 UTC = 02:00 in Los Angeles: override ends now + 8h
 

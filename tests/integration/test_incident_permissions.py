@@ -154,3 +154,20 @@ def test_eyes_from_a_stranger_on_the_page_changes_nothing_and_says_nothing(bot, 
                               "item": {"type": "message", "channel": "DUDRI1", "ts": page.response["ts"]},
                               "event_ts": "3.0"}))
     assert store.load(services.factory, 1).status == "acknowledged"
+
+
+@pytest.mark.parametrize(("user", "allowed"), [(STRANGER, False), ("USENIOR2", True), (GROUP_MEMBER, True),
+                                               (ADMIN, True)])
+def test_oncall_override_is_for_the_rotation_the_team_group_and_admins(bot, slack: SlackRecorder, user: str,  # type: ignore[no-untyped-def]
+                                                                       allowed: bool) -> None:
+    services, app = bot
+    slack.clear()
+    dispatch(app, slash_command_body("/oncall", "override <@UCOVER> now +8h", user_id=user, channel_id="CTEAM",
+                                     response_url=slack.response_url("r")))
+    said = json.dumps([c.params for c in slack.calls("response_url")], ensure_ascii=False)
+    assert ("Override saved" in said) is allowed
+    with services.factory() as session:
+        rows = list(session.scalars(select(AuditLog.action).where(AuditLog.actor == user)))
+    assert rows == (["oncall.override"] if allowed else ["denied.override"])
+    if not allowed:
+        assert "the rotation's members" in said and "`@ml-oncall`" in said
