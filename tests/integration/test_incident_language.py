@@ -86,3 +86,10 @@ def test_undo_refusal_names_the_window_in_seconds_when_it_is_short(tmp_path, sla
     clock.advance(timedelta(seconds=6))
     with pytest.raises(Refused, match=r"undo works for 5s after opening"):
         desk_for(services).cancel(1, "UREPORTER")
+
+
+def test_asking_about_a_missing_incident_is_answered_in_the_askers_language(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
+    _, app = bot
+    slack.set_user("UZH", locale="zh-CN")
+    said = command(app, slack, "status 4242", "UZH")
+    assert "没有编号为 #4242 的事故" in said and "There is no incident" not in said
