@@ -3,7 +3,8 @@
     .venv/bin/python bench/page.py [--incidents 200] [--isolated 12] [--back-to-back 6]
     .venv/bin/python bench/page.py --postgres postgresql://USER@HOST:PORT/DB   (or --postgres auto)
 
-Every incident is its own message in channel CTEAM (tests/e2e `team_config()`: 1st line UDRI1),
+Every incident is its own message in channel CTEAM (tests/e2e `team_config()`: 1st line UDRI1; the storm
+guard is off, `storm_window: 0s`, since a fresh 🔥💥 in the same channel would otherwise ask "same as #N?"),
 its text set with `slack.set_message`. The 🔥 reactions are sent first (untimed); the clock starts
 when the completing 💥 event is sent and stops when the page DM (`chat.postMessage` to a `D…`
 channel, naming the incident) reaches the Slack recorder. One incident at a time.
@@ -337,7 +338,7 @@ def main() -> int:
         # 2. The bot's own work: pacer off, incidents back to back.
         (tmp / "unpaced").mkdir()
         unpaced_bot = LaunchedBot([str(ROOT / "bench" / "unpaced_bot.py")], tmp / "unpaced", slack.base_url,
-                                  team_config(), database_url=dbs.fresh("unpaced"), extra_env=env)
+                                  team_config(storm_window="0s"), database_url=dbs.fresh("unpaced"), extra_env=env)
         with running(unpaced_bot) as bot:
             incidents = Incidents(slack, "unpaced")
             run_incidents(bot.url, incidents, 5)  # warm-up
@@ -348,7 +349,7 @@ def main() -> int:
 
         # 3. As shipped.
         (tmp / "shipped").mkdir()
-        shipped_bot = BotProcess(tmp / "shipped", slack.base_url, team_config(),
+        shipped_bot = BotProcess(tmp / "shipped", slack.base_url, team_config(storm_window="0s"),
                                  database_url=dbs.fresh("shipped"), extra_env=env)
         with running(shipped_bot) as bot:
             incidents = Incidents(slack, "shipped")
