@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TextIO
+from datetime import timedelta
+from typing import Any, TextIO
 
-from bot.retry import BackendError
+from bot.retry import BackendError, backend_name
 from bot.services import Services
-from bot.settings import ConfigError, Env
+from bot.settings import Config, ConfigError, Env
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
+# No probe waits longer than this for a connection or an answer, so that with start-up the whole check
+# stays within ~10 s even when every backend accepts connections and never answers.
+PROBE_TIMEOUT = timedelta(seconds=8)
 
 
 @dataclass(frozen=True)
@@ -32,12 +37,30 @@ def run(out: TextIO = sys.stdout) -> int:
         _print([Row(FAIL, "config", str(exc))], out)
         return 1
     rows = [Row(OK, "config", _config_summary(env, config))]
-    services = build_services(env, config)
-    slack_rows = _slack(env, services)
+    services = build_services(env, _with_probe_timeouts(config))
+    database, slack_rows, backends = _concurrently(
+        lambda: [_database(services)], lambda: _slack(env, services), lambda: _backends(env, services))
     slack_ok = bool(slack_rows) and slack_rows[-1].status == OK
-    rows += [_database(services), *slack_rows, *_backends(env, services), *_rotations(services, slack_ok)]
+    rows += [*database, *slack_rows, *backends, *_rotations(services, slack_ok)]
     _print(rows, out)
     return 1 if any(row.status == FAIL for row in rows) else 0
+
+
+def _with_probe_timeouts(config: Config) -> Config:
+    timeouts = config.timeouts
+    capped = {name: _capped(getattr(timeouts, name)) for name in type(timeouts).model_fields}
+    return config.model_copy(update={"timeouts": timeouts.model_copy(update=capped)})
+
+
+def _capped(timeout: Any) -> Any:
+    return timeout.model_copy(update={"connect": min(timeout.connect, PROBE_TIMEOUT),
+                                      "read": min(timeout.read, PROBE_TIMEOUT)})
+
+
+def _concurrently(*probes: Callable[[], list[Row]]) -> list[list[Row]]:
+    """Every probe at once, so that a dead backend costs its timeout once, not once per backend."""
+    with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="check") as pool:
+        return [future.result() for future in [pool.submit(probe) for probe in probes]]
 
 
 def _print(rows: list[Row], out: TextIO) -> None:
@@ -46,7 +69,7 @@ def _print(rows: list[Row], out: TextIO) -> None:
         out.write(f"{row.status:<5} {row.name:<{width}}  {row.detail}\n")
 
 
-def _config_summary(env: Env, config) -> str:  # type: ignore[no-untyped-def]
+def _config_summary(env: Env, config: Config) -> str:
     source = str(env.bot_config) if env.bot_config.exists() else f"defaults (no file at {env.bot_config})"
     return f"{source}: {len(config.teams)} team(s), {len(config.oncall)} on-call rotation(s)"
 
@@ -54,17 +77,24 @@ def _config_summary(env: Env, config) -> str:  # type: ignore[no-untyped-def]
 def _probe(name: str, fn: Callable[[], str], fix: str) -> Row:
     try:
         return Row(OK, name, fn())
-    except BackendError as exc:
-        return Row(FAIL, name, f"{exc.reason}. {fix}")
+    except BackendError as exc:  # a hint in the reason is the fix for this very failure
+        return Row(FAIL, name, f"{exc.reason}." if exc.hint else f"{exc.reason}. {fix}")
+    except ConfigError as exc:  # already says what is wrong and what to check, without the password
+        return Row(FAIL, name, str(exc))
     except Exception as exc:
         return Row(FAIL, name, f"{type(exc).__name__}: {str(exc)[:200]}. {fix}")
 
 
+def _label(backend: str) -> str:
+    return backend_name(backend, "en")
+
+
 def _database(services: Services) -> Row:
-    from bot.store.db import migrate
+    from bot.store.db import explain_connection_errors, migrate
 
     def probe() -> str:
-        migrate(services.engine)
+        with explain_connection_errors(services.engine):
+            migrate(services.engine)
         return f"{services.engine.dialect.name}, migrations applied"
 
     return _probe("database", probe, "Check DATABASE_URL and that the database server is reachable.")
@@ -72,11 +102,12 @@ def _database(services: Services) -> Row:
 
 def _slack(env: Env, services: Services) -> list[Row]:
     if not env.slack_bot_token:
-        return [Row(FAIL, "slack", "SLACK_BOT_TOKEN is not set. Create the app from manifest.yml (README) "
+        return [Row(FAIL, _label("slack"), "SLACK_BOT_TOKEN is not set. Create the app from manifest.yml (README) "
                                    "and copy its Bot User OAuth Token.")]
     rows = []
     if not env.slack_signing_secret and not env.slack_app_token:
-        rows.append(Row(FAIL, "slack mode", "set SLACK_SIGNING_SECRET (serve) or SLACK_APP_TOKEN (socket)"))
+        rows.append(Row(FAIL, f"{_label('slack')} mode",
+                        "set SLACK_SIGNING_SECRET (serve) or SLACK_APP_TOKEN (socket)"))
 
     def auth() -> str:
         from slack_sdk.errors import SlackApiError
@@ -87,7 +118,7 @@ def _slack(env: Env, services: Services) -> list[Row]:
             raise BackendError("slack", str(exc.response.get("error"))) from None
         return f"connected as @{result.get('user')} in {result.get('team')}"
 
-    rows.append(_probe("slack", auth, "Check SLACK_BOT_TOKEN (it starts with xoxb-) and SLACK_API_URL."))
+    rows.append(_probe(_label("slack"), auth, "Check SLACK_BOT_TOKEN (it starts with xoxb-) and SLACK_API_URL."))
     return rows
 
 
@@ -97,19 +128,24 @@ def _backends(env: Env, services: Services) -> list[Row]:
         ("kubernetes", bool(env.kubeconfig or os.environ.get("KUBERNETES_SERVICE_HOST")), "KUBECONFIG",
          "Check KUBECONFIG (or the in-cluster service account) and RBAC (deploy/rbac.yaml)."),
         ("aws", bool(env.aws_endpoint_url or os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")),
-         "AWS credentials", "Check the AWS credentials and the IAM policy in deploy/."),
+         "AWS credentials", "Check the AWS credentials, AWS_ENDPOINT_URL if set, and the IAM policy in deploy/."),
         ("github", bool(env.github_token), "GITHUB_TOKEN", "Check GITHUB_TOKEN and GITHUB_API_URL."),
     ]
-    rows = []
-    for name, configured, variable, fix in checks:
-        if not configured:
-            rows.append(Row(SKIP, name, f"not configured (set {variable} to enable)"))
-            continue
-        client = getattr(services, {"prometheus": "prom", "kubernetes": "kube"}.get(name, name))
-        rows.append(_probe(name, client.probe, fix))
+    probes = [_backend_probe(services, name, variable, fix) if configured
+              else _skipped(name, variable) for name, configured, variable, fix in checks]
+    rows = [row for found in _concurrently(*probes) for row in found]
     if env.pagerduty_routing_key:
-        rows.append(Row(OK, "pagerduty", "routing key set (not probed: any test event would page someone)"))
+        rows.append(Row(OK, _label("pagerduty"), "routing key set (not probed: any test event would page someone)"))
     return rows
+
+
+def _backend_probe(services: Services, name: str, variable: str, fix: str) -> Callable[[], list[Row]]:
+    attribute = {"prometheus": "prom", "kubernetes": "kube"}.get(name, name)
+    return lambda: [_probe(_label(name), lambda: getattr(services, attribute).probe(), fix)]
+
+
+def _skipped(name: str, variable: str) -> Callable[[], list[Row]]:
+    return lambda: [Row(SKIP, _label(name), f"not configured (set {variable} to enable)")]
 
 
 def _rotations(services: Services, slack_ok: bool) -> list[Row]:

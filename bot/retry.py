@@ -1,30 +1,131 @@
-"""Bounded, jittered, counted retries for transient backend errors (tenacity underneath)."""
+"""Bounded, jittered, counted retries for backend calls, and the diagnosis of why a call failed.
+
+`diagnose()` turns whatever a client library raised (requests, urllib3, botocore, PyGithub, the kubernetes
+client, SQLAlchemy) into a `BackendError` with a reason code: connection refused, timed out while
+connecting or while waiting for the answer, DNS, TLS, credentials, permissions, throttling, server error.
+The code picks a `core.reason_<code>` catalog entry, so the reason reads in the user's language.
+"""
 
 from __future__ import annotations
 
+import errno
 import logging
-from collections.abc import Callable
-from typing import TypeVar
+import socket
+import ssl
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+import urllib3
+from sqlalchemy import exc as sa
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
 
+from bot.i18n import catalog, t
 from bot.metrics import ERRORS, RETRIES
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 TRANSIENT_HTTP_STATUS = {408, 425, 429, 500, 502, 503, 504}
+CONNECTION_CODES = frozenset({"refused", "connect_timeout", "read_timeout", "dns", "tls", "unreachable"})
+TRANSIENT_CODES = frozenset({"refused", "connect_timeout", "read_timeout", "dns", "unreachable", "throttled",
+                             "server_error", "db_unreachable", "db_busy"})
+# Product names are the same in every language; only "the database" is words, so it is in the catalog.
+PRODUCT_NAMES = {"prometheus": "Prometheus", "kubernetes": "Kubernetes", "aws": "AWS", "github": "GitHub",
+                 "slack": "Slack", "pagerduty": "PagerDuty"}
+BACKENDS = (*PRODUCT_NAMES, "database")
+# Errors that mean "the database is down, read-only or overloaded", not a bug in a query.
+DATABASE_ERRORS = (sa.OperationalError, sa.InterfaceError, sa.InternalError, sa.TimeoutError)
 
 
 class BackendError(Exception):
-    """A backend call failed for good; the message is safe to show (no secrets)."""
+    """A backend call failed for good; the message is safe to show (no secrets).
 
-    def __init__(self, backend: str, reason: str, transient: bool = False) -> None:
-        super().__init__(f"{backend}: {reason}")
+    `reason` is English (logs, and callers that compare Slack error codes); `code` and `params` say the
+    same in any catalog language through `explain()`; `detail` is the underlying exception, for logs.
+    """
+
+    def __init__(self, backend: str, reason: str = "", transient: bool = False, *, code: str | None = None,
+                 params: Mapping[str, object] | None = None, hint: str | None = None, detail: str = "") -> None:
         self.backend = backend
-        self.reason = reason
+        self.code = code
+        self.params = dict(params or {})
+        self.hint = hint
+        self.detail = detail
         self.transient = transient
+        self.reason = reason
+        if not reason and code is not None:
+            self.reason = self.explain("en")
+        super().__init__(f"{backend}: {self.reason}")
+
+    def explain(self, language: str) -> str:
+        """The reason, and what to do about it, in `language`."""
+        if self.code is None:
+            return self.reason
+        reason = t(f"core.reason_{self.code}", language, **self.params)
+        if not self.hint:
+            return reason
+        return t("core.reason_with_hint", language, reason=reason,
+                 hint=t(f"core.hint_{self.hint}", language, **self.params))
+
+
+@dataclass(frozen=True)
+class Timeout:
+    """Seconds to wait for a TCP connection, then for each answer."""
+
+    connect: float = 3.0
+    read: float = 10.0
+
+    @classmethod
+    def of(cls, value: Any) -> Timeout:
+        """From a Timeout, a (connect, read) pair, one number of seconds, or config's `timeouts.<backend>`
+        (None: the defaults)."""
+        if value is None:
+            return cls()
+        if isinstance(value, Timeout):
+            return value
+        if isinstance(value, int | float):
+            return cls(min(cls.connect, float(value)), float(value))
+        if isinstance(value, tuple):
+            return cls(float(value[0]), float(value[1]))
+        return cls(_seconds(value.connect), _seconds(value.read))
+
+    def pair(self) -> tuple[float, float]:
+        return (self.connect, self.read)
+
+
+def _seconds(value: object) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)  # type: ignore[arg-type]
+
+
+def backend_name(backend: str, language: str) -> str:
+    """How users see a backend's name: "Prometheus", "GitHub", "the database" (zh-CN "数据库")."""
+    if backend in PRODUCT_NAMES:
+        return PRODUCT_NAMES[backend]
+    key = f"core.backend_{backend}"
+    return t(key, language) if key in catalog("en") else backend
+
+
+def backend_error_text(exc: BackendError, language: str) -> str:
+    """The one-line reply for a failed backend: its name, the reason in `language`, and what to do."""
+    return t("core.backend_error", language, backend=backend_name(exc.backend, language),
+             reason=exc.explain(language))
+
+
+def where_of(url: str) -> str:
+    """host:port of a URL, never its credentials or path."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname or url)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -51,23 +152,134 @@ def _status_of(exc: BaseException) -> int | None:
     return getattr(response, "status_code", None)
 
 
+def diagnose(backend: str, exc: BaseException, *, where: str, timeout: Timeout | None = None,
+             status: int | None = None, hints: Mapping[str, str] | None = None,
+             **params: object) -> BackendError:
+    """What went wrong talking to `where`, as a BackendError with a reason code.
+
+    `hints` maps a reason code (or "connection", for any failure to connect) to a `core.hint_<name>`
+    entry saying what to do; `params` fill the hint (`setting="PROMETHEUS_URL"`).
+    """
+    if isinstance(exc, sa.SQLAlchemyError):
+        return _database_error(exc)
+    timeout = timeout or Timeout()
+    chain = list(_causes(exc))
+    code = _connection_code(chain)
+    if code is None:
+        status = status if status is not None else _status_of(exc)
+        code = _status_code(status)
+    seconds = timeout.connect if code == "connect_timeout" else timeout.read
+    hints = hints or {}
+    hint = hints.get(code) or (hints.get("connection") if code in CONNECTION_CODES else None)
+    transient = code in TRANSIENT_CODES or (code == "http_status" and status in TRANSIENT_HTTP_STATUS)
+    values = {"where": where, "seconds": f"{seconds:g}", "status": f"HTTP {status}" if status else "?",
+              "detail": type(exc).__name__, **params}
+    return BackendError(backend, transient=transient, code=code, params=values, hint=hint,
+                        detail=_detail(chain))
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps: causes, contexts, and the wrapped errors libraries keep
+    in `args`, `reason` (urllib3), `kwargs['error']` (botocore) and `orig` (SQLAlchemy)."""
+    pending, seen = [exc], set()
+    while pending and len(seen) < 32:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        inner = [current.__cause__, current.__context__, getattr(current, "reason", None),
+                 getattr(current, "orig", None), (getattr(current, "kwargs", None) or {}).get("error")]
+        inner += list(current.args)
+        pending += [e for e in inner if isinstance(e, BaseException)]
+
+
+def _connection_code(chain: list[BaseException]) -> str | None:
+    def has(*kinds: type[BaseException]) -> bool:
+        return any(isinstance(e, kinds) for e in chain)
+
+    if has(socket.gaierror, urllib3.exceptions.NameResolutionError):
+        return "dns"
+    if has(ssl.SSLError, ssl.CertificateError, urllib3.exceptions.SSLError, requests.exceptions.SSLError):
+        return "tls"
+    if has(ConnectionRefusedError):
+        return "refused"
+    # urllib3's NewConnectionError subclasses ConnectTimeoutError although it means "could not connect".
+    if any(isinstance(e, urllib3.exceptions.ConnectTimeoutError)
+           and not isinstance(e, urllib3.exceptions.NewConnectionError) for e in chain):
+        return "connect_timeout"
+    if has(urllib3.exceptions.ReadTimeoutError, requests.exceptions.ReadTimeout, TimeoutError):
+        return "read_timeout"
+    if has(ConnectionError, urllib3.exceptions.NewConnectionError, urllib3.exceptions.ProtocolError,
+           requests.ConnectionError) or any(isinstance(e, OSError) and e.errno in _NETWORK_ERRNOS for e in chain):
+        return "unreachable"
+    if any(type(e).__name__ in _BOTOCORE_CONNECTION for e in chain):
+        return "unreachable"
+    return None
+
+
+_NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE}
+_BOTOCORE_CONNECTION = {"EndpointConnectionError", "ConnectionClosedError", "ProxyConnectionError"}
+
+
+def _status_code(status: int | None) -> str:
+    if status is None or status == 0:
+        return "unexpected"
+    if status == 401:
+        return "auth"
+    if status == 403:
+        return "forbidden"
+    if status == 429:
+        return "throttled"
+    if status >= 500:
+        return "server_error"
+    if status == 400:
+        return "bad_request"
+    return "http_status"
+
+
+def _detail(chain: list[BaseException]) -> str:
+    innermost = chain[-1]
+    return f"{type(chain[0]).__name__} ({type(innermost).__name__}: {str(innermost)[:200]})"
+
+
+def _database_error(exc: sa.SQLAlchemyError) -> BackendError:
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    if "read-only" in text or "readonly" in text:
+        code = "db_read_only"
+    elif isinstance(exc, sa.TimeoutError) or "locked" in text:
+        code = "db_busy"
+    else:
+        code = "db_unreachable"
+    return BackendError("database", transient=code in TRANSIENT_CODES, code=code, hint="database",
+                        detail=f"{type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc)[:200]}")
+
+
 def call_with_retries(
     backend: str,
     fn: Callable[[], T],
     *,
     attempts: int = 3,
     max_wait: float = 4.0,
+    budget: float | None = None,
     transient: Callable[[BaseException], bool] = is_transient,
 ) -> T:
-    """Run `fn`, retrying transient failures with exponential backoff and full jitter."""
+    """Run `fn`, retrying transient failures with exponential backoff and full jitter.
+
+    With a `budget` (seconds), no new attempt starts once that much time has passed: a backend that
+    accepts connections and never answers costs one read timeout, not `attempts` of them.
+    """
 
     def count(state: RetryCallState) -> None:
         RETRIES.labels(backend).inc()
         log.warning("retrying %s after %s (attempt %d)", backend,
                     type(state.outcome.exception()).__name__ if state.outcome else "?", state.attempt_number)
 
+    stop = stop_after_attempt(attempts)
+    if budget is not None:
+        stop = stop | stop_after_delay(budget)
     retrying = Retrying(
-        stop=stop_after_attempt(attempts),
+        stop=stop,
         wait=wait_random_exponential(multiplier=0.2, max=max_wait),
         retry=retry_if_exception(transient),
         before_sleep=count,

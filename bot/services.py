@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 
 def _not_configured(backend: str, variable: str) -> BackendError:
-    return BackendError(backend, f"not configured: set {variable} (see README, Configuration)")
+    return BackendError(backend, code="not_configured", params={"setting": variable})
 
 
 @dataclass
@@ -94,7 +94,7 @@ class Services:
             raise _not_configured("prometheus", "PROMETHEUS_URL")
         from bot.clients.prom import PrometheusClient
 
-        return PrometheusClient(self.env.prometheus_url)
+        return PrometheusClient(self.env.prometheus_url, timeout=self.config.timeouts.prometheus)
 
     @cached_property
     def kube(self) -> Any:
@@ -104,7 +104,7 @@ class Services:
             return DemoKube()
         from bot.clients.kube import KubeClient
 
-        return KubeClient(self.env.kubeconfig)
+        return KubeClient(self.env.kubeconfig, timeout=self.config.timeouts.kubernetes)
 
     @cached_property
     def aws(self) -> Any:
@@ -115,7 +115,7 @@ class Services:
         from bot.clients.aws import AwsClient
 
         region = self.env.aws_default_region or os.environ.get("AWS_REGION") or "us-east-1"
-        return AwsClient(region, endpoint_url=self.env.aws_endpoint_url)
+        return AwsClient(region, endpoint_url=self.env.aws_endpoint_url, timeout=self.config.timeouts.aws)
 
     @cached_property
     def github(self) -> Any:
@@ -127,7 +127,8 @@ class Services:
             raise _not_configured("github", "GITHUB_TOKEN")
         from bot.clients.github import GitHubClient
 
-        return GitHubClient(self.env.github_token.get_secret_value(), self.env.github_api_url)
+        return GitHubClient(self.env.github_token.get_secret_value(), self.env.github_api_url,
+                            timeout=self.config.timeouts.github)
 
     @cached_property
     def gpu(self) -> Any:
@@ -151,11 +152,12 @@ class Services:
 def build_services(env: Env, config: Config, *, demo: bool = False, clock: Clock | None = None,
                    slack: WebClient | None = None, engine: Engine | None = None) -> Services:
     token = env.slack_bot_token.get_secret_value() if env.slack_bot_token else None
+    slack_timeout = max(1, round(config.timeouts.slack.read.total_seconds()))  # slack_sdk takes whole seconds
     return Services(
         env=env,
         config=config,
         engine=engine or make_engine(env.database_url),
         clock=clock or SystemClock(),
-        slack=slack or make_web_client(token, env.slack_api_url),
+        slack=slack or make_web_client(token, env.slack_api_url, timeout=slack_timeout),
         demo=demo,
     )

@@ -1,38 +1,62 @@
-"""HTTP routes: Slack (events, commands, interactivity), Alertmanager webhook, health and metrics."""
+"""HTTP routes: Slack (events, commands, interactivity), Alertmanager webhook, health and metrics.
+
+Every error answer is JSON, whatever went wrong: load balancers, Slack and Alertmanager log the body.
+"""
 
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import re
+from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, abort, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
+from werkzeug.exceptions import HTTPException
 
+from bot.health import HealthCheck
 from bot.i18n import t
 from bot.services import Services
-from bot.store.db import ping
 from handlers import alerts
 
 log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller; Alertmanager's too, even for big groups
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 def build_web(bolt: App, services: Services, alertmanager_token: str | None = None) -> Flask:
     web = Flask("emoji-ops")
     web.config["bolt"] = bolt
+    web.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES  # Werkzeug enforces it on bodies of unknown length too
+    _answer_errors_in_json(web)
     slack = SlackRequestHandler(bolt)
+    health = HealthCheck(services.engine)
+
+    @web.before_request
+    def refuse_large_bodies() -> None:
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            abort(413)
 
     @web.post("/slack/events")
-    def slack_events() -> Response:
-        return slack.handle(request)
+    def slack_events() -> Response | tuple[Response, int]:
+        # Bolt's verifier calls int() on the timestamp and would answer 500 to anything else.
+        timestamp = request.headers.get("X-Slack-Request-Timestamp")
+        if timestamp is not None and not _TIMESTAMP.fullmatch(timestamp.strip()):
+            return jsonify(error="invalid request"), 401
+        try:
+            return slack.handle(request)
+        except RecursionError:  # Bolt parses the body before verifying it; absurd nesting is not a request
+            return jsonify(error="invalid request body"), 400
 
     @web.post("/alertmanager")
     def alertmanager() -> tuple[Response, int]:
         if alertmanager_token and not _bearer_matches(alertmanager_token):
             return jsonify(error="unauthorized"), 401
         try:
-            payload = alerts.parse(request.get_json(force=True, silent=True))
+            payload = alerts.parse(_json_body())
         except alerts.BadPayload as exc:
             log.warning("rejected Alertmanager payload: %s", exc)
             return jsonify(error=t("core.alert_bad_payload", services.config.defaults.language,
@@ -44,18 +68,39 @@ def build_web(bolt: App, services: Services, alertmanager_token: str | None = No
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:
-        try:
-            ping(services.engine)
-        except Exception as exc:
-            log.error("health check failed: database unreachable: %s", type(exc).__name__)
-            return jsonify(status="unhealthy", database=f"unreachable: {type(exc).__name__}"), 503
-        return jsonify(status="ok", database="ok"), 200
+        found = health.check()
+        return jsonify(found.as_json()), 200 if found.ok else 503
 
     @web.get("/metrics")
     def metrics() -> Response:
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
     return web
+
+
+def _answer_errors_in_json(web: Flask) -> None:
+    @web.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        response = exc.get_response()  # keeps headers such as Allow on a 405
+        body: dict[str, Any] = {"error": (exc.name or "error").lower()}
+        if exc.code == 413:
+            body["max_bytes"] = MAX_BODY_BYTES
+        response.set_data(json.dumps(body))
+        response.mimetype = "application/json"
+        return response
+
+    @web.errorhandler(Exception)
+    def crash(exc: Exception) -> tuple[Response, int]:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return jsonify(error="internal error"), 500
+
+
+def _json_body() -> Any:
+    """The request body as JSON, or None when it is not JSON (or nested too deep to parse)."""
+    try:
+        return json.loads(request.get_data())
+    except (ValueError, RecursionError):
+        return None
 
 
 def _bearer_matches(token: str) -> bool:

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 
 from bot.render.blocks import Block
 from bot.services import Services
-from handlers.common import answering_failures, responder
+from handlers.common import answering_failures, responder, working_notice
 
 
 @dataclass(frozen=True)
@@ -63,11 +63,11 @@ def register(app: App, services: Services) -> None:
 
     def clicked(body: dict[str, Any], client: WebClient, respond: Respond) -> None:
         click = click_from(services, body)
-        reply = responder(respond)
-        with answering_failures(reply, click.language, "action", click.action_id):
+        with working_notice(responder(respond), click.language) as answer, \
+                answering_failures(answer, click.language, "action", click.action_id):
             blocks = BUTTONS[click.action_id](services, client, click)
             if blocks:
-                reply(blocks)
+                answer(blocks)
 
     for action_id in BUTTONS:
         app.action(action_id)(ack=ack_now, lazy=[clicked])

@@ -12,7 +12,7 @@ from bot.i18n import t
 from bot.render.blocks import Block, section, usage_blocks
 from bot.services import Services
 from bot.settings import Team
-from handlers.common import answering_failures, responder
+from handlers.common import answering_failures, responder, working_notice
 
 
 @dataclass(frozen=True)
@@ -38,11 +38,13 @@ class UsageError(Exception):
 
 Command = Callable[[Services, Invocation], list[Block]]
 COMMANDS: dict[str, tuple[str, Command]] = {}
+ASKS: dict[str, tuple[str, ...]] = {}  # the backends a command asks, named in "working on it…"
 
 
-def command(name: str, usage_key: str) -> Callable[[Command], Command]:
+def command(name: str, usage_key: str, asks: tuple[str, ...] = ()) -> Callable[[Command], Command]:
     def add(fn: Command) -> Command:
         COMMANDS[name] = (usage_key, fn)
+        ASKS[name] = asks
         return fn
     return add
 
@@ -63,7 +65,7 @@ def single_optional(args: list[str], language: str) -> str | None:
     return args[0] if args else None
 
 
-@command("/gpu", "gpu")
+@command("/gpu", "gpu", asks=("prometheus", "kubernetes"))
 def gpu(services: Services, inv: Invocation) -> list[Block]:
     from bot.render.gpu import gpu_blocks
 
@@ -71,7 +73,7 @@ def gpu(services: Services, inv: Invocation) -> list[Block]:
     return gpu_blocks(services.gpu.summary(team), inv.language)
 
 
-@command("/spend", "spend")
+@command("/spend", "spend", asks=("aws",))
 def spend(services: Services, inv: Invocation) -> list[Block]:
     from bot.render.spend import spend_blocks
 
@@ -82,7 +84,7 @@ def spend(services: Services, inv: Invocation) -> list[Block]:
     return spend_blocks(services.spend.by_team(days=days), inv.language, services.clock.now())
 
 
-@command("/review", "review")
+@command("/review", "review", asks=("github",))
 def review(services: Services, inv: Invocation) -> list[Block]:
     from bot.render.review import review_blocks
 
@@ -101,17 +103,18 @@ def invocation(services: Services, body: dict[str, Any]) -> Invocation:
 def run_command(services: Services, body: dict[str, Any], reply: Callable[[list[Block]], Any]) -> None:
     inv = invocation(services, body)
     usage_key, fn = COMMANDS[inv.command]
-    with answering_failures(reply, inv.language, "command", inv.command):
+    with working_notice(reply, inv.language, ASKS.get(inv.command, ())) as answer, \
+            answering_failures(answer, inv.language, "command", inv.command):
         if inv.args[:1] in (["help"], ["-h"], ["--help"]):
-            reply(usage_blocks(inv.language, usage_key))
+            answer(usage_blocks(inv.language, usage_key))
             return
         try:
             blocks = fn(services, inv)
             if blocks:
-                reply(blocks)
+                answer(blocks)
         except UsageError as exc:
             prefix = [section(exc.message)] if exc.message else []
-            reply(prefix + usage_blocks(inv.language, usage_key))
+            answer(prefix + usage_blocks(inv.language, usage_key))
 
 
 def register(app: App, services: Services) -> None:

@@ -13,32 +13,39 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionError,
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
-    ReadTimeoutError,
 )
 
 from bot.clients import CostRow
-from bot.retry import TRANSIENT_HTTP_STATUS, BackendError, call_with_retries
+from bot.retry import BackendError, Timeout, call_with_retries, diagnose, where_of
 
 T = TypeVar("T")
 BACKEND = "aws"
 METRIC = "UnblendedCost"
 THROTTLED = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "LimitExceededException",
              "ServiceUnavailable"}
-# botocore's own retries are off so that bot.retry alone decides (jittered, counted, bounded).
-CLIENT_CONFIG = Config(connect_timeout=5, read_timeout=20,
-                       retries={"total_max_attempts": 1, "mode": "standard"})
+AUTH_CODES = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "ExpiredToken",
+              "ExpiredTokenException", "AuthFailure", "IncompleteSignature", "MissingAuthenticationToken"}
+DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
+
+
+def client_config(timeout: Timeout) -> Config:
+    """Timeouts set explicitly (botocore's defaults are 60 s each) and botocore's own retries off, so that
+    bot.retry alone decides: jittered, counted, and bounded by the read timeout."""
+    return Config(connect_timeout=timeout.connect, read_timeout=timeout.read,
+                  retries={"total_max_attempts": 1, "mode": "standard"})
 
 
 class AwsClient:
     demo = False
 
-    def __init__(self, region: str, endpoint_url: str | None = None) -> None:
+    def __init__(self, region: str, endpoint_url: str | None = None, timeout: Any = None) -> None:
         self.region = region
         self.endpoint_url = endpoint_url  # None: boto3 reads AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_CE itself
+        self.timeout = Timeout.of(timeout)
+        self._config = client_config(self.timeout)
 
     @cached_property
     def ce(self) -> Any:
@@ -65,10 +72,10 @@ class AwsClient:
 
     def _client(self, service: str) -> Any:
         return self._call(service, lambda: boto3.client(
-            service, region_name=self.region, endpoint_url=self.endpoint_url, config=CLIENT_CONFIG))
+            service, region_name=self.region, endpoint_url=self.endpoint_url, config=self._config))
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
-        return call_with_retries(BACKEND, lambda: _translated(what, fn))
+        return call_with_retries(BACKEND, lambda: _translated(what, fn, self.timeout), budget=self.timeout.read)
 
 
 def _cost_request(start: date, end: date, tag_key: str, token: str | None) -> dict[str, Any]:
@@ -99,37 +106,41 @@ def team_of(key: str) -> str | None:
     return value or None
 
 
-def _translated(what: str, fn: Callable[[], T]) -> T:
+def _translated(what: str, fn: Callable[[], T], timeout: Timeout) -> T:
     try:
         return fn()
     except ClientError as exc:
         raise _client_error(what, exc) from exc
     except (NoCredentialsError, PartialCredentialsError) as exc:
-        raise BackendError(BACKEND, "no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
-                           "or give the bot an IAM role") from exc
+        raise BackendError(BACKEND, code="aws_no_credentials", hint="aws_credentials",
+                           detail=type(exc).__name__) from exc
     except NoRegionError as exc:
-        raise BackendError(BACKEND, "no region: set AWS_DEFAULT_REGION") from exc
-    except ReadTimeoutError as exc:
-        raise BackendError(BACKEND, f"{what} did not answer in time", transient=True) from exc
-    except ConnectionError as exc:
-        raise BackendError(BACKEND, f"cannot connect to {what}", transient=True) from exc
+        raise BackendError(BACKEND, code="aws_no_region", hint="set_setting",
+                           params={"setting": "AWS_DEFAULT_REGION"}, detail=type(exc).__name__) from exc
     except (BotoCoreError, KeyError, ValueError) as exc:
-        raise BackendError(BACKEND, f"{what} failed ({type(exc).__name__})") from exc
+        raise diagnose(BACKEND, exc, where=_where(what, exc), timeout=timeout) from exc
+
+
+def _where(what: str, exc: BaseException) -> str:
+    """"Cost Explorer (127.0.0.1:5000)": the service, and the endpoint when botocore names it."""
+    endpoint = (getattr(exc, "kwargs", None) or {}).get("endpoint_url")
+    return f"{what} ({where_of(endpoint)})" if endpoint else what
 
 
 def _client_error(what: str, exc: ClientError) -> BackendError:
     error = exc.response.get("Error", {})
     code = str(error.get("Code", "?"))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    params = {"where": what, "status": code, "what": what, "detail": code}
     if code in THROTTLED:
-        return BackendError(BACKEND, f"{what} is throttling requests ({code})", transient=True)
-    if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
-        return BackendError(BACKEND, f"access denied to {what} ({code}): the bot's IAM policy needs "
-                            "read access to it (see deploy/)")
-    if code in {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
-                "ExpiredToken", "ExpiredTokenException"}:
-        return BackendError(BACKEND, f"AWS rejected the credentials ({code}): check them")
+        return BackendError(BACKEND, transient=True, code="throttled", params=params, detail=code)
+    if code in DENIED_CODES:
+        return BackendError(BACKEND, code="forbidden", params=params, hint="aws_iam", detail=code)
+    if code in AUTH_CODES:
+        return BackendError(BACKEND, code="auth", params=params, hint="aws_credentials", detail=code)
     if code == "DataUnavailableException":
-        return BackendError(BACKEND, "Cost Explorer has no data yet for this account (enable it in the "
-                            "Billing console; data appears within 24 h)")
-    return BackendError(BACKEND, f"{what} failed ({code})", status in TRANSIENT_HTTP_STATUS)
+        return BackendError(BACKEND, code="aws_no_data", detail=code)
+    failure = diagnose(BACKEND, exc, where=what, status=status)
+    failure.params["status"] = code  # AWS's error code says more than the HTTP status
+    return BackendError(BACKEND, transient=failure.transient, code=failure.code, params=failure.params,
+                        detail=code)

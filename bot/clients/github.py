@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import github
 import requests
 from github.GithubException import GithubException, RateLimitExceededException
 
 from bot.clients import PullRequest
-from bot.retry import TRANSIENT_HTTP_STATUS, BackendError, call_with_retries
+from bot.retry import BackendError, Timeout, call_with_retries, diagnose, where_of
 
 T = TypeVar("T")
 BACKEND = "github"
@@ -21,11 +21,14 @@ BACKEND = "github"
 class GitHubClient:
     demo = False
 
-    def __init__(self, token: str, api_url: str = "https://api.github.com", timeout: int = 10) -> None:
-        self._host = urlsplit(api_url).hostname or api_url
+    def __init__(self, token: str, api_url: str = "https://api.github.com", timeout: Any = None) -> None:
+        self._host = where_of(api_url)
+        # PyGithub takes one whole number of seconds, for connecting and for each answer alike.
+        seconds = max(1, math.ceil(Timeout.of(timeout).read))
+        self._timeout = Timeout(seconds, seconds)
         # retry=None: bot.retry governs. Reads are not throttled client-side; writes keep PyGithub's 1 s gap.
         # lazy=True: no GET per object; a field missing from a list answer reads as None instead.
-        self._gh = github.Github(base_url=api_url.rstrip("/"), auth=github.Auth.Token(token), timeout=timeout,
+        self._gh = github.Github(base_url=api_url.rstrip("/"), auth=github.Auth.Token(token), timeout=seconds,
                                  retry=None, per_page=100, seconds_between_requests=None, lazy=True)
 
     def open_pull_requests(self, repo: str) -> list[PullRequest]:
@@ -42,7 +45,8 @@ class GitHubClient:
         return f"GitHub API at {self._host}, {core.remaining}/{core.limit} requests left this hour"
 
     def _call(self, fn: Callable[[], T], repo: str | None = None) -> T:
-        return call_with_retries(BACKEND, lambda: _translated(fn, self._host, repo))
+        return call_with_retries(BACKEND, lambda: _translated(fn, self._host, repo, self._timeout),
+                                 budget=self._timeout.read)
 
 
 def _pull_request(repo: str, pull: Any) -> PullRequest:
@@ -61,36 +65,38 @@ def _pull_request(repo: str, pull: Any) -> PullRequest:
     )
 
 
-def _translated(fn: Callable[[], T], host: str, repo: str | None) -> T:
+def _translated(fn: Callable[[], T], host: str, repo: str | None, timeout: Timeout) -> T:
     try:
         return fn()
     except RateLimitExceededException as exc:
-        raise BackendError(BACKEND, f"rate limit exceeded; try again after {_reset_time(exc)}") from exc
+        raise _rate_limited(exc, host) from exc
     except GithubException as exc:
-        transient = exc.status in TRANSIENT_HTTP_STATUS
-        raise BackendError(BACKEND, _status_reason(exc.status, repo), transient) from exc
-    except requests.Timeout as exc:
-        raise BackendError(BACKEND, f"no answer from {host} in time", transient=True) from exc
-    except requests.ConnectionError as exc:
-        reason = f"cannot connect to {host}: check GITHUB_API_URL"
-        raise BackendError(BACKEND, reason, transient=True) from exc
+        raise _status_error(exc, host, repo) from exc
+    except requests.RequestException as exc:
+        raise diagnose(BACKEND, exc, where=host, timeout=timeout, hints=HINTS, setting="GITHUB_API_URL") from exc
 
 
-def _status_reason(status: int, repo: str | None) -> str:
-    if status == 401:
-        return "GitHub rejected the token (HTTP 401): check GITHUB_TOKEN"
-    if status == 403:
-        where = f" to {repo}" if repo else ""
-        return f"GITHUB_TOKEN has no read access{where} (HTTP 403): grant it pull request read permission"
-    if status == 404:
-        what = f"repository {repo}" if repo else "the resource"
-        return f"{what} not found, or GITHUB_TOKEN cannot read it (HTTP 404)"
-    return f"GitHub answered HTTP {status}"
+HINTS = {"connection": "check_setting", "auth": "check_setting", "forbidden": "github_scope"}
 
 
-def _reset_time(exc: GithubException) -> str:
+def _rate_limited(exc: GithubException, host: str) -> BackendError:
+    reset = _reset_time(exc)
+    params = {"where": host, "status": f"HTTP {exc.status}", "time": reset or ""}
+    return BackendError(BACKEND, code="throttled", params=params, hint="retry_after" if reset else "retry_later",
+                        detail=type(exc).__name__)
+
+
+def _status_error(exc: GithubException, host: str, repo: str | None) -> BackendError:
+    if exc.status == 404 and repo:
+        return BackendError(BACKEND, code="github_not_found", params={"repo": repo, "status": "HTTP 404"},
+                            detail=type(exc).__name__)
+    setting = "GITHUB_TOKEN"  # the fix for a 401; a 403's hint names the token too
+    return diagnose(BACKEND, exc, where=host, status=exc.status, hints=HINTS, setting=setting)
+
+
+def _reset_time(exc: GithubException) -> str | None:
     reset = (exc.headers or {}).get("x-ratelimit-reset")
     try:
-        return datetime.fromtimestamp(int(reset), UTC).strftime("%H:%M UTC") if reset else "a few minutes"
+        return datetime.fromtimestamp(int(reset), UTC).strftime("%H:%M UTC") if reset else None
     except (TypeError, ValueError):
-        return "a few minutes"
+        return None

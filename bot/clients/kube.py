@@ -13,7 +13,7 @@ from kubernetes.config.config_exception import ConfigException
 from pydantic import ValidationError
 
 from bot.clients import NodeGpus, PodGpus
-from bot.retry import TRANSIENT_HTTP_STATUS, BackendError, call_with_retries
+from bot.retry import BackendError, Timeout, call_with_retries, diagnose, where_of
 
 T = TypeVar("T")
 BACKEND = "kubernetes"
@@ -26,9 +26,10 @@ ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 class KubeClient:
     demo = False
 
-    def __init__(self, kubeconfig: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(self, kubeconfig: str | None = None, timeout: Any = None) -> None:
         self._kubeconfig = kubeconfig
-        self._timeout = (min(3.0, timeout), timeout)
+        self._limits = Timeout.of(timeout)
+        self._timeout = self._limits.pair()  # the kubernetes client's _request_timeout=(connect, read)
         self._api_client: client.ApiClient | None = None
 
     def gpu_nodes(self) -> list[NodeGpus]:
@@ -71,7 +72,23 @@ class KubeClient:
                 return items
 
     def _call(self, fn: Callable[[], T]) -> T:
-        return call_with_retries(BACKEND, lambda: _translated(fn))
+        return call_with_retries(BACKEND, lambda: self._translated(fn), budget=self._limits.read)
+
+    def _translated(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except ApiException as exc:
+            raise self._diagnose(exc, int(exc.status or 0)) from exc
+        except (urllib3.exceptions.HTTPError, ValidationError, ValueError) as exc:
+            raise self._diagnose(exc) from exc
+
+    def _diagnose(self, exc: Exception, status: int | None = None) -> BackendError:
+        return diagnose(BACKEND, exc, where=self._where(), timeout=self._limits, status=status, hints=HINTS,
+                        setting="KUBECONFIG")
+
+    def _where(self) -> str:
+        host = self._api_client.configuration.host if self._api_client else ""
+        return where_of(host) if host else "the API server"
 
     def _api(self) -> client.ApiClient:
         if self._api_client is None:
@@ -87,35 +104,15 @@ class KubeClient:
             else:
                 config.load_incluster_config(client_configuration=configuration)
         except (ConfigException, OSError) as exc:
-            where = f"kubeconfig {self._kubeconfig}" if self._kubeconfig else "in-cluster service account"
-            raise BackendError(BACKEND, f"cannot load the {where}: set KUBECONFIG to a readable kubeconfig "
-                               "file, or run the bot inside the cluster") from exc
+            code, params = ("kubeconfig", {"path": self._kubeconfig}) if self._kubeconfig else ("kube_in_cluster", {})
+            raise BackendError(BACKEND, code=code, params=params, hint="kube_config",
+                               detail=type(exc).__name__) from exc
         configuration.retries = False  # bot.retry decides; urllib3 would otherwise retry 3 times silently
         configuration.connection_pool_maxsize = 64  # concurrent /gpu commands share one client
         return configuration
 
 
-def _translated(fn: Callable[[], T]) -> T:
-    try:
-        return fn()
-    except ApiException as exc:
-        status = int(exc.status or 0)
-        raise BackendError(BACKEND, _status_reason(status), status in TRANSIENT_HTTP_STATUS) from exc
-    except urllib3.exceptions.TimeoutError as exc:
-        raise BackendError(BACKEND, "the API server did not answer in time", transient=True) from exc
-    except urllib3.exceptions.HTTPError as exc:
-        raise BackendError(BACKEND, "cannot connect to the API server: check KUBECONFIG",
-                           transient=True) from exc
-    except (ValidationError, ValueError) as exc:
-        raise BackendError(BACKEND, f"unexpected answer from the API server ({type(exc).__name__})") from exc
-
-
-def _status_reason(status: int) -> str:
-    if status == 401:
-        return "the API server rejected the credentials (HTTP 401): check the kubeconfig's token"
-    if status == 403:
-        return "not allowed (HTTP 403): the bot's RBAC role needs get/list on nodes and pods"
-    return f"the API server answered HTTP {status or '?'}"
+HINTS = {"connection": "check_setting", "auth": "kube_token", "forbidden": "kube_rbac"}
 
 
 def quantity(value: str | None) -> int:

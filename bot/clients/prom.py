@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import requests
 from prometheus_api_client import PrometheusConnect
@@ -13,7 +12,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from bot.clients import GpuSample
-from bot.retry import TRANSIENT_HTTP_STATUS, BackendError, call_with_retries
+from bot.retry import BackendError, Timeout, call_with_retries, diagnose, where_of
 
 T = TypeVar("T")
 BACKEND = "prometheus"
@@ -25,14 +24,14 @@ _STATUS = re.compile(r"HTTP Status Code (\d{3})")
 class PrometheusClient:
     demo = False
 
-    def __init__(self, url: str, timeout: float = 5) -> None:
+    def __init__(self, url: str, timeout: Any = None) -> None:
         self._url = url.rstrip("/")
-        self._timeout = timeout
+        self._timeout = Timeout.of(timeout)
         self._session = requests.Session()
         # No retries inside the library: bot.retry decides, with jitter and metrics.
         no_retries = Retry(total=0, raise_on_status=False)
-        self._prom = PrometheusConnect(url=self._url, session=self._session, timeout=timeout,  # type: ignore[arg-type]
-                                       retry=no_retries)
+        self._prom = PrometheusConnect(url=self._url, session=self._session,  # type: ignore[arg-type]
+                                       timeout=self._timeout.pair(), retry=no_retries)  # type: ignore[arg-type]
         # Replaces the library's adapter: concurrent /gpu commands share one session, and a pool as wide
         # as the lazy-listener pool avoids a new connection (and a warning) per query.
         self._session.mount(self._url, requests.adapters.HTTPAdapter(max_retries=no_retries, pool_maxsize=64))
@@ -48,41 +47,30 @@ class PrometheusClient:
         return f"Prometheus {build.get('version', '?')}, {series} GPU series"
 
     def _build_info(self) -> dict[str, Any]:
-        response = self._session.get(f"{self._url}/api/v1/status/buildinfo", timeout=self._timeout)
+        response = self._session.get(f"{self._url}/api/v1/status/buildinfo", timeout=self._timeout.pair())
         if response.status_code != 200:
             raise PrometheusApiClientException(f"HTTP Status Code {response.status_code}")
         return response.json().get("data", {})
 
     def _call(self, fn: Callable[[], T]) -> T:
-        return call_with_retries(BACKEND, lambda: _translated(fn, self._where()))
+        return call_with_retries(BACKEND, lambda: self._translated(fn), budget=self._timeout.read)
 
-    def _where(self) -> str:
-        parts = urlsplit(self._url)
-        return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)  # no credentials
+    def _translated(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except PrometheusApiClientException as exc:
+            match = _STATUS.search(str(exc))
+            raise self._diagnose(exc, int(match.group(1)) if match else 0) from exc
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            raise self._diagnose(exc) from exc
 
-
-def _translated(fn: Callable[[], T], where: str) -> T:
-    try:
-        return fn()
-    except PrometheusApiClientException as exc:
-        match = _STATUS.search(str(exc))
-        status = int(match.group(1)) if match else 0
-        raise BackendError(BACKEND, _status_reason(status, where), status in TRANSIENT_HTTP_STATUS) from exc
-    except requests.Timeout as exc:
-        raise BackendError(BACKEND, f"no answer from {where} in time", transient=True) from exc
-    except requests.ConnectionError as exc:
-        reason = f"cannot connect to {where}: check PROMETHEUS_URL"
-        raise BackendError(BACKEND, reason, transient=True) from exc
-    except (requests.RequestException, ValueError, KeyError) as exc:
-        raise BackendError(BACKEND, f"unexpected answer from {where} ({type(exc).__name__})") from exc
+    def _diagnose(self, exc: Exception, status: int | None = None) -> BackendError:
+        # Credentials live in PROMETHEUS_URL too, so every fix the user can make is there.
+        return diagnose(BACKEND, exc, where=where_of(self._url), timeout=self._timeout, status=status,
+                        hints=HINTS, setting="PROMETHEUS_URL")
 
 
-def _status_reason(status: int, where: str) -> str:
-    if status in (401, 403):
-        return f"{where} refused access (HTTP {status}): check the Prometheus credentials"
-    if status == 400:
-        return f"{where} rejected the query (HTTP 400)"
-    return f"{where} answered HTTP {status or '?'}"
+HINTS = {"connection": "check_setting", "auth": "check_setting", "forbidden": "check_setting"}
 
 
 def samples_from_series(series: list[dict[str, Any]]) -> list[GpuSample]:

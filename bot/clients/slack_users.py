@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
@@ -34,6 +35,7 @@ class UserDirectory:
         self.factory = factory
         self.clock = clock
         self.memory: dict[str, tuple[SlackUser, datetime]] = {}  # in front of the database cache
+        self._database_down = False
 
     def get(self, user_id: str) -> SlackUser:
         remembered = self.memory.get(user_id)
@@ -45,13 +47,35 @@ class UserDirectory:
         return user
 
     def _from_store_or_slack(self, user_id: str) -> SlackUser:
-        cached = repo.cache_get(self.factory, f"slack-user:{user_id}", self.clock.now())
+        cached = self._cached(user_id)
         if isinstance(cached, dict):
             return SlackUser(**cached)
         user = self._fetch(user_id)
         if user.found:
-            repo.cache_put(self.factory, f"slack-user:{user_id}", vars(user), self.clock.now(), TTL)
+            self._store(user)
         return user
+
+    # The cache is an optimisation: with the database down, ask Slack (or fall back to the team's
+    # language) so that the command can still answer, and say what is wrong.
+    def _cached(self, user_id: str) -> object | None:
+        try:
+            cached = repo.cache_get(self.factory, f"slack-user:{user_id}", self.clock.now())
+        except SQLAlchemyError as exc:
+            self._database_failed(exc)
+            return None
+        self._database_down = False
+        return cached
+
+    def _store(self, user: SlackUser) -> None:
+        try:
+            repo.cache_put(self.factory, f"slack-user:{user.id}", vars(user), self.clock.now(), TTL)
+        except SQLAlchemyError as exc:
+            self._database_failed(exc)
+
+    def _database_failed(self, exc: SQLAlchemyError) -> None:
+        if not self._database_down:  # once per outage, not once per lookup
+            log.warning("user cache unavailable, asking Slack directly: %s", type(exc).__name__)
+        self._database_down = True
 
     def _fetch(self, user_id: str) -> SlackUser:
         try:

@@ -82,3 +82,11 @@ def test_serve_refuses_to_start_when_postgres_is_unreachable(tmp_path: Path) -> 
     assert result.returncode == 2, result.stderr
     assert "configuration error: DATABASE_URL: cannot connect to the database at 127.0.0.1:" in result.stderr
     assert "Traceback" not in result.stderr and PG_PASSWORD not in result.stderr
+
+
+def test_check_names_an_unreachable_database_plainly(tmp_path: Path) -> None:
+    result = run_bot(["check"], tmp_path, **unreachable_postgres(tmp_path))
+
+    [row] = [line for line in result.stdout.splitlines() if " database " in line]
+    assert row.startswith("FAIL") and "cannot connect to the database at 127.0.0.1:" in row
+    assert "connection refused" in row and "OperationalError" not in row and PG_PASSWORD not in result.stdout

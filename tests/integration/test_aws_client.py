@@ -123,12 +123,13 @@ def test_probe_names_the_account(moto_clean: MotoServer) -> None:
 def test_unreachable_endpoint_is_a_transient_backend_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "very-secret-value")
-    aws = AwsClient("us-east-1", endpoint_url=f"http://127.0.0.1:{free_port()}")
+    port = free_port()
+    aws = AwsClient("us-east-1", endpoint_url=f"http://127.0.0.1:{port}")
 
     with pytest.raises(BackendError) as failure:
         aws.cost_by_team(START, END)
 
     assert failure.value.backend == "aws" and failure.value.transient
-    assert failure.value.reason == "cannot connect to Cost Explorer"
+    assert failure.value.reason == f"connection refused by Cost Explorer (127.0.0.1:{port})"
     assert "very-secret-value" not in str(failure.value)
 

@@ -131,7 +131,8 @@ def test_a_401_is_not_retried_and_says_to_check_the_token(github: GitHubClient, 
         github.open_pull_requests("acme/ml-platform")
 
     assert failure.value.backend == "github" and not failure.value.transient
-    assert failure.value.reason == "GitHub rejected the token (HTTP 401): check GITHUB_TOKEN"
+    expected = f"127.0.0.1:{api.port} rejected the credentials (HTTP 401); check GITHUB_TOKEN"
+    assert failure.value.reason == expected
     assert TOKEN not in str(failure.value)
     assert len(api.requests("GET", PULLS)) == 1
 
@@ -147,4 +148,4 @@ def test_a_missing_repository_is_named(github: GitHubClient, api: FixtureServer)
 
 
 def test_probe_reports_the_rate_limit(github: GitHubClient, api: FixtureServer) -> None:
-    assert github.probe() == "GitHub API at 127.0.0.1, 4990/5000 requests left this hour"
+    assert github.probe() == f"GitHub API at 127.0.0.1:{api.port}, 4990/5000 requests left this hour"

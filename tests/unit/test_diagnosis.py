@@ -1,0 +1,122 @@
+"""Diagnoses and replies that need no server: database failures, backend names, the "working on it…" notice."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import pytest
+from sqlalchemy import exc as sa
+
+import handlers.common as common
+from bot.retry import BackendError, backend_error_text, backend_name, diagnose
+from handlers.common import answering_failures, working_notice
+
+
+def database_error(kind: type[sa.DBAPIError], message: str) -> sa.DBAPIError:
+    return kind("INSERT INTO incidents ...", {}, sqlite3.OperationalError(message))
+
+
+def test_old_style_backend_errors_keep_their_reason() -> None:
+    error = BackendError("slack", "name_taken", True)
+
+    assert (error.reason, error.transient, error.code, str(error)) == ("name_taken", True, None, "slack: name_taken")
+    assert error.explain("zh-CN") == "name_taken"
+
+
+@pytest.mark.parametrize("language, expected", [("en", "the database"), ("zh-CN", "数据库")])
+def test_the_database_is_named_in_the_readers_language(language: str, expected: str) -> None:
+    assert backend_name("database", language) == expected
+
+
+@pytest.mark.parametrize("backend, name", [("aws", "AWS"), ("github", "GitHub"), ("pagerduty", "PagerDuty"),
+                                           ("prometheus", "Prometheus"), ("kubernetes", "Kubernetes")])
+def test_backend_names_are_capitalised_in_replies(backend: str, name: str) -> None:
+    text = backend_error_text(BackendError(backend, "boom"), "en")
+
+    assert f"from {name}: boom" in text
+
+
+@pytest.mark.parametrize("message, code", [
+    ("attempt to write a readonly database", "db_read_only"),
+    ("cannot execute INSERT in a read-only transaction", "db_read_only"),
+    ("unable to open database file", "db_unreachable"),
+    ("database is locked", "db_busy"),
+])
+def test_database_failures_are_diagnosed(message: str, code: str) -> None:
+    error = diagnose("database", database_error(sa.OperationalError, message), where="database")
+
+    assert error.backend == "database" and error.code == code
+    assert "DATABASE_URL" in error.reason
+
+
+def test_a_database_failure_in_a_handler_is_answered_naming_the_database() -> None:
+    said: list[Any] = []
+
+    with answering_failures(said.append, "zh-CN", "command", "/oncall"):
+        raise database_error(sa.OperationalError, "connection refused")
+
+    text = said[0][0]["text"]["text"]
+    assert "数据库" in text and "DATABASE_URL" in text and "错误编号" not in text
+
+
+def test_a_programming_error_in_a_query_still_gets_an_error_id() -> None:
+    said: list[Any] = []
+
+    with answering_failures(said.append, "en", "command", "/oncall"):
+        raise database_error(sa.IntegrityError, "UNIQUE constraint failed")
+
+    assert "error id" in said[0][0]["text"]["text"]
+
+
+def texts(said: list[Any]) -> list[str]:
+    return [block_text for blocks in said for block in blocks for block_text in _texts(block)]
+
+
+def _texts(block: dict[str, Any]) -> list[str]:
+    if block["type"] == "context":
+        return [element["text"] for element in block["elements"]]
+    return [block["text"]["text"]]
+
+
+def test_a_slow_answer_is_preceded_by_one_working_notice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(common, "WORKING_AFTER", 0.05)
+    said: list[Any] = []
+
+    with working_notice(said.append, "en", ("prometheus", "kubernetes")) as answer:
+        time.sleep(0.3)
+        answer([{"type": "section", "text": {"type": "mrkdwn", "text": "the answer"}}])
+
+    assert texts(said) == [":hourglass_flowing_sand: Working on it… (asking Prometheus and Kubernetes)",
+                           "the answer"]
+
+
+def test_a_fast_answer_comes_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(common, "WORKING_AFTER", 0.2)
+    said: list[Any] = []
+
+    with working_notice(said.append, "zh-CN") as answer:
+        answer([{"type": "section", "text": {"type": "mrkdwn", "text": "答案"}}])
+    time.sleep(0.4)
+
+    assert texts(said) == ["答案"]
+
+
+def test_an_answer_arriving_while_the_notice_is_posted_waits_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(common, "WORKING_AFTER", 0.01)
+    said: list[str] = []
+    posting = threading.Event()
+
+    def slow_reply(blocks: list[Any]) -> None:
+        if blocks[0]["type"] == "context":
+            posting.set()
+            time.sleep(0.2)  # the notice is still on its way to Slack
+        said.append(blocks[0]["type"])
+
+    with working_notice(slow_reply, "en") as answer:
+        posting.wait(2)
+        answer([{"type": "section", "text": {"type": "mrkdwn", "text": "done"}}])
+
+    assert said == ["context", "section"]
