@@ -12,7 +12,7 @@ from bot.emoji_dialect import ComboContext
 from bot.i18n import t
 from bot.render.blocks import section
 from bot.services import Services
-from handlers.common import answering_failures, ephemeral
+from handlers.common import answering_failures, ephemeral, post
 
 log = logging.getLogger(__name__)
 SIGNALS = ("acknowledge", "resolve", "pin", "shutdown")
@@ -44,11 +44,9 @@ def run_action(services: Services, client: WebClient, context: ComboContext) -> 
     if services.combos.run(context):
         return
     team = services.config.team_for_channel(context.channel)
-    client.chat_postMessage(channel=context.channel, thread_ts=context.thread_ts or context.message_ts,
-                            text=t("core.combo_without_handler", team.language, emoji="".join(context.emoji),
-                                   action=context.action),
-                            blocks=[section(t("core.combo_without_handler", team.language,
-                                              emoji="".join(context.emoji), action=context.action))])
+    post(client, context.channel, context.thread_ts or context.message_ts)(
+        [section(t("core.combo_without_handler", team.language, emoji="".join(context.emoji),
+                   action=context.action))])
 
 
 def run_signal(services: Services, reaction: str, channel: str, ts: str, user: str) -> None:

@@ -18,9 +18,8 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.escape import defuse
 from bot.render.blocks import Block
-from bot.render.text import notification_text
+from bot.render.text import notification_text, safe_blocks
 from bot.retry import BackendError, call_with_retries
 
 T = TypeVar("T")
@@ -66,19 +65,19 @@ class Chat:
              broadcast: bool = False, loud: bool = False, attempts: int = 3) -> str:
         """`loud`: the bot's own announcement may start with <!here>; nothing else can broadcast."""
         self.pacer.wait(channel)
-        safe = _safe(blocks, loud)
+        safe = safe_blocks(blocks, loud)
         response = self._call(lambda: self.client.chat_postMessage(
             channel=channel, blocks=safe, text=notification_text(safe), thread_ts=thread_ts,
             reply_broadcast=broadcast or None, unfurl_links=False), attempts)
         return str(response["ts"])
 
     def update(self, channel: str, ts: str, blocks: list[Block]) -> None:
-        safe = _safe(blocks)
+        safe = safe_blocks(blocks)
         self._call(lambda: self.client.chat_update(channel=channel, ts=ts, blocks=safe,
                                                    text=notification_text(safe)))
 
     def ephemeral(self, channel: str, user: str, blocks: list[Block], thread_ts: str | None = None) -> None:
-        safe = _safe(blocks)
+        safe = safe_blocks(blocks)
         self._call(lambda: self.client.chat_postEphemeral(channel=channel, user=user, blocks=safe,
                                                           thread_ts=thread_ts, text=notification_text(safe)))
 
@@ -134,10 +133,6 @@ class Chat:
                                                        initial_comment=comment))
 
 
-def _safe(blocks: list[Block], loud: bool = False) -> list[Block]:
-    return defuse(blocks, allow_here=loud)  # type: ignore[return-value]
-
-
 def _slack_errors(fn: Callable[[], T]) -> T:
     """Slack's failures as BackendError: transient when Slack (or the way to it) is having trouble."""
     try:
@@ -146,12 +141,16 @@ def _slack_errors(fn: Callable[[], T]) -> T:
         status = getattr(exc.response, "status_code", 200)
         error = str(exc.response.get("error", "unknown_error"))
         if status >= 500 or error.startswith("Received a response in a non-JSON format"):
-            raise BackendError("slack", f"Slack unavailable (HTTP {status})", transient=True) from None
+            raise _unavailable(f"HTTP {status}") from None
         if error in TRANSIENT_SLACK_ERRORS or status == 429:
-            raise BackendError("slack", f"Slack unavailable ({error})", transient=True) from None
+            raise _unavailable(error) from None
         raise BackendError("slack", error) from None
     except (SlackClientError, OSError) as exc:  # connection refused or reset, timeouts, DNS
-        raise BackendError("slack", f"Slack unreachable ({type(exc).__name__})", transient=True) from None
+        raise _unavailable(type(exc).__name__) from None
+
+
+def _unavailable(status: str) -> BackendError:
+    return BackendError("slack", transient=True, code="slack_unavailable", params={"status": status})
 
 
 def _matching(messages: list[dict[str, Any]], ts: str) -> dict[str, Any] | None:

@@ -201,9 +201,10 @@ def _page(services: Services, incident: Incident, step: EscalationStep, chain: d
         dm_channel, dm_ts = services.chat.dm(user, page_blocks(incident, lang, step.tier, sla_text), attempts=2)
     except BackendError as exc:
         if exc.transient:
-            _page_retrying(services, desk, incident, step, exc.reason)
+            _page_retrying(services, desk, incident, step, exc.explain(incident.language))
             return "retrying"
-        _page_failed(services, desk, incident, step, exc.reason)
+        reason = exc.reason if exc.reason == "unresolved_member" else exc.explain(incident.language)
+        _page_failed(services, desk, incident, step, reason)
         return "failed"
     now = services.clock.now()
     _finish(services, step.id, status="sent", sent_at=now, dm_channel=dm_channel, dm_ts=dm_ts, error=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.escape import escape, strip_markup
+from bot.escape import defuse, escape, strip_markup
 
 _BOLD = re.compile(r"(?<!\w)\*([^*\n]+)\*(?!\w)")
 
@@ -69,3 +69,8 @@ def notification_text(blocks: list[dict[str, Any]]) -> str:
     """The `text` Slack shows in notifications: the blocks as plain words, escaped again so that user text
     unescaped for reading can't turn back into a broadcast or a mention."""
     return escape(blocks_to_text(blocks))[:3000]
+
+
+def safe_blocks(blocks: list[dict[str, Any]], loud: bool = False) -> list[dict[str, Any]]:
+    """What every path to Slack sends: blocks with broadcasts made inert (`loud`: the bot's own leading @here)."""
+    return defuse(blocks, allow_here=loud)  # type: ignore[return-value]
