@@ -99,7 +99,7 @@ class IncidentDesk:
             try:
                 text = self.chat.message(request.channel, request.message_ts).text
             except BackendError as exc:
-                unreadable = exc.reason
+                unreadable = exc.explain(team.language)
         names = {u: self.services.users.get(u).name for u in mentioned_users(text or "")}
         title = clean_title(text or "", names, limit)
         if not title:
@@ -276,7 +276,7 @@ class IncidentDesk:
             channel = self.chat.create_channel(name.lower())
         except BackendError as exc:
             log.info("could not create incident channel %s: %s", name, exc.reason)
-            return None, exc.reason
+            return None, exc.explain(incident.language)
         self._invite_safely(channel, invite)
         return channel, None
 
