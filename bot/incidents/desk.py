@@ -113,9 +113,8 @@ class IncidentDesk:
         window = self.services.config.incidents.storm_window
         if request.force or request.source not in {"reaction", "text"} or not request.channel or not window:
             return None
-        found = store.recent_in_channel(self.services.factory, request.channel, self.now - window,
-                                        exclude_ts=request.message_ts)
-        return found
+        return store.recent_in_channel(self.services.factory, request.channel, self.now - window,
+                                       exclude_ts=request.message_ts)
 
     def _ask_same_or_new(self, similar: Incident, request: OpenRequest) -> None:
         lang = self.reader_language(request.reporter, similar.language)
