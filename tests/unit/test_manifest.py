@@ -31,3 +31,7 @@ def test_manifest_has_the_declare_incident_shortcut_interactivity_and_socket_mod
     assert MANIFEST["settings"]["socket_mode_enabled"] is True
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "reactions:read", "channels:manage", "im:write", "pins:write"} <= scopes
+
+
+def test_manifest_lets_the_bot_read_user_groups_for_the_permission_check() -> None:
+    assert "usergroups:read" in set(MANIFEST["oauth_config"]["scopes"]["bot"])  # teams[].user_group members
