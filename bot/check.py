@@ -41,7 +41,7 @@ def run(out: TextIO = sys.stdout) -> int:
     database, slack_rows, backends = _concurrently(
         lambda: [_database(services)], lambda: _slack(env, services), lambda: _backends(env, services))
     slack_ok = bool(slack_rows) and slack_rows[-1].status == OK
-    rows += [*database, *slack_rows, *backends, *_rotations(services, slack_ok)]
+    rows += [*database, *slack_rows, *backends, *_rotations(services, slack_ok), *_user_groups(services, slack_ok)]
     _print(rows, out)
     return 1 if any(row.status == FAIL for row in rows) else 0
 
@@ -162,4 +162,27 @@ def _rotations(services: Services, slack_ok: bool) -> list[Row]:
                             "the emails people sign in with."))
         else:
             rows.append(Row(OK, f"on-call {team}", f"{len(members)} member(s) resolve to Slack users"))
+    return rows
+
+
+def _user_groups(services: Services, slack_ok: bool) -> list[Row]:
+    """Each team's `user_group`, whose members may act on the team's incidents: can Slack tell who is in it?"""
+    from bot.clients.slack_groups import UserGroups
+
+    groups = UserGroups(services.slack, services.factory, services.clock)
+    rows = []
+    for team in (team for team in services.config.teams if team.user_group):
+        name = f"user group {team.name}"
+        if not slack_ok:
+            rows.append(Row(SKIP, name, "not checked: Slack is not reachable"))
+            continue
+        try:
+            rows.append(Row(OK, name, f"{team.user_group}: {len(groups.read(team.user_group))} member(s)"))
+        except LookupError:
+            rows.append(Row(FAIL, name, f"no user group {team.user_group} in this workspace. Use its handle "
+                                        "(@ml-oncall) or id (S…) in teams[].user_group."))
+        except Exception as exc:
+            reason = getattr(getattr(exc, "response", None), "get", lambda _k: None)("error") or type(exc).__name__
+            rows.append(Row(FAIL, name, f"cannot read {team.user_group}: {reason}. Reinstall the app with the "
+                                        "usergroups:read scope (manifest.yml)."))
     return rows

@@ -35,14 +35,20 @@ class UserGroups:
 
     def _fetch(self, group: str) -> set[str] | None:
         try:
-            group_id = group if _is_group_id(group) else self._id_for_handle(group.lstrip("@"))
-            if group_id is None:
-                log.warning("no Slack user group with handle %s (check teams[].user_group)", group)
-                return set()
-            return set(self.client.usergroups_users_list(usergroup=group_id).get("users") or [])
+            return self.read(group)
+        except LookupError:
+            log.warning("no Slack user group with handle %s (check teams[].user_group)", group)
+            return set()
         except (SlackApiError, SlackClientError, OSError) as exc:
             log.warning("could not list the members of user group %s: %s", group, _reason(exc))
             return None
+
+    def read(self, group: str) -> set[str]:
+        """The members, uncached; raises LookupError for an unknown handle and Slack's errors as they come."""
+        group_id = group if _is_group_id(group) else self._id_for_handle(group.lstrip("@"))
+        if group_id is None:
+            raise LookupError(group)
+        return set(self.client.usergroups_users_list(usergroup=group_id).get("users") or [])
 
     def _id_for_handle(self, handle: str) -> str | None:
         groups = self.client.usergroups_list().get("usergroups") or []

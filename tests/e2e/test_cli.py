@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.e2e.conftest import team_config
@@ -134,3 +135,20 @@ def test_migrate_creates_the_tables(tmp_path: Path) -> None:
 def test_unknown_cli_command_prints_usage(tmp_path: Path) -> None:
     result = run_bot(["frobnicate"], tmp_path)
     assert result.returncode == 2 and "usage" in result.stderr.lower()
+
+
+@pytest.mark.parametrize(("answer", "status", "says"), [
+    ({"ok": True, "users": ["U1", "U2"]}, "ok", "@ml-oncall: 2 member(s)"),
+    ({"ok": False, "error": "missing_scope"}, "FAIL", "missing_scope. Reinstall the app with the usergroups:read"),
+])
+def test_check_reads_each_teams_user_group(tmp_path: Path, slack: SlackRecorder, answer: dict, status: str,
+                                           says: str) -> None:
+    config = team_config()
+    config["teams"][0]["user_group"] = "@ml-oncall"
+    (tmp_path / "bot.yaml").write_text(yaml.safe_dump(config))
+    slack.respond("usergroups.list", {"ok": True, "usergroups": [{"id": "S0ONCALL", "handle": "ml-oncall"}]})
+    slack.respond("usergroups.users.list", answer)
+    result = run_bot(["check"], tmp_path, BOT_CONFIG=str(tmp_path / "bot.yaml"), SLACK_BOT_TOKEN="xoxb-check",
+                     SLACK_SIGNING_SECRET="s", SLACK_API_URL=slack.base_url)
+    [row] = [line for line in result.stdout.splitlines() if "user group ml-platform" in line]
+    assert row.startswith(status) and says in row
