@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.support.bot_process import SIGNING_SECRET, BotProcess
-from tests.support.servers import PostgresServer
+from tests.support.servers import PostgresServer, missing_dependency
 from tests.support.signing import signed_headers, slash_command_body
 
 MIB = 1024 * 1024
@@ -128,7 +128,7 @@ def immutable() -> Iterator[Callable[[Path], None]]:
     def make(path: Path) -> None:
         result = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
         if result.returncode != 0:
-            pytest.skip(f"cannot make files immutable here: {result.stderr.strip()}")
+            missing_dependency(f"cannot make files immutable here: {result.stderr.strip()}")
         made.append(path)
 
     yield make
