@@ -50,7 +50,10 @@ class SilentServer:
                 connection, _ = self._listener.accept()
             except OSError:
                 return
-            self.connections.append(connection)
+            self._handle(connection)
+
+    def _handle(self, connection: socket.socket) -> None:
+        self.connections.append(connection)  # held open, never answered
 
     def close(self) -> None:
         self._listener.close()
@@ -61,14 +64,9 @@ class SilentServer:
 class PlainHttpServer(SilentServer):
     """Answers plain HTTP at once, so a client speaking TLS to it fails the handshake."""
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            connection.close()
+    def _handle(self, connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        connection.close()
 
     @property
     def url(self) -> str:
