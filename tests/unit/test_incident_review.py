@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.incidents.model import Incident, TimelineEntry
-from bot.incidents.review import review_filename, review_markdown
+from bot.incidents.postmortem import review_filename, review_markdown
 
 OPENED = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 NAMES = {"U_ALICE": "Alice", "U_BOB": "Bob"}

@@ -9,9 +9,12 @@ import pytest
 import yaml
 
 from bot.i18n import catalog
-from bot.incidents import stats
+from bot.incidents import chart, stats
 from bot.incidents.model import Incident
-from bot.incidents.stats import IncidentStats, StatsReport, chart_png, compute, stats_blocks
+from bot.incidents.chart import chart_png
+from bot.incidents.render import stats_blocks
+from bot.incidents.stats import IncidentStats, StatsReport, compute
+from bot.render.chart import has_glyphs
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -259,9 +262,9 @@ def test_chart_for_an_empty_period_is_still_a_png() -> None:
 
 def test_chinese_chart_falls_back_to_english_labels_without_a_cjk_font(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stats, "_font_covering", lambda chars: None)
+    monkeypatch.setattr(chart, "font_covering", lambda chars: None)
 
-    text = stats._chart_text("zh-CN")
+    text = chart._chart_text("zh-CN")
 
     assert text.font is None
     assert text.labels["chart_counts_title"] == catalog("en")["incident_stats.chart_counts_title"]
@@ -270,9 +273,9 @@ def test_chinese_chart_falls_back_to_english_labels_without_a_cjk_font(
 def test_chinese_chart_uses_chinese_labels_when_a_cjk_font_exists(monkeypatch: pytest.MonkeyPatch) -> None:
     # DejaVu stands in for a CJK font: the missing-glyph warnings it causes must stay quiet.
     dejavu = str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
-    monkeypatch.setattr(stats, "_font_covering", lambda chars: dejavu)
+    monkeypatch.setattr(chart, "font_covering", lambda chars: dejavu)
 
-    text = stats._chart_text("zh-CN")
+    text = chart._chart_text("zh-CN")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         data = chart_png(compute(INCIDENTS, T0, UNTIL), "zh-CN")
@@ -285,9 +288,9 @@ def test_chinese_chart_uses_chinese_labels_when_a_cjk_font_exists(monkeypatch: p
 def test_placeholder_fonts_do_not_count_as_cjk_fonts() -> None:
     fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
-    assert not stats._has_glyphs(str(fonts / "LastResortHE-Regular.ttf"), "事故")
-    assert not stats._has_glyphs(str(fonts / "DejaVuSans.ttf"), "事故")
-    assert stats._has_glyphs(str(fonts / "DejaVuSans.ttf"), "→")
+    assert not has_glyphs(str(fonts / "LastResortHE-Regular.ttf"), "事故")
+    assert not has_glyphs(str(fonts / "DejaVuSans.ttf"), "事故")
+    assert has_glyphs(str(fonts / "DejaVuSans.ttf"), "→")
 
 
 def test_charts_can_be_drawn_from_several_threads() -> None:

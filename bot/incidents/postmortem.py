@@ -17,7 +17,7 @@ from bot.i18n import catalog, normalise_language, t
 from bot.incidents.model import Incident, TimelineEntry
 
 NONE_MARK = "—"
-_PREFIX = "incident_stats."
+_PREFIX = "postmortem."
 _MILESTONES = ("acknowledged", "mitigated", "resolved", "cancelled")
 _TIME_TO = {"acknowledged": "acknowledge", "mitigated": "mitigate", "resolved": "resolve"}
 _FILL_IN = ("summary", "impact", "root_cause", "went_well", "went_wrong")
@@ -44,7 +44,7 @@ def review_markdown(incident: Incident, names: Mapping[str, str], language: str,
         _timeline(incident.timeline, names, zone, tz, lang),
         *(_empty_section(name, lang) for name in _FILL_IN),
         _action_items(lang),
-        f"> {_text('review_blameless', lang)}",
+        f"> {_text('blameless', lang)}",
     ]
     return "\n\n".join(parts) + "\n"
 
@@ -53,25 +53,25 @@ def review_markdown(incident: Incident, names: Mapping[str, str], language: str,
 
 
 def _title(incident: Incident, names: Mapping[str, str], lang: str) -> str:
-    title = _text("review_title", lang, number=incident.number, title=_inline(incident.title, names),
+    title = _text("title", lang, number=incident.number, title=_inline(incident.title, names),
                   severity=incident.severity.upper())
-    return f"# {title}\n\n_{_text('review_draft_notice', lang)}_"
+    return f"# {title}\n\n_{_text('draft_notice', lang)}_"
 
 
 def _facts(incident: Incident, names: Mapping[str, str], lang: str) -> str:
     rows = [
-        ("review_team", _inline(incident.team, names)),
-        ("review_severity", incident.severity.upper()),
-        ("review_status", _status(incident.status, lang)),
-        ("review_commander", _person(incident.commander, names, lang)),
-        ("review_reporter", _person(incident.reporter, names, lang)),
-        ("review_origin", _origin(incident.origin_link, lang)),
+        ("team", _inline(incident.team, names)),
+        ("severity", incident.severity.upper()),
+        ("status", _status(incident.status, lang)),
+        ("commander", _person(incident.commander, names, lang)),
+        ("reporter", _person(incident.reporter, names, lang)),
+        ("origin", _origin(incident.origin_link, lang)),
     ]
     return "\n".join(_fact(_text(key, lang), value, lang) for key, value in rows)
 
 
 def _fact(label: str, value: str, lang: str) -> str:
-    return "- " + _text("review_fact", lang, label=label, value=value)
+    return "- " + _text("fact", lang, label=label, value=value)
 
 
 def _status(status: str, lang: str) -> str:
@@ -82,24 +82,24 @@ def _origin(link: str | None, lang: str) -> str:
     if not link:
         return NONE_MARK
     url = link.strip().replace(" ", "%20").replace("(", "%28").replace(")", "%29")
-    return f"[{_text('review_origin_link', lang)}]({url})"
+    return f"[{_text('origin_link', lang)}]({url})"
 
 
 # ---------------------------------------------------------------- key times
 
 
 def _key_times(incident: Incident, zone: ZoneInfo, tz: str, lang: str) -> str:
-    rows = [(_text("review_milestone_opened", lang), _local(incident.created_at, zone), NONE_MARK)]
+    rows = [(_text("milestone_opened", lang), _local(incident.created_at, zone), NONE_MARK)]
     for milestone in _MILESTONES:
         moment: datetime | None = getattr(incident, f"{milestone}_at")
         if moment is None and milestone == "cancelled":
             continue
         elapsed = _elapsed(incident.created_at, moment)
-        rows.append((_text(f"review_milestone_{milestone}", lang),
+        rows.append((_text(f"milestone_{milestone}", lang),
                      _local(moment, zone) if moment else NONE_MARK, elapsed))
-    table = _table([_text("review_col_milestone", lang), _text("review_col_time", lang, tz=tz),
-                    _text("review_col_elapsed", lang)], rows)
-    return "\n\n".join([f"## {_text('review_key_times', lang)}", _text("review_times_in", lang, tz=tz),
+    table = _table([_text("col_milestone", lang), _text("col_time", lang, tz=tz),
+                    _text("col_elapsed", lang)], rows)
+    return "\n\n".join([f"## {_text('key_times', lang)}", _text("times_in", lang, tz=tz),
                         table, _time_to_lines(incident, lang)])
 
 
@@ -107,7 +107,7 @@ def _time_to_lines(incident: Incident, lang: str) -> str:
     lines = []
     for milestone, verb in _TIME_TO.items():
         elapsed = _elapsed(incident.created_at, getattr(incident, f"{milestone}_at"))
-        lines.append(_fact(_text(f"review_time_to_{verb}", lang), elapsed, lang))
+        lines.append(_fact(_text(f"time_to_{verb}", lang), elapsed, lang))
     return "\n".join(lines)
 
 
@@ -134,7 +134,7 @@ def _aware(moment: datetime) -> datetime:
 def _responders(incident: Incident, names: Mapping[str, str], lang: str) -> str:
     people = list(dict.fromkeys(incident.responders))
     body = "\n".join(f"- {_person(user, names, lang)}" for user in people)
-    return f"## {_text('review_responders', lang)}\n\n{body or _text('review_no_responders', lang)}"
+    return f"## {_text('responders', lang)}\n\n{body or _text('no_responders', lang)}"
 
 
 def _person(user: str | None, names: Mapping[str, str], lang: str) -> str:
@@ -145,37 +145,37 @@ def _person(user: str | None, names: Mapping[str, str], lang: str) -> str:
 
 def _timeline(entries: Sequence[TimelineEntry], names: Mapping[str, str], zone: ZoneInfo, tz: str,
               lang: str) -> str:
-    heading = f"## {_text('review_timeline', lang)}"
+    heading = f"## {_text('timeline', lang)}"
     if not entries:
-        return f"{heading}\n\n{_text('review_no_timeline', lang)}"
+        return f"{heading}\n\n{_text('no_timeline', lang)}"
     rows = [
         (_local(entry.at, zone), _who(entry.actor, names, lang), _kind(entry.kind, lang),
          _cell(entry.text, names))
         for entry in sorted(entries, key=lambda e: _aware(e.at))
     ]
-    columns = [_text("review_col_time", lang, tz=tz), _text("review_col_who", lang),
-               _text("review_col_event", lang), _text("review_col_details", lang)]
+    columns = [_text("col_time", lang, tz=tz), _text("col_who", lang),
+               _text("col_event", lang), _text("col_details", lang)]
     return f"{heading}\n\n{_table(columns, rows)}"
 
 
 def _who(actor: str | None, names: Mapping[str, str], lang: str) -> str:
-    return _cell(names.get(actor) or actor, {}) if actor else _text("review_bot", lang)
+    return _cell(names.get(actor) or actor, {}) if actor else _text("bot", lang)
 
 
 def _kind(kind: str, lang: str) -> str:
-    return _text(f"review_kind_{kind}", lang) if _known(f"review_kind_{kind}", lang) else _cell(kind, {})
+    return _text(f"kind_{kind}", lang) if _known(f"kind_{kind}", lang) else _cell(kind, {})
 
 
 # ---------------------------------------------------------------- sections to fill in
 
 
 def _empty_section(name: str, lang: str) -> str:
-    return f"## {_text(f'review_{name}', lang)}\n\n<!-- {_text(f'review_hint_{name}', lang)} -->"
+    return f"## {_text(f'{name}', lang)}\n\n<!-- {_text(f'hint_{name}', lang)} -->"
 
 
 def _action_items(lang: str) -> str:
-    columns = [_text(f"review_col_{name}", lang) for name in ("action", "owner", "due", "ticket")]
-    return f"## {_text('review_action_items', lang)}\n\n{_table(columns, [('', '', '', '')])}"
+    columns = [_text(f"col_{name}", lang) for name in ("action", "owner", "due", "ticket")]
+    return f"## {_text('action_items', lang)}\n\n{_table(columns, [('', '', '', '')])}"
 
 
 # ---------------------------------------------------------------- Markdown helpers
