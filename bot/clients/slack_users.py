@@ -12,11 +12,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
+from bot.i18n import normalise_language
 from bot.store import repo
 
 log = logging.getLogger(__name__)
 TTL = timedelta(days=1)
 MEMORY_TTL = timedelta(minutes=10)
+
+
+def is_user_id(text: str) -> bool:
+    """A Slack user id (`U…`/`W…`), as opposed to an email or a name written in a rotation."""
+    return text[:1] in {"U", "W"} and text.isalnum() and text.isupper()
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,12 @@ class UserDirectory:
         if user.found:
             self.memory[user_id] = (user, self.clock.now() + MEMORY_TTL)
         return user
+
+    def language(self, user_id: str | None, fallback: str) -> str:
+        """The language a user reads: their Slack locale when it is one we speak, else `fallback`."""
+        if not user_id or user_id.startswith("?"):  # "?name": a rotation member that is no Slack user
+            return fallback
+        return normalise_language(self.get(user_id).locale) or fallback
 
     def _from_store_or_slack(self, user_id: str) -> SlackUser:
         cached = self._cached(user_id)
@@ -93,7 +105,7 @@ class UserDirectory:
 
     def resolve(self, member: str) -> SlackUser:
         """A rotation member written as a user id, an email or @name → the Slack user."""
-        if member.startswith(("U", "W")) and member.isalnum() and member.isupper():
+        if is_user_id(member):
             return self.get(member)
         if "@" in member.strip("@"):
             try:

@@ -56,3 +56,69 @@ class Incident:
 
     def time_to(self, moment: datetime | None) -> timedelta | None:
         return moment - self.created_at if moment else None
+
+
+@dataclass(frozen=True)
+class ChainMember:
+    tier: str
+    user: str  # a Slack user id, or "?<member>" for a rotation member that names no Slack user
+
+    @property
+    def resolved(self) -> bool:
+        return not self.user.startswith("?")
+
+
+@dataclass(frozen=True)
+class ChainSnapshot:
+    """Everything escalation needs, frozen when the incident opens: later config edits don't change it."""
+
+    configured: bool = False  # the team has a rotation at all
+    steps: tuple[ChainMember, ...] = ()
+    gaps: tuple[str, ...] = ()  # tiers nobody covers right now
+    sla_seconds: dict[str, float | None] = field(default_factory=dict)  # severity -> ack window
+    page: dict[str, bool] = field(default_factory=dict)  # severity -> whether it pages at all
+    repeat: int = 0  # extra rounds of the last tier
+
+    def pages(self, severity: str) -> bool:
+        return bool(self.steps) and self.page.get(severity, True)
+
+    def sla_for(self, severity: str) -> timedelta | None:
+        seconds = self.sla_seconds.get(severity)
+        return timedelta(seconds=seconds) if seconds else None
+
+    @property
+    def people(self) -> set[str]:
+        return {step.user for step in self.steps if step.resolved}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"configured": self.configured, "steps": [{"tier": s.tier, "user": s.user} for s in self.steps],
+                "gaps": list(self.gaps), "sla": dict(self.sla_seconds), "page": dict(self.page),
+                "repeat": self.repeat}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ChainSnapshot:
+        data = data or {}
+        return cls(configured=bool(data.get("configured")),
+                   steps=tuple(ChainMember(str(s["tier"]), str(s["user"])) for s in data.get("steps", [])),
+                   gaps=tuple(data.get("gaps", [])), sla_seconds=dict(data.get("sla", {})),
+                   page=dict(data.get("page", {})), repeat=int(data.get("repeat", 0)))
+
+
+@dataclass(frozen=True)
+class Page:
+    """One step of an incident's escalation as the desk and handlers see it (never the database row)."""
+
+    id: int
+    incident_id: int
+    step: int  # -1: the PagerDuty trigger; 0, 1, …: Slack pages down the chain; the last: "exhausted"
+    kind: str  # page | exhausted | pagerduty
+    tier: str
+    user: str
+    status: str  # scheduled | sending | sent | failed | cancelled
+    due_at: datetime
+    attempts: int = 0
+    error: str | None = None
+    escalated_by: str | None = None
+    sent_at: datetime | None = None
+    dm_channel: str | None = None
+    dm_ts: str | None = None

@@ -1,17 +1,18 @@
-"""Block Kit for incidents: confirmation, pinned summary, page DM, status."""
+"""Block Kit for incidents: confirmation, pinned summary, page DM, status, stats."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.durations import format_duration
 from bot.escape import Markup, escape
 from bot.i18n import catalog, t
-from bot.incidents.model import SEVERITIES, Incident, TimelineEntry
-from bot.render.blocks import Block, actions, button, context, header, section
+from bot.incidents.model import SEVERITIES, Incident, Page, TimelineEntry
+from bot.incidents.stats import IncidentStats, StatsReport
+from bot.render.blocks import SECTION_LIMIT, Block, actions, button, context, header, section
 
 __all__ = ["section"]
 
@@ -109,8 +110,7 @@ def page_blocks(incident: Incident, lang: str, tier: str, sla: str | None) -> li
                                           "primary"))]
 
 
-def status_blocks(incident: Incident, lang: str, now: datetime, tz: str,
-                  next_step: tuple[str, str, datetime] | None) -> list[Block]:
+def status_blocks(incident: Incident, lang: str, now: datetime, tz: str, next_page: Page | None) -> list[Block]:
     commander = mention(incident.commander) if incident.commander else t("incident.nobody", lang)
     responders = Markup(", ".join(mention(u) for u in incident.responders) or "—")
     blocks = [header(t("incident.status_header", lang, number=incident.number, title=incident.title)),
@@ -119,10 +119,9 @@ def status_blocks(incident: Incident, lang: str, now: datetime, tz: str,
                         age=format_duration(now - incident.created_at))),
               context(t("incident.who_line", lang, commander=commander, reporter=incident.reporter,
                         responders=responders))]
-    if next_step and not incident.closed:
-        user, tier, at = next_step
-        blocks.append(context(t("incident.escalation_next", lang, user=user, tier=tier,
-                                at=local(at, tz))))
+    if next_page and next_page.kind == "page" and not incident.closed:
+        blocks.append(context(t("incident.escalation_next", lang, user=next_page.user, tier=next_page.tier,
+                                at=local(next_page.due_at, tz))))
     lines = [f"`{local(e.at, tz)}` {timeline_line(e, lang)}" for e in incident.timeline]
     blocks.append(section(t("incident.timeline_header", lang, tz=tz) + "\n" + "\n".join(lines[-40:])))
     return blocks
@@ -144,3 +143,57 @@ def timeline_line(entry: TimelineEntry, lang: str) -> str:
 
 def local(at: datetime, tz: str) -> str:
     return at.astimezone(ZoneInfo(tz)).strftime("%m-%d %H:%M:%S")
+
+
+NONE_MARK = "—"
+
+
+def stats_blocks(report: StatsReport, language: str) -> list[Block]:
+    title = t("incident_stats.header_team", language, team=report.team) if report.team else None
+    blocks: list[Block] = [header(title or t("incident_stats.header", language)),
+                           context(_period(report, language))]
+    if report.empty:
+        return [*blocks, section(t("incident_stats.no_incidents", language))]
+    lines = [_team_line(stats, language) for stats in report.teams]
+    if report.team is None and len(report.teams) > 1:
+        lines.append(_team_line(report.overall, language))
+    blocks += [section(chunk) for chunk in _chunks(lines, SECTION_LIMIT)]
+    return [*blocks, context(t("incident_stats.footnote", language))]
+
+
+def _period(report: StatsReport, language: str) -> str:
+    return t("incident_stats.period", language, since=_stamp(report.since), until=_stamp(report.until),
+             length=format_duration(report.until - report.since))
+
+
+def _stamp(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname() or 'UTC'}"
+
+
+def _team_line(stats: IncidentStats, language: str) -> str:
+    name = escape(stats.team) if stats.team is not None else t("incident_stats.all_teams", language)
+    severities = " · ".join(f"{sev} {n}" for sev, n in stats.by_severity.items())
+    parts = [
+        t("incident_stats.count", language, count=stats.count, severities=severities),
+        t("incident_stats.mtta", language, value=_duration(stats.mtta)),
+        t("incident_stats.mttr", language, value=_duration(stats.mttr)),
+        t("incident_stats.mtbf", language, value=_duration(stats.mtbf)),
+    ]
+    if stats.cancelled:
+        parts.append(t("incident_stats.cancelled", language, count=stats.cancelled))
+    return f"*{name}*: " + " · ".join(parts)
+
+
+def _duration(value: timedelta | None) -> str:
+    return format_duration(value) if value is not None else NONE_MARK
+
+
+def _chunks(lines: Sequence[str], limit: int) -> list[str]:
+    """Join lines into texts no longer than `limit` (a longer single line is cut by `section`)."""
+    chunks: list[str] = []
+    for line in lines:
+        if chunks and len(chunks[-1]) + 1 + len(line) <= limit:
+            chunks[-1] += "\n" + line
+        else:
+            chunks.append(line)
+    return chunks

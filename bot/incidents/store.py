@@ -9,7 +9,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.incidents.model import Incident, TimelineEntry
+from bot.incidents.model import ChainSnapshot, Incident, TimelineEntry
 from bot.store.models import EscalationStep, IncidentEventRow, IncidentRow
 from bot.store.repo import audit
 
@@ -62,9 +62,9 @@ def to_incident(row: IncidentRow, events: Any = ()) -> Incident:
     )
 
 
-def chain_of(factory: sessionmaker[Session], incident_id: int) -> dict[str, Any]:
+def chain_of(factory: sessionmaker[Session], incident_id: int) -> ChainSnapshot:
     with factory() as session:
-        return dict(session.scalar(select(IncidentRow.chain).where(IncidentRow.id == incident_id)) or {})
+        return ChainSnapshot.from_json(session.scalar(select(IncidentRow.chain).where(IncidentRow.id == incident_id)))
 
 
 def set_fields(factory: sessionmaker[Session], incident_id: int, **values: Any) -> None:

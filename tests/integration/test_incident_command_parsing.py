@@ -113,14 +113,14 @@ def test_severity_takes_sevN_in_any_case_or_a_bare_number(bot, slack: SlackRecor
     channel = open_incident(app, slack)
     said = say(app, slack, "/incident", f"severity {typed}", channel=channel)
     assert "didn't understand" not in said and "Usage" not in said
-    assert store.load(services.factory, 1).severity == severity
+    assert store.load(services.sessions, 1).severity == severity
 
 
 def test_severity_with_an_incident_number_and_a_bare_number(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     services, app = bot
     open_incident(app, slack)
     say(app, slack, "/incident", "severity #1 3")
-    assert store.load(services.factory, 1).severity == "sev3"
+    assert store.load(services.sessions, 1).severity == "sev3"
 
 
 @pytest.mark.parametrize("typed", ["p1", "sev9", "sev1 now"])
@@ -131,7 +131,7 @@ def test_an_unknown_severity_names_what_was_typed_and_the_valid_ones(bot, slack:
     said = say(app, slack, "/incident", f"severity {typed}", channel=channel)
     assert f"`{typed}`" in said and "`sev1`, `sev2`, `sev3`, `sev4`" in said and "`—`" not in said
     assert_usage(said)
-    assert store.load(services.factory, 1).severity == "sev2"
+    assert store.load(services.sessions, 1).severity == "sev2"
 
 
 def test_severity_without_a_word_lists_the_severities(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -147,17 +147,17 @@ def test_custom_severity_names_come_from_the_config(tmp_path, slack: SlackRecord
                              config(severities=severities, default_severity="critical", degraded_severity="minor"))
     app = make_app(services)
     say(app, slack, "/incident", "declare queue stuck MINOR")
-    assert store.load(services.factory, 1).severity == "minor"
+    assert store.load(services.sessions, 1).severity == "minor"
     said = say(app, slack, "/incident", "severity #1 sev1")
     assert "`sev1`" in said and "`critical`, `minor`" in said
     say(app, slack, "/incident", "severity #1 Critical")
-    assert store.load(services.factory, 1).severity == "critical"
+    assert store.load(services.sessions, 1).severity == "critical"
 
 
 def test_declare_reads_a_trailing_number_as_part_of_the_title(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     services, app = bot
     say(app, slack, "/incident", "declare disk full on node 1")
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     assert incident.title == "disk full on node 1" and incident.severity == "sev2"
 
 
@@ -165,7 +165,7 @@ def test_declare_reads_a_trailing_number_as_part_of_the_title(bot, slack: SlackR
 
 
 def overrides(services) -> list[tuple[datetime, datetime]]:  # type: ignore[no-untyped-def]
-    with services.factory() as session:
+    with services.sessions() as session:
         return [(row.starts_at, row.ends_at) for row in session.scalars(select(OncallOverride))]
 
 

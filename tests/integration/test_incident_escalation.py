@@ -7,8 +7,8 @@ import threading
 from datetime import timedelta
 
 from bot.clock import FrozenClock
-from bot.incidents import escalation, store
-from bot.incidents.desk import OpenRequest, desk_for
+from bot.incidents import store
+from bot.incidents.desk import OpenRequest
 from tests.e2e.conftest import ROTATION, team_config
 from tests.support.inprocess import START, make_services
 from tests.support.slack_recorder import SlackRecorder
@@ -20,7 +20,7 @@ def dm_targets(slack: SlackRecorder) -> list[str]:
 
 
 def open_sev1(services, ts: str = "1700000000.000100") -> int:  # type: ignore[no-untyped-def]
-    incident, _ = desk_for(services).open(OpenRequest(reporter="UREPORTER", source="reaction", channel="CTEAM",
+    incident, _ = services.incidents.open(OpenRequest(reporter="UREPORTER", source="reaction", channel="CTEAM",
                                                       message_ts=ts, severity="sev1", emoji="🔥💥"))
     return incident.id
 
@@ -33,21 +33,21 @@ def test_unacknowledged_page_escalates_through_three_tiers_then_posts_loudly(db_
     open_sev1(services)
     assert dm_targets(slack) == ["DUDRI1"]
     clock.advance(timedelta(minutes=4, seconds=59))
-    escalation.work_due(services)
+    services.escalation.work_due()
     assert dm_targets(slack) == ["DUDRI1"]  # not yet: sev1 SLA is 5 minutes
     clock.advance(timedelta(seconds=1))
-    escalation.work_due(services)
+    services.escalation.work_due()
     assert dm_targets(slack) == ["DUDRI1", "DUSENIOR2"]
     clock.advance(timedelta(minutes=5))
-    escalation.work_due(services)
-    escalation.work_due(services)  # a second tick in the same instant sends nothing more
+    services.escalation.work_due()
+    services.escalation.work_due()  # a second tick in the same instant sends nothing more
     assert dm_targets(slack) == ["DUDRI1", "DUSENIOR2", "DULEAD3"]
     clock.advance(timedelta(minutes=5))
-    escalation.work_due(services)
+    services.escalation.work_due()
     loud = [c for c in slack.calls("chat.postMessage") if "<!here>" in json.dumps(c.params)]
     assert len(loud) == 1 and loud[0].params["channel"] == "CTEAM"
     clock.advance(timedelta(minutes=30))
-    escalation.work_due(services)
+    services.escalation.work_due()
     assert len(dm_targets(slack)) == 3
 
 
@@ -56,11 +56,11 @@ def test_acknowledging_stops_escalation_and_records_time_to_ack(db_url: str, sla
     services = make_services(db_url, slack, team_config(), clock)
     incident_id = open_sev1(services)
     clock.advance(timedelta(minutes=2))
-    acked = desk_for(services).acknowledge(incident_id, "UDRI1", "button")
+    acked = services.incidents.acknowledge(incident_id, "UDRI1", "button")
     assert acked.status == "acknowledged" and acked.acknowledged_at == START + timedelta(minutes=2)
     assert acked.commander == "UDRI1"
     clock.advance(timedelta(hours=1))
-    escalation.work_due(services)
+    services.escalation.work_due()
     assert dm_targets(slack) == ["DUDRI1"]
     assert "acknowledged" in json.dumps([c.params for c in slack.calls("chat.update")])
 
@@ -74,7 +74,7 @@ def test_page_that_can_never_be_delivered_is_reported_and_escalation_continues(d
     assert len(failures) == 3  # one try per tier (a permanent error is not retried), then the next round waits
     reports = [c for c in slack.calls("chat.postMessage") if "Could not page" in json.dumps(c.params)]
     assert [r.params["channel"] for r in reports][:1] == ["CTEAM"]
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     assert incident is not None
     assert [e.kind for e in incident.timeline].count("page_failed") == 3
 
@@ -98,7 +98,7 @@ def test_one_message_gets_one_incident_even_when_many_threads_race(db_url: str, 
 
     def race() -> None:
         barrier.wait()
-        _, created = desk_for(services).open(OpenRequest(reporter="U1", source="reaction", channel="CTEAM",
+        _, created = services.incidents.open(OpenRequest(reporter="U1", source="reaction", channel="CTEAM",
                                                          message_ts="1700000009.000900"))
         results.append(created)
 
@@ -119,7 +119,7 @@ def test_chain_is_snapshotted_so_config_edits_do_not_change_a_running_incident(d
     open_sev1(services)
     services.config.oncall["ml-platform"].tiers[1].layers[0].members[0] = "UCHANGED"
     clock.advance(timedelta(minutes=5))
-    escalation.work_due(services)
+    services.escalation.work_due()
     assert dm_targets(slack) == ["DUDRI1", "DUSENIOR2"]
 
 
@@ -129,13 +129,13 @@ def test_undo_within_two_minutes_cancels_and_later_refuses(db_url: str, slack: S
     first = open_sev1(services, "1700000000.000001")
     second = open_sev1(services, "1700000000.000002")
     clock.advance(timedelta(minutes=1, seconds=59))
-    assert desk_for(services).cancel(first, "UREPORTER").status == "cancelled"
+    assert services.incidents.cancel(first, "UREPORTER").status == "cancelled"
     clock.advance(timedelta(seconds=2))
     try:
-        desk_for(services).cancel(second, "UREPORTER")
+        services.incidents.cancel(second, "UREPORTER")
         raise AssertionError("undo after 2 minutes must be refused")
     except Exception as exc:
         assert "too late" in str(exc)
     clock.advance(timedelta(minutes=5))
-    escalation.work_due(services)
+    services.escalation.work_due()
     assert dm_targets(slack).count("DUSENIOR2") == 1  # only the incident that was not undone escalated

@@ -57,9 +57,9 @@ def test_eyes_on_the_page_by_the_dri_acknowledges(bot, slack: SlackRecorder) -> 
     open_incident(app, slack)
     page = next(c for c in slack.calls("chat.postMessage") if c.params["channel"] == "DUDRI1")
     react(app, "USTRANGER", "eyes", channel="DUDRI1", ts=page.response["ts"])
-    assert store.load(services.factory, 1).status == "open"  # not a responder
+    assert store.load(services.sessions, 1).status == "open"  # not a responder
     react(app, "UDRI1", "eyes", channel="DUDRI1", ts=page.response["ts"])
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     assert incident.status == "acknowledged" and incident.acknowledged_by == "UDRI1"
 
 
@@ -77,7 +77,7 @@ def test_incident_command_ack_note_status_and_resolve_in_the_incident_channel(bo
     assert "resolved incident #1" in resolved
     uploads = slack.calls("files.getUploadURLExternal")
     assert uploads and uploads[0].params["filename"] == "incident-1-review.md"
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     assert incident.status == "resolved" and incident.resolved_at == START + timedelta(minutes=3)
 
 
@@ -87,7 +87,7 @@ def test_check_mark_on_the_summary_by_a_responder_resolves(bot, slack: SlackReco
     channel = incident_channel(slack)
     summary = next(c for c in slack.calls("pins.add"))
     react(app, "UDRI1", "white_check_mark", channel=channel, ts=summary.params["timestamp"])
-    assert store.load(services.factory, 1).status == "resolved"
+    assert store.load(services.sessions, 1).status == "resolved"
 
 
 def test_pushpin_in_the_incident_channel_adds_the_message_to_the_timeline(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -97,7 +97,7 @@ def test_pushpin_in_the_incident_channel_adds_the_message_to_the_timeline(bot, s
     slack.set_message(channel, "1700000050.000001", text="error rate back to 0.1%", user="UDRI1")
     react(app, "UDRI1", "pushpin", channel=channel, ts="1700000050.000001")
     react(app, "UDRI1", "pushpin", channel=channel, ts="1700000050.000001")
-    pinned = [e for e in store.load(services.factory, 1).timeline if e.kind == "pinned"]
+    pinned = [e for e in store.load(services.sessions, 1).timeline if e.kind == "pinned"]
     assert [e.text for e in pinned] == ["error rate back to 0.1%"]
 
 
@@ -109,7 +109,7 @@ def test_severity_menu_changes_severity_and_records_it(bot, slack: SlackRecorder
                "actions": [{"type": "static_select", "action_id": "incident_severity", "block_id": "b",
                             "selected_option": {"value": "1:sev1", "text": {"type": "plain_text", "text": "sev1"}}}]}
     dispatch(app, interactivity_body(payload))
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     assert incident.severity == "sev1"
     assert any(e.kind == "severity" and "sev2 -> sev1" in e.text for e in incident.timeline)
 
@@ -119,7 +119,7 @@ def test_degraded_combo_opens_a_sev4_incident_without_paging(bot, slack: SlackRe
     slack.set_message("CTEAM", MESSAGE_TS, text="grafana is slow", user="UAUTHOR")
     react(app, "UALICE", "hammer")
     react(app, "UALICE", "zap")
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     assert incident.severity == "sev4" and incident.title.startswith("Degraded")
     assert not [c for c in slack.calls("conversations.open")]
 
@@ -127,7 +127,7 @@ def test_degraded_combo_opens_a_sev4_incident_without_paging(bot, slack: SlackRe
 def test_declare_command_with_severity_pages_and_a_bad_severity_gets_usage(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     services, app = bot
     command(app, slack, "declare payments API down sev1", channel="CTEAM", user="UREPORTER")
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     assert (incident.title, incident.severity) == ("payments API down", "sev1")
     assert slack.calls("conversations.open")[0].params["users"] == "UDRI1"
     assert "Usage" in command(app, slack, "severity 1 sev9")
@@ -137,7 +137,7 @@ def test_cannot_create_channels_runs_the_incident_in_the_thread_and_says_why(bot
     services, app = bot
     slack.fail_method("conversations.create", error="missing_scope")
     open_incident(app, slack)
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     assert incident.channel_id == "CTEAM" and incident.thread_ts == MESSAGE_TS
     said = json.dumps([c.params for c in slack.calls("chat.postMessage")])
     assert "could not create an incident channel (missing_scope)" in said
@@ -148,7 +148,7 @@ def test_unreadable_message_still_opens_an_incident_and_says_what_is_missing(bot
     slack.fail_method("conversations.history", error="not_in_channel")
     react(app, "UALICE", "fire")
     react(app, "UALICE", "boom")
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     assert incident.title == "Incident from a message in #CTEAM"
     assert "could not read the original message (not_in_channel)" in json.dumps(
         [c.params for c in slack.calls("chat.postMessage")])
@@ -158,7 +158,7 @@ def test_huge_mojibake_message_gets_a_clean_short_title(bot, slack: SlackRecorde
     services, app = bot
     broken = "部署失败 <@UDRI1> payments down".encode().decode("latin-1")
     open_incident(app, slack, text=broken + " " + "x" * 40_000)
-    title = store.load(services.factory, 1).title
+    title = store.load(services.sessions, 1).title
     assert title.startswith("部署失败 @") and "payments down" in title
     assert len(title) <= 80 and title.endswith("…")
 
@@ -171,8 +171,8 @@ def test_message_shortcut_declares_an_incident_for_that_message(bot, slack: Slac
                "message": {"type": "message", "ts": MESSAGE_TS, "text": "queue is backing up", "user": "U0"}}
     dispatch(app, interactivity_body(payload))
     dispatch(app, interactivity_body(payload))  # a double click
-    assert store.load(services.factory, 1).title == "queue is backing up"
-    assert store.load(services.factory, 2) is None
+    assert store.load(services.sessions, 1).title == "queue is backing up"
+    assert store.load(services.sessions, 2) is None
 
 
 def test_stats_command_posts_numbers_and_a_chart(bot, slack: SlackRecorder, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
@@ -237,7 +237,7 @@ def test_ack_button_on_the_page_acknowledges_and_a_second_click_changes_nothing(
                "actions": [{"type": "button", "action_id": "incident_ack", "value": "1", "block_id": "b"}]}
     dispatch(app, interactivity_body(payload))
     dispatch(app, interactivity_body(payload))  # double click
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     assert incident.status == "acknowledged" and incident.acknowledged_by == "UDRI1"
     assert [e.kind for e in incident.timeline].count("acknowledged") == 1
     assert "already acknowledged" in json.dumps([c.params for c in slack.calls("response_url")])
@@ -292,10 +292,9 @@ def test_escalate_button_pages_the_next_tier_now_and_mitigated_stops_paging(bot,
     pages = [c.params["channel"] for c in slack.calls("chat.postMessage") if c.params["channel"].startswith("D")]
     assert pages == ["DUDRI1", "DUSENIOR2"]
     click(app, slack, "incident_mitigated", user="USENIOR2")
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     assert incident.status == "mitigated" and incident.acknowledged_by == "USENIOR2"
     clock.advance(timedelta(hours=2))
-    from bot.incidents import escalation
 
-    escalation.work_due(services)
+    services.escalation.work_due()
     assert len([c for c in slack.calls("chat.postMessage") if c.params["channel"].startswith("D")]) == 2

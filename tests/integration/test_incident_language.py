@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FrozenClock
-from bot.incidents.desk import Refused, desk_for
+from bot.incidents.desk import Refused
 from tests.e2e.conftest import team_config
 from tests.support.inprocess import START, dispatch, make_app, make_services
 from tests.support.signing import event_body, slash_command_body
@@ -85,7 +85,7 @@ def test_undo_refusal_names_the_window_in_seconds_when_it_is_short(tmp_path, sla
     open_incident(app, slack)
     clock.advance(timedelta(seconds=6))
     with pytest.raises(Refused, match=r"undo works for 5s after opening"):
-        desk_for(services).cancel(1, "UREPORTER")
+        services.incidents.cancel(1, "UREPORTER")
 
 
 def test_asking_about_a_missing_incident_is_answered_in_the_askers_language(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]

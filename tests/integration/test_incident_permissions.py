@@ -77,7 +77,7 @@ def click(app: Any, slack: SlackRecorder, action_id: str, user: str, value: str)
 
 
 def changed(services: Any, action_id: str) -> bool:
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     if action_id == "incident_severity":
         return incident.severity == "sev1"
     if action_id == "incident_escalate":
@@ -86,7 +86,7 @@ def changed(services: Any, action_id: str) -> bool:
 
 
 def denials(services: Any) -> list[AuditLog]:
-    with services.factory() as session:
+    with services.sessions() as session:
         return list(session.scalars(select(AuditLog).where(AuditLog.action.like("denied.%"))))
 
 
@@ -131,11 +131,11 @@ def test_incident_commands_refuse_strangers_and_serve_the_group(bot, slack: Slac
     services, app = bot
     open_incident(app, slack)
     said = command(app, slack, text, STRANGER)
-    assert "can't" in said and store.load(services.factory, 1).status == "open"
-    assert store.load(services.factory, 1).severity == "sev2"
+    assert "can't" in said and store.load(services.sessions, 1).status == "open"
+    assert store.load(services.sessions, 1).severity == "sev2"
     said = command(app, slack, text, GROUP_MEMBER)
     assert "can't" not in said
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     assert incident.status != "open" or incident.severity == "sev1" or \
         any(e.kind == "escalated" for e in incident.timeline)
 
@@ -148,12 +148,12 @@ def test_eyes_from_a_stranger_on_the_page_changes_nothing_and_says_nothing(bot, 
     dispatch(app, event_body({"type": "reaction_added", "user": STRANGER, "reaction": "eyes", "item_user": "U0",
                               "item": {"type": "message", "channel": "DUDRI1", "ts": page.response["ts"]},
                               "event_ts": "2.0"}))
-    assert store.load(services.factory, 1).status == "open"
+    assert store.load(services.sessions, 1).status == "open"
     assert not slack.calls("chat.postEphemeral")
     dispatch(app, event_body({"type": "reaction_added", "user": GROUP_MEMBER, "reaction": "eyes", "item_user": "U0",
                               "item": {"type": "message", "channel": "DUDRI1", "ts": page.response["ts"]},
                               "event_ts": "3.0"}))
-    assert store.load(services.factory, 1).status == "acknowledged"
+    assert store.load(services.sessions, 1).status == "acknowledged"
 
 
 @pytest.mark.parametrize(("user", "allowed"), [(STRANGER, False), ("USENIOR2", True), (GROUP_MEMBER, True),
@@ -166,7 +166,7 @@ def test_oncall_override_is_for_the_rotation_the_team_group_and_admins(bot, slac
                                      response_url=slack.response_url("r")))
     said = json.dumps([c.params for c in slack.calls("response_url")], ensure_ascii=False)
     assert ("Override saved" in said) is allowed
-    with services.factory() as session:
+    with services.sessions() as session:
         rows = list(session.scalars(select(AuditLog.action).where(AuditLog.actor == user)))
     assert rows == (["oncall.override"] if allowed else ["denied.override"])
     if not allowed:

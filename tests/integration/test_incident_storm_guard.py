@@ -59,7 +59,7 @@ def test_twenty_five_fire_messages_from_one_user_open_one_incident_and_page_once
     services, app = bot
     for i in range(25):
         typed(app, "UALICE", f"checkout down again 🔥💥 ({i})", f"1700000100.{i:06d}")
-    assert len(store.in_period(services.factory, START - timedelta(days=1))) == 1
+    assert len(store.in_period(services.sessions, START - timedelta(days=1))) == 1
     assert pages(slack) == ["DUDRI1"]
     asked = questions(slack)
     assert len(asked) == 24 and {q.params["user"] for q in asked} == {"UALICE"}
@@ -74,9 +74,9 @@ def test_join_adds_the_report_to_the_incident_without_paging(bot, slack: SlackRe
     assert answer(app, slack, question, "incident_join", "UALICE").count("for <@UBOB>") == 1  # not theirs
     said = answer(app, slack, question, "incident_join", "UBOB")
     assert "Added your message to incident #1" in said
-    incident = store.load(services.factory, 1)
+    incident = store.load(services.sessions, 1)
     assert [e.kind for e in incident.timeline].count("joined") == 1
-    assert pages(slack) == [] and len(store.in_period(services.factory, START - timedelta(days=1))) == 1
+    assert pages(slack) == [] and len(store.in_period(services.sessions, START - timedelta(days=1))) == 1
 
 
 def test_open_a_new_one_opens_and_pages(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -85,7 +85,7 @@ def test_open_a_new_one_opens_and_pages(bot, slack: SlackRecorder) -> None:  # t
     typed(app, "UBOB", "search is down too 🔥💥", "1700000100.000002")
     [question] = questions(slack)
     answer(app, slack, question, "incident_open_new", "UBOB")
-    second = store.load(services.factory, 2)
+    second = store.load(services.sessions, 2)
     assert second is not None and second.reporter == "UBOB" and second.origin_ts == "1700000100.000002"
     assert pages(slack) == ["DUDRI1"]
 
@@ -96,5 +96,5 @@ def test_after_the_storm_window_a_new_fire_opens_a_new_incident(bot, slack: Slac
     typed(app, "UALICE", "checkout down 🔥💥", "1700000100.000001")
     clock.advance(timedelta(minutes=10, seconds=1))
     typed(app, "UALICE", "now search 🔥💥", "1700000100.000002")
-    assert store.load(services.factory, 2) is not None
+    assert store.load(services.sessions, 2) is not None
     assert not questions(slack) and pages(slack) == ["DUDRI1", "DUDRI1"]

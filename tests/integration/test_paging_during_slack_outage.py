@@ -11,8 +11,8 @@ import time
 from datetime import timedelta
 
 from bot.clock import FrozenClock
-from bot.incidents import escalation, store
-from bot.incidents.desk import OpenRequest, desk_for
+from bot.incidents import store
+from bot.incidents.desk import OpenRequest
 from bot.services import Services
 from tests.e2e.conftest import team_config
 from tests.support.fixture_http import FixtureServer, Response
@@ -40,11 +40,11 @@ def tick(services: Services, clock: FrozenClock, seconds: int) -> None:
     """What the leader does: run due escalation work once a second."""
     for _ in range(seconds):
         clock.advance(timedelta(seconds=1))
-        escalation.work_due(services)
+        services.escalation.work_due()
 
 
 def open_sev1(services: Services) -> int:
-    incident, _ = desk_for(services).open(OpenRequest(reporter="UREPORTER", source="reaction", channel="CTEAM",
+    incident, _ = services.incidents.open(OpenRequest(reporter="UREPORTER", source="reaction", channel="CTEAM",
                                                       message_ts="1700000000.000100", severity="sev1",
                                                       emoji="🔥💥"))
     return incident.id
@@ -59,9 +59,9 @@ def test_slack_down_20s_at_open_pages_first_line_once_within_seconds_of_return(d
     tick(services, clock, 20)
     assert dm_targets(slack) == []
     assert set(open_attempts(slack)) == {"UDRI1"}  # the 2nd and 3rd lines were not burnt through
-    step = escalation.first_page(services, incident_id)
+    step = services.escalation.first_page(incident_id)
     assert step is not None and step.status == "scheduled" and step.attempts >= 3
-    assert "page_retrying" in [e.kind for e in store.load(services.factory, incident_id).timeline]
+    assert "page_retrying" in [e.kind for e in store.load(services.sessions, incident_id).timeline]
 
     slack_down(slack, None)
     back = clock.now()
@@ -77,8 +77,8 @@ def test_slack_down_20s_at_open_pages_first_line_once_within_seconds_of_return(d
     confirmation = [c for c in slack.calls("chat.postMessage") if c.params.get("channel") == "CTEAM"
                     and c.response.get("ok") and "Incident #1 opened" in json.dumps(c.params)]
     assert len(confirmation) == 1 and "Paged <@UDRI1>" in json.dumps(confirmation[0].params)
-    second_tier = escalation.next_scheduled(services, incident_id)
-    delivered = escalation.first_page(services, incident_id)
+    second_tier = services.escalation.next_page(incident_id)
+    delivered = services.escalation.first_page(incident_id)
     assert second_tier is not None and delivered is not None and delivered.sent_at is not None
     assert second_tier.due_at == delivered.sent_at + timedelta(minutes=5)  # a whole ack window from delivery
     tick(services, clock, 4 * 60)
@@ -96,7 +96,7 @@ def test_html_503_from_slack_is_retried_not_a_failed_page(db_url: str, slack: Sl
     time.sleep(2)
     tick(services, clock, 4)
     assert dm_targets(slack) == ["DUDRI1"]
-    kinds = [e.kind for e in store.load(services.factory, incident_id).timeline]
+    kinds = [e.kind for e in store.load(services.sessions, incident_id).timeline]
     assert "page_failed" not in kinds and kinds.count("paged") == 1
 
 

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from bot.clock import FrozenClock
-from bot.incidents import escalation
 from tests.e2e.conftest import team_config
 from tests.support.inprocess import START, dispatch, make_app, make_services
 from tests.support.payload_safety import unsafe_markup
@@ -55,7 +54,7 @@ def test_hostile_title_stays_inert_through_paging_escalation_and_the_loud_post(b
                                                                    "ts": "1700000000.000100"}, "event_ts": "1"}))
     for _ in range(4):  # three tiers, then the loud "nobody acknowledged" post
         clock.advance(timedelta(minutes=16))
-        escalation.work_due(services)
+        services.escalation.work_due()
     loud = [c for c in slack.calls("chat.postMessage") if "still not acknowledged" in json.dumps(c.params)]
     assert len(loud) == 1
     assert json.dumps(loud[0].params).count("<!here>") == 1  # the bot's own, at the start

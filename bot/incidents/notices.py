@@ -1,0 +1,58 @@
+"""Where an incident's news goes: its channel or thread, the team channel, the people paged, PagerDuty."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clients.pager import Action
+from bot.clock import Clock
+from bot.incidents import store
+from bot.incidents.model import Incident, TimelineEntry
+from bot.notify import Notifier
+from bot.render.blocks import section
+from bot.retry import BackendError
+from bot.settings import Config
+
+log = logging.getLogger(__name__)
+
+
+class IncidentNotices:
+    def __init__(self, notifier: Notifier, config: Config, factory: sessionmaker[Session], clock: Clock) -> None:
+        self.notifier = notifier
+        self.config = config
+        self.factory = factory
+        self.clock = clock
+
+    def in_incident(self, incident: Incident, text: str) -> None:
+        """Post where the incident runs: its own channel, else the thread it hangs off."""
+        channel = incident.channel_id or incident.origin_channel
+        if channel:
+            self.notifier.post(channel, [section(text)], incident.thread_ts)
+
+    def to_team(self, incident: Incident, text: str, loud: bool = False) -> None:
+        """Tell the team channel (or wherever the incident lives). Used for failures and warnings."""
+        team = self.config.team_named(incident.team)
+        channel = (team.channel.lstrip("#") if team and team.channel else None) or incident.origin_channel \
+            or incident.channel_id
+        if channel:
+            thread = None if loud or channel != incident.channel_id else incident.thread_ts
+            self.notifier.post(channel, [section(text)], thread, loud=loud)
+
+    def invite(self, incident: Incident, users: list[str]) -> None:
+        """Into the incident's own channel; an incident running in a thread has no one to invite."""
+        if incident.channel_id and incident.thread_ts is None:
+            self.notifier.invite(incident.channel_id, users)
+
+    def pagerduty(self, incident: Incident, action: Action) -> None:
+        """Acknowledge or resolve in PagerDuty too; a failure goes on the timeline."""
+        try:
+            self.notifier.pagerduty(action, incident.id, summary=f"#{incident.number} {incident.title}",
+                                    severity=incident.severity, link=incident.origin_link)
+        except BackendError as exc:
+            log.warning("PagerDuty %s for incident %s failed: %s", action, incident.id, exc.reason)
+            store.log_event(self.factory, incident.id,
+                            TimelineEntry(self.clock.now(), "page_failed", None,
+                                          f"PagerDuty {action} failed: {exc.reason}",
+                                          {"user": "PagerDuty", "tier": action, "reason": exc.reason}))
