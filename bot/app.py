@@ -1,4 +1,6 @@
-"""Builds the Bolt app from settings and services and registers every listener."""
+"""Builds the Bolt app from settings and services and registers every listener.
+
+The composition root: the one module in `bot/` that imports `handlers/`."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from slack_bolt import App
 
 from bot.services import Services
+from handlers import SLASH_COMMANDS, register_all
 
 log = logging.getLogger(__name__)
 
@@ -18,9 +21,12 @@ LISTENER_THREADS = 32
 LAZY_THREADS = 64
 
 
-def build_app(services: Services, *, verify_requests: bool = True, executor: Executor | None = None) -> App:
-    from handlers import register_all
+def slash_commands() -> list[str]:
+    """Every slash command the bot answers (the shell offers them; the manifest must declare them)."""
+    return sorted(SLASH_COMMANDS)
 
+
+def build_app(services: Services, *, verify_requests: bool = True, executor: Executor | None = None) -> App:
     signing_secret = services.env.slack_signing_secret
     app = App(
         client=services.slack,

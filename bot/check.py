@@ -169,7 +169,7 @@ def _user_groups(services: Services, slack_ok: bool) -> list[Row]:
     """Each team's `user_group`, whose members may act on the team's incidents: can Slack tell who is in it?"""
     from bot.clients.slack_groups import UserGroups
 
-    groups = UserGroups(services.slack, services.factory, services.clock)
+    groups = UserGroups(services.slack, services.sessions, services.clock)
     rows = []
     for team in (team for team in services.config.teams if team.user_group):
         name = f"user group {team.name}"

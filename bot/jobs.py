@@ -1,5 +1,5 @@
-"""Scheduled jobs. APScheduler persists jobs by reference, so these are plain module functions
-that reach the running process's services through `bind()`."""
+"""Scheduled jobs the leader runs. APScheduler persists jobs by reference, so these are plain module
+functions that reach the running process's services through `bind()`."""
 
 from __future__ import annotations
 
@@ -29,18 +29,16 @@ def _bound() -> Services:
 
 def forget_old_events() -> None:
     services = _bound()
-    removed = repo.forget_old_events(services.factory, services.clock.now() - timedelta(days=2))
+    removed = repo.forget_old_events(services.sessions, services.clock.now() - timedelta(days=2))
     log.info("forgot %d Slack event id(s) older than 2 days", removed)
 
 
 def work_escalations() -> None:
-    from bot.incidents.escalation import work_due
-
-    work_due(_bound())
+    _bound().escalation.work_due()
 
 
 def job_specs(services: Services) -> list[JobSpec]:
     return [
-        JobSpec("forget-old-events", "handlers.jobs:forget_old_events", IntervalTrigger(hours=6)),
-        JobSpec("work-escalations", "handlers.jobs:work_escalations", IntervalTrigger(seconds=1)),
+        JobSpec("forget-old-events", "bot.jobs:forget_old_events", IntervalTrigger(hours=6)),
+        JobSpec("work-escalations", "bot.jobs:work_escalations", IntervalTrigger(seconds=1)),
     ]

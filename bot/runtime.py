@@ -43,7 +43,7 @@ def register_domains(services: Services) -> None:
     from bot import spend_actions
     from bot.incidents import wiring
 
-    wiring.register(services)
+    wiring.register(services.actions, services.incidents)
     spend_actions.register(services)
 
 

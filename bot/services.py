@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.alerts.receive import AlertReceiver
 from bot.clients.chat import Chat
 from bot.clients.pager import PagerDuty
 from bot.clients.slack import make_web_client
@@ -19,7 +20,11 @@ from bot.clients.slack_users import UserDirectory
 from bot.clock import Clock, SystemClock
 from bot.combos import ComboEngine
 from bot.emoji_dialect import ActionRegistry, Dialect
-from bot.i18n import normalise_language
+from bot.incidents.desk import IncidentDesk
+from bot.incidents.escalation import Escalator
+from bot.incidents.notices import IncidentNotices
+from bot.incidents.summary import IncidentSummary
+from bot.notify import Notifier
 from bot.retry import BackendError
 from bot.settings import Config, Env, Team
 from bot.store.db import make_engine, session_factory
@@ -41,11 +46,15 @@ class Services:
     slack: WebClient
     demo: bool = False
     actions: ActionRegistry = field(default_factory=ActionRegistry)
-    alert_hooks: list[Callable[..., None]] = field(default_factory=list)
 
     @cached_property
-    def factory(self) -> sessionmaker[Session]:
+    def sessions(self) -> sessionmaker[Session]:
+        """Opens database sessions; domain services get it injected (`with sessions.begin() as session`)."""
         return session_factory(self.engine)
+
+    @cached_property
+    def alerts(self) -> AlertReceiver:
+        return AlertReceiver(self.sessions, self.clock)
 
     @cached_property
     def dialect(self) -> Dialect:
@@ -53,16 +62,31 @@ class Services:
 
     @cached_property
     def combos(self) -> ComboEngine:
-        return ComboEngine(self.factory, self.dialect, self.actions, self.clock)
+        return ComboEngine(self.sessions, self.dialect, self.actions, self.clock)
 
     @cached_property
     def users(self) -> UserDirectory:
-        return UserDirectory(self.slack, self.factory, self.clock)
+        return UserDirectory(self.slack, self.sessions, self.clock)
 
     @cached_property
     def chat(self) -> Chat:
         """The one Chat of this process, so every post shares the per-channel pacing."""
         return Chat(self.slack)
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        return Notifier(self.chat, self.pager)
+
+    @cached_property
+    def escalation(self) -> Escalator:
+        notices = IncidentNotices(self.notifier, self.config, self.sessions, self.clock)
+        summary = IncidentSummary(self.notifier, self.config, self.sessions, self.clock)
+        return Escalator(self.config, self.sessions, self.clock, self.users, self.notifier, notices, summary)
+
+    @cached_property
+    def incidents(self) -> IncidentDesk:
+        return IncidentDesk(self.config, self.sessions, self.clock, self.users, self.permissions, self.notifier,
+                            self.escalation)
 
     @cached_property
     def pager(self) -> PagerDuty | None:
@@ -74,14 +98,12 @@ class Services:
         from bot.clients.slack_groups import UserGroups
         from bot.permissions import Permissions
 
-        return Permissions(self.config, self.factory, self.users, UserGroups(self.slack, self.factory, self.clock),
+        return Permissions(self.config, self.sessions, self.users, UserGroups(self.slack, self.sessions, self.clock),
                            self.clock)
 
     def language(self, user_id: str | None, team: Team) -> str:
         """The Slack user's own locale when known, else the team's language."""
-        if user_id:
-            return normalise_language(self.users.get(user_id).locale) or team.language
-        return team.language
+        return self.users.language(user_id, team.language)
 
     # Backends: the real client when configured, the bundled demo source with --demo.
     @cached_property
@@ -140,7 +162,7 @@ class Services:
     def spend(self) -> Any:
         from bot.spend import SpendService
 
-        return SpendService(self.aws, self.factory, self.clock, self.config.thresholds, teams=self.config.teams)
+        return SpendService(self.aws, self.sessions, self.clock, self.config.thresholds, teams=self.config.teams)
 
     @cached_property
     def review(self) -> Any:

@@ -31,10 +31,10 @@ import emoji
 from pydantic import SecretStr
 from slack_bolt import App, BoltRequest
 
+from bot.app import slash_commands
 from bot.i18n import t
 from bot.render.text import blocks_to_text, buttons_in
 from bot.settings import Config, Env
-from handlers.commands import COMMANDS
 
 SHELL_CHANNEL = "C0SHELL"
 SHELL_USER = "U0YOU"
@@ -208,7 +208,7 @@ class Shell:
         self.channel = channel
         self.events = itertools.count(1)
         self.run_token = secrets.token_hex(4).upper()  # event ids of an earlier run are in `seen_events`
-        self.commands = sorted(COMMANDS)
+        self.commands = slash_commands()
 
     def handle(self, line: str, user: str = SHELL_USER) -> None:
         line = line.strip()

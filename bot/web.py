@@ -17,10 +17,10 @@ from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import HTTPException
 
+from bot.alerts.parse import BadPayload
 from bot.health import HealthCheck
 from bot.i18n import t
 from bot.services import Services
-from handlers import alerts
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller; Alertmanager's too, even for big groups
@@ -56,15 +56,12 @@ def build_web(bolt: App, services: Services, alertmanager_token: str | None = No
         if alertmanager_token and not _bearer_matches(alertmanager_token):
             return jsonify(error="unauthorized"), 401
         try:
-            payload = alerts.parse(_json_body())
-        except alerts.BadPayload as exc:
+            stored = services.alerts.receive(_json_body())
+        except BadPayload as exc:
             log.warning("rejected Alertmanager payload: %s", exc)
             return jsonify(error=t("core.alert_bad_payload", services.config.defaults.language,
                                    reason=str(exc))), 400
-        stored = alerts.store(services.factory, payload, services.clock.now())
-        for hook in services.alert_hooks:
-            hook(payload, stored)
-        return jsonify(stored=len(stored)), 200
+        return jsonify(stored=stored), 200
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:

@@ -1,17 +1,19 @@
-"""Slack listeners: parse, authorize, ack within 3 s, hand slow work to lazy listeners."""
+"""Slack listeners: parse, authorize, ack within 3 s, hand slow work to lazy listeners.
+
+One module per domain, each with one `register(app, services)`; every one of them is listed here.
+"""
 
 from __future__ import annotations
 
 from slack_bolt import App
 
 from bot.services import Services
+from handlers import gpu, incidents, messages, middleware, oncall, reactions, review, spend
+
+LISTENERS = (middleware, incidents, oncall, gpu, spend, review, reactions, messages)  # middleware first
+SLASH_COMMANDS = {name for module in (incidents, oncall, gpu, spend, review) for name in module.COMMANDS}
 
 
 def register_all(app: App, services: Services) -> None:
-    from handlers import actions, commands, messages, middleware, reactions
-
-    middleware.register(app, services)
-    commands.register(app, services)
-    reactions.register(app, services)
-    messages.register(app, services)
-    actions.register(app, services)
+    for module in LISTENERS:
+        module.register(app, services)

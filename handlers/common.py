@@ -1,27 +1,32 @@
-"""What every handler shares: replying in the user's language, and turning failures into clear answers."""
+"""What every handler shares: the parsed request (Invocation, Click), the repliers, the tables commands and
+buttons are registered from, and turning failures into clear answers in the user's language."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
+from slack_bolt import Ack, App, Respond
+
+from bot.clients.chat import Chat
 from bot.escape import Markup
 from bot.i18n import t
 from bot.metrics import ERRORS, HANDLER_SECONDS
-from bot.render.blocks import Block, context, error_blocks
+from bot.render.blocks import Block, context, error_blocks, section, usage_blocks
 from bot.render.text import notification_text, safe_blocks
-from bot.retry import BACKENDS, DATABASE_ERRORS, BackendError, backend_error_text, backend_name, diagnose
+from bot.retry import DATABASE_ERRORS, BackendError, backend_error_text, backend_name, diagnose
+from bot.services import Services
+from bot.settings import Team
 
 log = logging.getLogger("handlers")
 Reply = Callable[[list[Block]], Any]
-
-# English names, for code that still wants a mapping; user-facing text goes through backend_name().
-BACKEND_NAMES = {backend: backend_name(backend, "en") for backend in BACKENDS}
 # Seconds without an answer before the user is told the bot is on it (Slack shows nothing meanwhile).
 WORKING_AFTER = 2.0
 
@@ -107,17 +112,147 @@ def responder(respond: Callable[..., Any], response_type: str = "ephemeral") -> 
     return reply
 
 
-def ephemeral(client: Any, channel: str, user: str, thread_ts: str | None = None) -> Reply:
+def ephemeral(chat: Chat, channel: str, user: str, thread_ts: str | None = None) -> Reply:
+    """Only `user` sees it; through the process's one Chat, so it is escaped and paced like every post."""
     def reply(blocks: list[Block]) -> Any:
-        safe = safe_blocks(blocks)
-        return client.chat_postEphemeral(channel=channel, user=user, blocks=safe, thread_ts=thread_ts,
-                                         text=notification_text(safe))
+        return chat.ephemeral(channel, user, blocks, thread_ts=thread_ts)
     return reply
 
 
-def post(client: Any, channel: str, thread_ts: str | None = None) -> Reply:
+def post(chat: Chat, channel: str, thread_ts: str | None = None) -> Reply:
     def reply(blocks: list[Block]) -> Any:
-        safe = safe_blocks(blocks)
-        return client.chat_postMessage(channel=channel, thread_ts=thread_ts, blocks=safe,
-                                       text=notification_text(safe), unfurl_links=False)
+        return chat.post(channel, blocks, thread_ts=thread_ts)
     return reply
+
+
+# Slash commands -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Invocation:
+    """One slash command as the domain layer needs it."""
+
+    command: str
+    args: list[str]
+    user: str
+    channel: str
+    team: Team
+    language: str
+    body: dict[str, Any]
+
+
+class UsageError(Exception):
+    """The user typed something the command doesn't take; the reply is the usage text."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Command:
+    """A slash command: its usage text (`core.usage_<usage>`), the backends it asks, and what answers it."""
+
+    usage: str
+    run: Callable[[Services, Invocation], list[Block]]
+    asks: tuple[str, ...] = ()  # named in "working on it… (asking Prometheus)"
+
+
+def invocation(services: Services, body: dict[str, Any]) -> Invocation:
+    team = services.config.team_for_channel(body.get("channel_id"), body.get("channel_name"))
+    user = body.get("user_id", "")
+    return Invocation(command=body["command"], args=(body.get("text") or "").split(), user=user,
+                      channel=body.get("channel_id", ""), team=team,
+                      language=services.language(user, team), body=body)
+
+
+def resolve_team(services: Services, invocation_team: Team, name: str | None, language: str) -> Team:
+    """The team a command names (`/gpu ml-platform`), else the channel's."""
+    if name is None:
+        return invocation_team
+    team = services.config.team_named(name.lstrip("#"))
+    if team is None:
+        known = ", ".join(f"`{t_.name}`" for t_ in services.config.teams) or t("core.no_teams", language)
+        raise UsageError(t("core.unknown_team", language, team=name, known=known))
+    return team
+
+
+def single_optional(args: list[str], language: str) -> str | None:
+    if len(args) > 1:
+        raise UsageError(t("core.unknown_argument", language, argument=" ".join(args[1:])))
+    return args[0] if args else None
+
+
+def run_command(services: Services, command: Command, body: dict[str, Any], reply: Reply) -> None:
+    inv = invocation(services, body)
+    with working_notice(reply, inv.language, command.asks) as answer, \
+            answering_failures(answer, inv.language, "command", inv.command):
+        if inv.args[:1] in (["help"], ["-h"], ["--help"]):
+            answer(usage_blocks(inv.language, command.usage))
+            return
+        try:
+            blocks = command.run(services, inv)
+            if blocks:
+                answer(blocks)
+        except UsageError as exc:
+            prefix = [section(exc.message)] if exc.message else []
+            answer(prefix + usage_blocks(inv.language, command.usage))
+
+
+def register_commands(app: App, services: Services, commands: Mapping[str, Command]) -> None:
+    """Ack at once (Slack wants it within 3 s); answer from a lazy listener."""
+    for name, command in commands.items():
+        def answer(body: dict[str, Any], respond: Respond, command: Command = command) -> None:
+            run_command(services, command, body, responder(respond))
+
+        app.command(name)(ack=ack_now, lazy=[answer])
+
+
+# Buttons and menus ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Click:
+    """One button press or menu choice; `value` is the element's value, decoded from JSON when it is JSON."""
+
+    action_id: str
+    value: Any
+    user: str
+    channel: str
+    message_ts: str | None
+    language: str
+    body: dict[str, Any]
+
+
+Button = Callable[[Services, Click], list[Block] | None]
+
+
+def click_from(services: Services, body: dict[str, Any]) -> Click:
+    action = body["actions"][0]
+    raw = (action.get("selected_option") or {}).get("value") or action.get("value") or "null"
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    container = body.get("container") or {}
+    channel = (body.get("channel") or container).get("id") or container.get("channel_id", "")
+    user = (body.get("user") or {}).get("id", "")
+    team = services.config.team_for_channel(channel)
+    return Click(action_id=action["action_id"], value=value, user=user, channel=channel,
+                 message_ts=(body.get("message") or {}).get("ts") or container.get("message_ts"),
+                 language=services.language(user, team), body=body)
+
+
+def register_buttons(app: App, services: Services, buttons: Mapping[str, Button]) -> None:
+    """Ack at once; the button's work runs in a lazy listener and answers only the person who clicked."""
+    def clicked(body: dict[str, Any], respond: Respond) -> None:
+        click = click_from(services, body)
+        with working_notice(responder(respond), click.language) as answer, \
+                answering_failures(answer, click.language, "action", click.action_id):
+            blocks = buttons[click.action_id](services, click)
+            if blocks:
+                answer(blocks)
+
+    for action_id in buttons:
+        app.action(action_id)(ack=ack_now, lazy=[clicked])
+
+
+def ack_now(ack: Ack) -> None:
+    """Slack wants every request acknowledged within 3 s; the work runs in a lazy listener."""
+    ack()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import App
-from slack_sdk import WebClient
 
 from bot.services import Services
 from handlers.common import answering_failures, ephemeral
@@ -16,12 +15,12 @@ IGNORED_SUBTYPES = {"message_changed", "message_deleted", "bot_message", "channe
 
 def register(app: App, services: Services) -> None:
     @app.event("message")
-    def message(event: dict[str, Any], client: WebClient) -> None:
+    def message(event: dict[str, Any]) -> None:
         if event.get("subtype") in IGNORED_SUBTYPES or event.get("bot_id") or not event.get("text"):
             return
         channel, user = event.get("channel", ""), event.get("user", "")
         team = services.config.team_for_channel(channel)
-        with answering_failures(ephemeral(client, channel, user), team.language, "event", "message"):
+        with answering_failures(ephemeral(services.chat, channel, user), team.language, "event", "message"):
             for context in services.combos.message(channel, event["ts"], event["text"], user,
                                                    thread_ts=event.get("thread_ts")):
-                run_action(services, client, context)
+                run_action(services, context)

@@ -19,7 +19,7 @@ def register(app: App, services: Services) -> None:
     @app.middleware
     def drop_redeliveries(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not repo.first_sighting(services.factory, event_id, services.clock.now()):
+        if event_id and not repo.first_sighting(services.sessions, event_id, services.clock.now()):
             DUPLICATES.inc()
             log.info("dropping redelivered event %s", event_id)
             return BoltResponse(status=200, body="")

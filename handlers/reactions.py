@@ -6,7 +6,6 @@ import logging
 from typing import Any
 
 from slack_bolt import App
-from slack_sdk import WebClient
 
 from bot.emoji_dialect import ComboContext
 from bot.i18n import t
@@ -20,16 +19,16 @@ SIGNALS = ("acknowledge", "resolve", "pin", "shutdown")
 
 def register(app: App, services: Services) -> None:
     @app.event("reaction_added")
-    def reaction_added(event: dict[str, Any], client: WebClient) -> None:
+    def reaction_added(event: dict[str, Any]) -> None:
         item = event.get("item") or {}
         if item.get("type") != "message" or not item.get("channel"):
             return
         channel, ts, user = item["channel"], item["ts"], event.get("user", "")
         team = services.config.team_for_channel(channel)
-        reply = ephemeral(client, channel, user)
+        reply = ephemeral(services.chat, channel, user)
         with answering_failures(reply, team.language, "event", "reaction_added"):
             for context in services.combos.reaction_added(channel, ts, event.get("reaction", ""), user):
-                run_action(services, client, context)
+                run_action(services, context)
             run_signal(services, event.get("reaction", ""), channel, ts, user)
 
     @app.event("reaction_removed")
@@ -40,11 +39,11 @@ def register(app: App, services: Services) -> None:
                                              event.get("user", ""))
 
 
-def run_action(services: Services, client: WebClient, context: ComboContext) -> None:
+def run_action(services: Services, context: ComboContext) -> None:
     if services.combos.run(context):
         return
     team = services.config.team_for_channel(context.channel)
-    post(client, context.channel, context.thread_ts or context.message_ts)(
+    post(services.chat, context.channel, context.thread_ts or context.message_ts)(
         [section(t("core.combo_without_handler", team.language, emoji="".join(context.emoji),
                    action=context.action))])
 

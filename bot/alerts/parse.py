@@ -1,17 +1,12 @@
-"""Alertmanager webhook (payload version 4): validate, store one row per alert fingerprint."""
+"""Alertmanager webhook payloads (version 4): validated into models, or BadPayload saying what is wrong."""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.models import AlertRecord
-
-log = logging.getLogger(__name__)
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
@@ -34,7 +29,7 @@ class WebhookPayload(BaseModel):
 
 
 class BadPayload(ValueError):
-    pass
+    """The body is not an Alertmanager v4 webhook; the message names the first field that is wrong."""
 
 
 def parse(payload: Any) -> WebhookPayload:
@@ -47,17 +42,3 @@ def parse(payload: Any) -> WebhookPayload:
     if parsed.version != "4":
         raise BadPayload(f"version: expected \"4\", got {parsed.version!r}")
     return parsed
-
-
-def store(factory: sessionmaker[Session], payload: WebhookPayload, now: datetime) -> list[AlertRecord]:
-    records = []
-    with factory.begin() as session:
-        for alert in payload.alerts:
-            ends_at = alert.ends_at if alert.ends_at and alert.ends_at.year > 1 else None
-            record = AlertRecord(fingerprint=alert.fingerprint, status=alert.status,
-                                 alertname=alert.labels.get("alertname", ""), labels=alert.labels,
-                                 annotations=alert.annotations, starts_at=alert.starts_at, ends_at=ends_at,
-                                 received_at=now, receiver=payload.receiver)
-            records.append(session.merge(record))
-    log.info("stored %d alert(s) from receiver %s", len(records), payload.receiver)
-    return records

@@ -1,0 +1,1 @@
+"""Alertmanager alerts: parse the webhook, store each alert, (next) thread them in Slack."""
