@@ -132,7 +132,7 @@ class Services:
 
     @cached_property
     def gpu(self) -> Any:
-        from bot.gpu import GpuService
+        from bot.gpu.service import GpuService
 
         return GpuService(self.prom, self.kube, self.clock, self.config.thresholds.gpu_idle_utilization_pct)
 

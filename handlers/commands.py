@@ -67,7 +67,7 @@ def single_optional(args: list[str], language: str) -> str | None:
 
 @command("/gpu", "gpu", asks=("prometheus", "kubernetes"))
 def gpu(services: Services, inv: Invocation) -> list[Block]:
-    from bot.render.gpu import gpu_blocks
+    from bot.gpu.render import gpu_blocks
 
     team = resolve_team(services, inv.team, single_optional(inv.args, inv.language), inv.language)
     return gpu_blocks(services.gpu.summary(team), inv.language)

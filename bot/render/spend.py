@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from bot.escape import escape
 from bot.i18n import t
 from bot.render.blocks import SECTION_LIMIT, Block, context, header, section
-from bot.render.gpu import fit_lines
+from bot.render.text import fit_lines
 from bot.spend import SpendReport, SpendRow
 
 

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from bot.escape import escape
-from bot.gpu import GpuSummary, IdleGpu, NodeRow
+from bot.gpu.model import GpuSummary, IdleGpu, NodeRow
 from bot.i18n import t
 from bot.render.blocks import SECTION_LIMIT, Block, context, header, section
-
-
-def fit_lines(lines: list[str], more: Callable[[int], str], limit: int = SECTION_LIMIT) -> str:
-    """Join lines up to Slack's section limit; the rest becomes "…and N more"."""
-    kept: list[str] = []
-    size = 0
-    for index, line in enumerate(lines):
-        remaining = len(lines) - index - 1
-        reserve = len(more(remaining)) + 1 if remaining else 0
-        if size + len(line) + 1 + reserve > limit:
-            kept.append(more(len(lines) - index))
-            break
-        kept.append(line)
-        size += len(line) + 1
-    return "\n".join(kept)
+from bot.render.text import fit_lines
 
 
 def gpu_blocks(summary: GpuSummary, lang: str) -> list[Block]:
