@@ -40,11 +40,11 @@ def start_services(env: Env, config: Config, *, demo: bool = False, clock: Clock
 
 def register_domains(services: Services) -> None:
     """Domain modules attach their actions (emoji combos, signals) and alert hooks."""
-    from bot import spend_actions
     from bot.incidents import wiring
+    from bot.spend import wiring as spend_wiring
 
     wiring.register(services)
-    spend_actions.register(services)
+    spend_wiring.register(services)
 
 
 def prepare_app(services: Services, *, verify_requests: bool = True, executor=None) -> App:

@@ -138,7 +138,7 @@ class Services:
 
     @cached_property
     def spend(self) -> Any:
-        from bot.spend import SpendService
+        from bot.spend.service import SpendService
 
         return SpendService(self.aws, self.factory, self.clock, self.config.thresholds, teams=self.config.teams)
 

@@ -75,12 +75,14 @@ def gpu(services: Services, inv: Invocation) -> list[Block]:
 
 @command("/spend", "spend", asks=("aws",))
 def spend(services: Services, inv: Invocation) -> list[Block]:
-    from bot.render.spend import spend_blocks
+    from bot.spend.model import ReportDaysError, report_days
+    from bot.spend.render import spend_blocks
 
     arg = single_optional(inv.args, inv.language)
-    days = int(arg.rstrip("d")) if arg and arg.rstrip("d").isdigit() else (7 if arg is None else 0)
-    if not 1 <= days <= 90:
-        raise UsageError(t("core.unknown_argument", inv.language, argument=arg))
+    try:
+        days = report_days(arg)
+    except ReportDaysError as exc:
+        raise UsageError(t("core.unknown_argument", inv.language, argument=exc.text)) from None
     return spend_blocks(services.spend.by_team(days=days), inv.language, services.clock.now())
 
 

@@ -6,9 +6,10 @@ import logging
 
 from bot.emoji_dialect import ComboContext
 from bot.render.blocks import section
-from bot.render.spend import spend_blocks
 from bot.retry import BackendError, backend_error_text
 from bot.services import Services
+from bot.spend.model import DEFAULT_DAYS
+from bot.spend.render import spend_blocks
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +20,7 @@ def register(services: Services) -> None:
         chat = services.chat
         thread = ctx.thread_ts or ctx.message_ts
         try:
-            blocks = spend_blocks(services.spend.by_team(days=7), team.language, services.clock.now())
+            blocks = spend_blocks(services.spend.by_team(days=DEFAULT_DAYS), team.language, services.clock.now())
         except BackendError as exc:
             blocks = [section(backend_error_text(exc, team.language))]
         chat.post(ctx.channel, blocks, thread_ts=thread)

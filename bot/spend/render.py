@@ -8,7 +8,7 @@ from bot.escape import escape
 from bot.i18n import t
 from bot.render.blocks import SECTION_LIMIT, Block, context, header, section
 from bot.render.text import fit_lines
-from bot.spend import SpendReport, SpendRow
+from bot.spend.model import SpendReport, SpendRow
 
 
 def spend_blocks(report: SpendReport, lang: str, now: datetime) -> list[Block]:
