@@ -144,7 +144,7 @@ class Services:
 
     @cached_property
     def review(self) -> Any:
-        from bot.review import ReviewService
+        from bot.review.service import ReviewService
 
         return ReviewService(self.github, self.clock)
 

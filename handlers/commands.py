@@ -88,7 +88,7 @@ def spend(services: Services, inv: Invocation) -> list[Block]:
 
 @command("/review", "review", asks=("github",))
 def review(services: Services, inv: Invocation) -> list[Block]:
-    from bot.render.review import review_blocks
+    from bot.review.render import review_blocks
 
     team = resolve_team(services, inv.team, single_optional(inv.args, inv.language), inv.language)
     return review_blocks(services.review.pending(team), inv.language)

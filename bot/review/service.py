@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.clients import GitHubSource, PullRequest
 from bot.clock import Clock
+from bot.review.model import PendingReview, ReviewQueue
 from bot.settings import Team
-
-
-@dataclass(frozen=True)
-class PendingReview:
-    pr: PullRequest
-    age: timedelta
-
-    @property
-    def reviewers(self) -> tuple[str, ...]:
-        """Requested users, then requested teams (by slug)."""
-        return self.pr.requested_reviewers + self.pr.requested_teams
-
-
-@dataclass(frozen=True)
-class ReviewQueue:
-    team: str
-    repos: tuple[str, ...]
-    items: list[PendingReview]
-    demo: bool
-    as_of: datetime
 
 
 def waiting_for_review(pr: PullRequest) -> bool:

@@ -8,7 +8,7 @@ from bot.escape import escape
 from bot.i18n import t
 from bot.render.blocks import SECTION_LIMIT, Block, context, header, section
 from bot.render.text import fit_lines
-from bot.review import PendingReview, ReviewQueue
+from bot.review.model import PendingReview, ReviewQueue
 
 TITLE_CHARS = 90
 
