@@ -41,10 +41,10 @@ def start_services(env: Env, config: Config, *, demo: bool = False, clock: Clock
 def register_domains(services: Services) -> None:
     """Domain modules attach their actions (emoji combos, signals) and alert hooks."""
     from bot.incidents import wiring
-    from bot.spend import wiring as spend_wiring
+    from bot.spend.wiring import register as register_spend
 
     wiring.register(services)
-    spend_wiring.register(services)
+    register_spend(services)
 
 
 def prepare_app(services: Services, *, verify_requests: bool = True, executor=None) -> App:
