@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.durations import format_duration, parse_duration
-from bot.oncall import TeamRotation
+from bot.oncall.rotation import TeamRotation
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Language = Literal["en", "zh-CN"]

@@ -10,11 +10,12 @@ from bot.i18n import t
 from bot.incidents import escalation, render, store
 from bot.incidents.desk import OpenRequest, Refused, desk_for
 from bot.incidents.model import Incident
-from bot.oncall import TeamRotation
-from bot.oncall_roster import WhenError, add_override, override_window, rotation_for, who_is_on_call
+from bot.oncall.render import oncall_blocks, when
+from bot.oncall.roster import add_override, rotation_for, who_is_on_call
+from bot.oncall.rotation import TeamRotation
+from bot.oncall.when import WhenError, override_window
 from bot.permissions import Audience, Denied
 from bot.render.blocks import Block, context, section
-from bot.render.oncall import oncall_blocks, when
 from bot.services import Services
 from handlers.commands import Invocation, UsageError, command, resolve_team
 

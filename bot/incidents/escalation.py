@@ -27,7 +27,7 @@ from bot.incidents import store
 from bot.incidents.model import Incident, TimelineEntry
 from bot.incidents.render import page_blocks, where
 from bot.metrics import RETRIES
-from bot.oncall_roster import chain_for
+from bot.oncall.roster import chain_for
 from bot.retry import BackendError
 from bot.services import Services
 from bot.store import repo

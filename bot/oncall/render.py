@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.escape import Markup, escape
 from bot.i18n import DEFAULT_LANGUAGE, t
-from bot.oncall import TierOnCall
+from bot.oncall.rotation import TierOnCall
 from bot.render.blocks import Block, context, header, section
 
 
