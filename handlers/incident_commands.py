@@ -10,18 +10,17 @@ from bot.i18n import t
 from bot.incidents import escalation, render, store
 from bot.incidents.desk import OpenRequest, Refused, desk_for
 from bot.incidents.model import Incident
-from bot.oncall.render import oncall_blocks, when
-from bot.oncall.roster import add_override, rotation_for, who_is_on_call
-from bot.oncall.rotation import TeamRotation
-from bot.oncall.when import WhenError, override_window
-from bot.permissions import Audience, Denied
+from bot.oncall.render import oncall_blocks, override_saved_blocks
+from bot.oncall.roster import rotation_for, who_is_on_call
+from bot.oncall.service import NoRotation, OverrideRefused, OverrideService, override_request
+from bot.oncall.when import WhenError
+from bot.permissions import Denied
 from bot.render.blocks import Block, context, section
 from bot.services import Services
 from handlers.commands import Invocation, UsageError, command, resolve_team
 
 NUMBER = re.compile(r"^#?(\d+)$")
 PERIOD = re.compile(r"^(\d+)d$")
-MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 MAX_NUMBER = 2**31 - 1  # incident ids are 32-bit integers in the database
 MAX_PERIOD_DAYS = 365
 ECHO_CHARS = 40  # what a refusal quotes of the typed text, so a pasted novel still leaves room for the usage
@@ -183,41 +182,18 @@ def no_rotation(services: Services, team: str, lang: str) -> list[Block]:
 
 def override(services: Services, inv: Invocation, args: list[str]) -> list[Block]:
     """/oncall override @user <from> <to> [team] [tier]"""
-    if len(args) < 3 or not MENTION.match(args[0]):
-        raise UsageError(t("oncall.override_bad_user", inv.language))
-    user = MENTION.match(args[0]).group(1)  # type: ignore[union-attr]
-    team = resolve_team(services, inv.team, args[3] if len(args) > 3 else None, inv.language)
-    rotation = rotation_for(services.config, team.name)
-    if rotation is None:
-        return no_rotation(services, team.name, inv.language)
-    tiers = [tier.name for tier in rotation.tiers]
-    tier = " ".join(args[4:]) if len(args) > 4 else tiers[0]
-    if tier not in tiers:
-        raise UsageError(t("oncall.override_unknown_tier", inv.language, team=team.name, tier=tier,
-                           tiers=", ".join(tiers)))
-    refusal = _may_not_override(services, inv, team.name, tier, rotation)
-    if refusal:
-        return refusal
-    tz = services.users.get(inv.user).tz or team.timezone
-    now = services.clock.now()
     try:
-        start, end = override_window(args[1], args[2], tz, now)
+        request = override_request(args)
+        team = resolve_team(services, inv.team, request.team, inv.language)
+        saved = OverrideService(services.config, services.factory, services.users, services.permissions,
+                                services.clock).save(request, team, inv.user, inv.language)
+    except NoRotation as exc:
+        return no_rotation(services, exc.team, inv.language)
+    except OverrideRefused as exc:
+        raise UsageError(t(exc.key, inv.language, **exc.params)) from None
+    except Denied as exc:
+        return [section(str(exc))]
     except WhenError as exc:  # a time that names no instant, or two, or one out of bounds: see parse_when
         params = {name: echo(value) if isinstance(value, str) else value for name, value in exc.params.items()}
         raise UsageError(t(exc.key, inv.language, **params)) from None
-    add_override(services.factory, team.name, tier, user, start, end, inv.user, now)
-    return [section(t("oncall.override_saved", inv.language, user=user, tier=escape(tier), team=team.name,
-                      start=when(start, tz, inv.language), end=when(end, tz, inv.language), tz=tz))]
-
-
-def _may_not_override(services: Services, inv: Invocation, team: str, tier: str,
-                      rotation: TeamRotation) -> list[Block] | None:
-    """The rotation's members, the team's user group and the admins may override; others are told who can."""
-    members = {m for each in rotation.tiers for layer in each.layers for m in layer.members}
-    people = frozenset(u.id for u in map(services.users.resolve, sorted(members)) if u.found)
-    audience = Audience(people=people, teams=(team,), description=t("permissions.rotation_members", inv.language))
-    try:
-        services.permissions.require(inv.user, "override", f"{team} / {tier}", audience, inv.language)
-    except Denied as exc:
-        return [section(str(exc))]
-    return None
+    return override_saved_blocks(saved, inv.language)

@@ -1,4 +1,4 @@
-"""Block Kit for /oncall: who is on call now and next, per tier, in the reader's time zone."""
+"""Block Kit for /oncall: who is on call now and next, per tier, in the reader's time zone; a saved override."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.escape import Markup, escape
 from bot.i18n import DEFAULT_LANGUAGE, t
 from bot.oncall.rotation import TierOnCall
+from bot.oncall.service import SavedOverride
 from bot.render.blocks import Block, context, header, section
 
 
@@ -42,3 +43,8 @@ def _tier_line(tier: TierOnCall, lang: str, tz: str) -> str:
         line += " · " + t("oncall.tier_next", lang, user=mention(tier.next.user),
                           start=when(tier.next.start, tz, lang))
     return line
+
+
+def override_saved_blocks(saved: SavedOverride, lang: str) -> list[Block]:
+    return [section(t("oncall.override_saved", lang, user=saved.user, tier=escape(saved.tier), team=saved.team,
+                      start=when(saved.start, saved.tz, lang), end=when(saved.end, saved.tz, lang), tz=saved.tz))]
