@@ -7,6 +7,7 @@ from bot.gpu.model import GpuSummary, IdleGpu, NodeRow
 from bot.i18n import t
 from bot.render.blocks import SECTION_LIMIT, Block, context, header, section
 from bot.render.text import fit_lines
+from bot.render.time import stamp
 
 
 def gpu_blocks(summary: GpuSummary, lang: str) -> list[Block]:
@@ -17,8 +18,7 @@ def gpu_blocks(summary: GpuSummary, lang: str) -> list[Block]:
         blocks += [section(_totals(summary, lang)), section(_nodes(summary.nodes, lang)),
                    section(_idle(summary, lang))]
     threshold = _pct(summary.threshold_pct, lang)
-    blocks.append(context(t("gpu.as_of", lang, time=summary.as_of.strftime("%Y-%m-%d %H:%M"),
-                            threshold=threshold)))
+    blocks.append(context(t("gpu.as_of", lang, time=stamp(summary.as_of), threshold=threshold)))
     if summary.demo:
         blocks.append(context(t("gpu.demo", lang)))
     return blocks

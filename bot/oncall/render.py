@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from bot.escape import Markup, escape
-from bot.i18n import DEFAULT_LANGUAGE, t
+from bot.i18n import t
 from bot.oncall.rotation import TierOnCall
 from bot.oncall.service import SavedOverride
 from bot.render.blocks import Block, context, header, section
+from bot.render.time import when
 
 
 def mention(user: str) -> str:
     """Slack ids become mentions; emails or names that never resolved stay readable text."""
     return Markup(f"<@{user}>") if user[:1] in {"U", "W"} and user.isalnum() and user.isupper() else escape(user)
-
-
-def when(at: datetime, tz: str, lang: str = DEFAULT_LANGUAGE) -> str:
-    """A local date and time as the reader writes it: `Mon 2026-11-30 09:00`, `2026年11月30日 周一 09:00`."""
-    local = at.astimezone(ZoneInfo(tz))
-    weekday = t("oncall.weekdays", lang).split()[local.weekday()]
-    return t("oncall.when", lang, weekday=weekday, year=local.year, month=local.month, day=local.day,
-             time=f"{local:%H:%M}")
 
 
 def oncall_blocks(team: str, tiers: list[TierOnCall], lang: str, tz: str) -> list[Block]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from bot.clients import GitHubSource, PullRequest
-from bot.clock import Clock
+from bot.clock import Clock, elapsed
 from bot.review.model import PendingReview, ReviewQueue
 from bot.settings import Team
 
@@ -23,6 +21,6 @@ class ReviewService:
         now = self._clock.now()
         pulls = [pr for repo in team.repos for pr in self._github.open_pull_requests(repo)]
         waiting = sorted(filter(waiting_for_review, pulls), key=lambda pr: (pr.created_at, pr.number))
-        items = [PendingReview(pr=pr, age=max(now - pr.created_at, timedelta())) for pr in waiting]
+        items = [PendingReview(pr=pr, age=elapsed(pr.created_at, now)) for pr in waiting]
         return ReviewQueue(team=team.name, repos=tuple(team.repos), items=items,
                            demo=bool(self._github.demo), as_of=now)
