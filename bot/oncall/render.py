@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.clients.slack_users import is_user_id
 from bot.escape import Markup, escape
 from bot.i18n import t
 from bot.oncall.rotation import TierOnCall
@@ -12,7 +13,7 @@ from bot.render.time import when
 
 def mention(user: str) -> str:
     """Slack ids become mentions; emails or names that never resolved stay readable text."""
-    return Markup(f"<@{user}>") if user[:1] in {"U", "W"} and user.isalnum() and user.isupper() else escape(user)
+    return Markup(f"<@{user}>") if is_user_id(user) else escape(user)
 
 
 def oncall_blocks(team: str, tiers: list[TierOnCall], lang: str, tz: str) -> list[Block]:
