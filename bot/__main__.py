@@ -97,8 +97,8 @@ def run_migrate(_args: argparse.Namespace) -> int:
 
 
 def _start_scheduler(services):  # type: ignore[no-untyped-def]
-    from bot.scheduler import BotScheduler, leader_lock_for
     from bot import jobs
+    from bot.scheduler import BotScheduler, leader_lock_for
 
     jobs.bind(services)
     scheduler = BotScheduler(services.engine, leader_lock_for(services.engine), lambda: jobs.job_specs(services))

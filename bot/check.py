@@ -126,9 +126,10 @@ def _backends(env: Env, services: Services) -> list[Row]:
     checks: list[tuple[str, bool, str, str]] = [
         ("prometheus", bool(env.prometheus_url), "PROMETHEUS_URL", "Check PROMETHEUS_URL is reachable from here."),
         ("kubernetes", bool(env.kubeconfig or os.environ.get("KUBERNETES_SERVICE_HOST")), "KUBECONFIG",
-         "Check KUBECONFIG (or the in-cluster service account) and RBAC (deploy/rbac.yaml)."),
+         "Check KUBECONFIG (or the in-cluster service account) and RBAC (README, Backend permissions)."),
         ("aws", bool(env.aws_endpoint_url or os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")),
-         "AWS credentials", "Check the AWS credentials, AWS_ENDPOINT_URL if set, and the IAM policy in deploy/."),
+         "AWS credentials",
+         "Check the AWS credentials, AWS_ENDPOINT_URL if set, and the IAM policy (README, Backend permissions)."),
         ("github", bool(env.github_token), "GITHUB_TOKEN", "Check GITHUB_TOKEN and GITHUB_API_URL."),
     ]
     probes = [_backend_probe(services, name, variable, fix) if configured

@@ -29,3 +29,13 @@ class FrozenClock:
 
     def set(self, when: datetime) -> None:
         self._now = when
+
+
+def aware(moment: datetime) -> datetime:
+    """Naive datetimes (SQLite drops tzinfo) are UTC, as the store writes them."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def elapsed(start: datetime, end: datetime) -> timedelta:
+    """From `start` to `end` (naive ones read as UTC), never negative."""
+    return max(aware(end) - aware(start), timedelta(0))

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.emoji_dialect import ActionRegistry, ComboContext, Dialect
+from bot.emoji_dialect import ActionRegistry, Combo, ComboContext, Dialect
 from bot.metrics import ACTIONS_FIRED
-from bot.settings import Combo
 from bot.store import repo
 
 log = logging.getLogger(__name__)

@@ -6,6 +6,9 @@ text, and the team's own custom emoji names (mapped in config) all normalise to 
 
 A typed combo fires only when its emoji stand together: one run of emoji separated by nothing but
 whitespace and `+` ("🔥💥", "💥 + 🔥", ":fire::boom:"), never emoji scattered through a sentence.
+
+The `emoji` section of the config (`EmojiConfig`, its `Combo`s) is defined here, next to the dialect that
+checks it (`emoji_config_problems`).
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import emoji as emoji_lib
+from pydantic import Field
 
-from bot.settings import Combo, EmojiConfig
+from bot.config_types import Duration, Strict
 
 _SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
 _VARIATION_SELECTORS = {"\ufe0e", "\ufe0f"}
@@ -26,6 +31,30 @@ _SHORTCODE = re.compile(r"(?<!\w):([a-z0-9_+\-']+)(?:::skin-tone-\d)?:(?!\w)", r
 _RUN_GLUE = frozenset("+\uff0b") | _SKIN_TONES | _VARIATION_SELECTORS  # \uff0b: full-width ＋ (CJK input)
 # Names Slack uses that the emoji package spells differently.
 _SLACK_NAMES = {"octagonal_sign": "🛑", "slightly_smiling_face": "🙂", "simple_smile": "🙂"}
+
+
+class Combo(Strict):
+    emoji: list[str] = Field(min_length=1)
+    action: str
+    name: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.name or self.action
+
+
+class EmojiConfig(Strict):
+    window: Duration = timedelta(minutes=10)
+    custom: dict[str, str] = {}
+    combos: list[Combo] = [
+        Combo(emoji=["🔥", "💥"], action="open_incident"),
+        Combo(emoji=["🔨", "⚡"], action="degraded"),
+        Combo(emoji=["💸", "🔥"], action="spend_check"),
+    ]
+    acknowledge: list[str] = ["👀"]
+    resolve: list[str] = ["✅"]
+    pin: list[str] = ["📌"]
+    shutdown: list[str] = ["🛑"]
 
 
 def strip_modifiers(text: str) -> str:
@@ -100,6 +129,24 @@ class Dialect:
         if canonical is None:
             return False
         return canonical in {self._from_any(e) for e in getattr(self.config, signal)}
+
+
+def emoji_config_problems(emoji: EmojiConfig) -> list[str]:
+    """Every configured emoji the dialect cannot resolve, as `  key = value: expectation` lines."""
+    plain = Dialect(EmojiConfig(custom={}, combos=[]))
+    problems = [f"  emoji.custom.{name} = {value!r}: expected an emoji or a Slack name such as :fire:"
+                for name, value in emoji.custom.items() if plain.canonical(str(value)) is None]
+    if problems:
+        return problems
+    dialect = Dialect(emoji.model_copy(update={"combos": []}))
+    expected = "expected an emoji, a Slack name such as :fire:, or a name defined under emoji.custom"
+    for i, combo in enumerate(emoji.combos):
+        problems += [f"  emoji.combos[{i}].emoji[{j}] = {value!r}: {expected}"
+                     for j, value in enumerate(combo.emoji) if dialect.canonical(value) is None]
+    for signal in ("acknowledge", "resolve", "pin", "shutdown"):
+        problems += [f"  emoji.{signal}[{i}] = {value!r}: {expected}"
+                     for i, value in enumerate(getattr(emoji, signal)) if dialect.canonical(value) is None]
+    return problems
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,11 @@ from slack_bolt import App
 
 from bot.app import build_app
 from bot.clock import Clock
+from bot.incidents import wiring as incident_wiring
 from bot.log import configure_logging
 from bot.services import Services, build_services
 from bot.settings import Config, ConfigError, Env, load_config, load_env
+from bot.spend import wiring as spend_wiring
 from bot.store.db import explain_connection_errors, migrate
 
 log = logging.getLogger(__name__)
@@ -39,12 +41,9 @@ def start_services(env: Env, config: Config, *, demo: bool = False, clock: Clock
 
 
 def register_domains(services: Services) -> None:
-    """Domain modules attach their actions (emoji combos, signals) and alert hooks."""
-    from bot import spend_actions
-    from bot.incidents import wiring
-
-    wiring.register(services.actions, services.incidents)
-    spend_actions.register(services)
+    """Domain packages attach what their emoji mean (combos and single-emoji signals)."""
+    incident_wiring.register(services.actions, services.incidents)
+    spend_wiring.register(services.actions, services.spend, services.chat, services.config, services.clock)
 
 
 def prepare_app(services: Services, *, verify_requests: bool = True, executor=None) -> App:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -20,13 +19,17 @@ from bot.clients.slack_users import UserDirectory
 from bot.clock import Clock, SystemClock
 from bot.combos import ComboEngine
 from bot.emoji_dialect import ActionRegistry, Dialect
+from bot.gpu.service import GpuService
 from bot.incidents.desk import IncidentDesk
 from bot.incidents.escalation import Escalator
 from bot.incidents.notices import IncidentNotices
 from bot.incidents.summary import IncidentSummary
 from bot.notify import Notifier
+from bot.oncall.service import OncallService
 from bot.retry import BackendError
+from bot.review.service import ReviewService
 from bot.settings import Config, Env, Team
+from bot.spend.service import SpendService
 from bot.store.db import make_engine, session_factory
 
 if TYPE_CHECKING:
@@ -152,23 +155,22 @@ class Services:
         return GitHubClient(self.env.github_token.get_secret_value(), self.env.github_api_url,
                             timeout=self.config.timeouts.github)
 
+    # Domain services: plain Python over the clients above.
     @cached_property
-    def gpu(self) -> Any:
-        from bot.gpu import GpuService
-
+    def gpu(self) -> GpuService:
         return GpuService(self.prom, self.kube, self.clock, self.config.thresholds.gpu_idle_utilization_pct)
 
     @cached_property
-    def spend(self) -> Any:
-        from bot.spend import SpendService
-
+    def spend(self) -> SpendService:
         return SpendService(self.aws, self.sessions, self.clock, self.config.thresholds, teams=self.config.teams)
 
     @cached_property
-    def review(self) -> Any:
-        from bot.review import ReviewService
-
+    def review(self) -> ReviewService:
         return ReviewService(self.github, self.clock)
+
+    @cached_property
+    def oncall(self) -> OncallService:
+        return OncallService(self.config, self.sessions, self.users, self.permissions, self.clock)
 
 
 def build_services(env: Env, config: Config, *, demo: bool = False, clock: Clock | None = None,

@@ -9,14 +9,11 @@ from pathlib import Path
 from string import Formatter
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -27,10 +24,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.durations import format_duration, parse_duration
-from bot.oncall import TeamRotation
+from bot.config_types import Duration, Strict, TimeZone
+from bot.durations import format_duration
+from bot.emoji_dialect import EmojiConfig, emoji_config_problems
+from bot.oncall.rotation import TeamRotation
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Language = Literal["en", "zh-CN"]
 
 KNOWN_ACTIONS = ("open_incident", "degraded", "spend_check")
@@ -161,24 +159,6 @@ class Env(BaseSettings):
         return values
 
 
-def _check_timezone(value: object) -> str:
-    try:
-        if not isinstance(value, str):
-            raise ValueError(value)
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "Europe"
-        raise ValueError(
-            f"expected an IANA time zone such as Europe/Berlin or Asia/Shanghai, got {value!r}") from None
-    return value
-
-
-TimeZone = Annotated[str, BeforeValidator(_check_timezone)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class Team(Strict):
     name: str
     channel: str | None = None
@@ -195,30 +175,6 @@ class Team(Strict):
         if not value or any(ch.isspace() for ch in value):
             raise ValueError(f"expected a team name without spaces, got {value!r}")
         return value
-
-
-class Combo(Strict):
-    emoji: list[str] = Field(min_length=1)
-    action: str
-    name: str | None = None
-
-    @property
-    def key(self) -> str:
-        return self.name or self.action
-
-
-class EmojiConfig(Strict):
-    window: Duration = timedelta(minutes=10)
-    custom: dict[str, str] = {}
-    combos: list[Combo] = [
-        Combo(emoji=["🔥", "💥"], action="open_incident"),
-        Combo(emoji=["🔨", "⚡"], action="degraded"),
-        Combo(emoji=["💸", "🔥"], action="spend_check"),
-    ]
-    acknowledge: list[str] = ["👀"]
-    resolve: list[str] = ["✅"]
-    pin: list[str] = ["📌"]
-    shutdown: list[str] = ["🛑"]
 
 
 class Thresholds(Strict):
@@ -400,7 +356,7 @@ def load_config(path: Path) -> Config:
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(path, exc)) from exc
-    problems = _emoji_problems(config.emoji) + _action_problems(config.emoji)
+    problems = emoji_config_problems(config.emoji) + _action_problems(config.emoji)
     if problems:
         raise ConfigError("\n".join([f"{path}: invalid configuration", *problems]))
     return config
@@ -427,26 +383,6 @@ def _action_problems(emoji: EmojiConfig) -> list[str]:
             hint = f" (did you mean {close[0]}?)" if close else ""
             problems.append(f"  emoji.combos[{i}].action = {combo.action!r}: "
                             f"expected one of {', '.join(KNOWN_ACTIONS)}{hint}")
-    return problems
-
-
-def _emoji_problems(emoji: EmojiConfig) -> list[str]:
-    """Every configured emoji the dialect cannot resolve, as `  key = value: expectation` lines."""
-    from bot.emoji_dialect import Dialect  # late: bot.emoji_dialect imports this module
-
-    plain = Dialect(EmojiConfig(custom={}, combos=[]))
-    problems = [f"  emoji.custom.{name} = {value!r}: expected an emoji or a Slack name such as :fire:"
-                for name, value in emoji.custom.items() if plain.canonical(str(value)) is None]
-    if problems:
-        return problems
-    dialect = Dialect(emoji.model_copy(update={"combos": []}))
-    expected = "expected an emoji, a Slack name such as :fire:, or a name defined under emoji.custom"
-    for i, combo in enumerate(emoji.combos):
-        problems += [f"  emoji.combos[{i}].emoji[{j}] = {value!r}: {expected}"
-                     for j, value in enumerate(combo.emoji) if dialect.canonical(value) is None]
-    for signal in ("acknowledge", "resolve", "pin", "shutdown"):
-        problems += [f"  emoji.{signal}[{i}] = {value!r}: {expected}"
-                     for i, value in enumerate(getattr(emoji, signal)) if dialect.canonical(value) is None]
     return problems
 
 

@@ -181,6 +181,13 @@ def single_optional(args: list[str], language: str) -> str | None:
     return args[0] if args else None
 
 
+ECHO_CHARS = 40  # what a refusal quotes of the typed text, so a pasted novel still leaves room for the usage
+
+
+def echo(typed: str) -> str:
+    return typed if len(typed) <= ECHO_CHARS else typed[:ECHO_CHARS - 1] + "…"
+
+
 def run_command(services: Services, command: Command, body: dict[str, Any], reply: Reply) -> None:
     inv = invocation(services, body)
     with working_notice(reply, inv.language, command.asks) as answer, \
@@ -200,10 +207,14 @@ def run_command(services: Services, command: Command, body: dict[str, Any], repl
 def register_commands(app: App, services: Services, commands: Mapping[str, Command]) -> None:
     """Ack at once (Slack wants it within 3 s); answer from a lazy listener."""
     for name, command in commands.items():
-        def answer(body: dict[str, Any], respond: Respond, command: Command = command) -> None:
-            run_command(services, command, body, responder(respond))
+        app.command(name)(ack=ack_now, lazy=[_answering(services, command)])
 
-        app.command(name)(ack=ack_now, lazy=[answer])
+
+def _answering(services: Services, command: Command) -> Callable[[dict[str, Any], Respond], None]:
+    # Bolt fills a listener's arguments by name (`command` would be the request), hence this closure.
+    def answer(body: dict[str, Any], respond: Respond) -> None:
+        run_command(services, command, body, responder(respond))
+    return answer
 
 
 # Buttons and menus ---------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from handlers.common import (
     UsageError,
     ack_now,
     answering_failures,
+    echo,
     ephemeral,
     register_buttons,
     register_commands,
@@ -35,7 +36,6 @@ NUMBER = re.compile(r"^#?(\d+)$")
 PERIOD = re.compile(r"^(\d+)d$")
 MAX_NUMBER = 2**31 - 1  # incident ids are 32-bit integers in the database
 MAX_PERIOD_DAYS = 365
-ECHO_CHARS = 40  # what a refusal quotes of the typed text, so a pasted novel still leaves room for the usage
 Subcommand = Callable[[Services, Invocation, list[str]], list[Block]]
 
 
@@ -82,10 +82,6 @@ def incident_number(word: str, lang: str) -> int:
     if len(digits) > len(str(MAX_NUMBER)) or not 1 <= int(digits) <= MAX_NUMBER:
         raise UsageError(t("incident.unknown_incident", lang, number=echo(digits)))
     return int(digits)
-
-
-def echo(typed: str) -> str:
-    return typed if len(typed) <= ECHO_CHARS else typed[:ECHO_CHARS - 1] + "…"
 
 
 def severity_named(services: Services, word: str, numbers: bool = True) -> str | None:

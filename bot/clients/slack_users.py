@@ -21,7 +21,7 @@ MEMORY_TTL = timedelta(minutes=10)
 
 
 def is_user_id(text: str) -> bool:
-    """A Slack user id (`U…`/`W…`), as opposed to an email or a name written in a rotation."""
+    """A Slack user id (`U…`/`W…`, upper-case letters and digits), not an email or a name still to resolve."""
     return text[:1] in {"U", "W"} and text.isalnum() and text.isupper()
 
 

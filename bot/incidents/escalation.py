@@ -31,7 +31,7 @@ from bot.incidents.render import page_blocks, where
 from bot.incidents.summary import IncidentSummary
 from bot.metrics import RETRIES
 from bot.notify import Notifier
-from bot.oncall_roster import chain_for
+from bot.oncall.roster import chain_for
 from bot.retry import BackendError
 from bot.settings import Config
 

@@ -1,11 +1,13 @@
-"""Block Kit → readable plain text, for notification fallbacks and the local shell."""
+"""Text for Slack: Block Kit as readable plain text (notifications, the local shell); lines fitted to a section."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from bot.escape import defuse, escape, strip_markup
+from bot.render.blocks import SECTION_LIMIT
 
 _BOLD = re.compile(r"(?<!\w)\*([^*\n]+)\*(?!\w)")
 
@@ -74,3 +76,18 @@ def notification_text(blocks: list[dict[str, Any]]) -> str:
 def safe_blocks(blocks: list[dict[str, Any]], loud: bool = False) -> list[dict[str, Any]]:
     """What every path to Slack sends: blocks with broadcasts made inert (`loud`: the bot's own leading @here)."""
     return defuse(blocks, allow_here=loud)  # type: ignore[return-value]
+
+
+def fit_lines(lines: list[str], more: Callable[[int], str], limit: int = SECTION_LIMIT) -> str:
+    """Join lines up to Slack's section limit; the rest becomes "…and N more"."""
+    kept: list[str] = []
+    size = 0
+    for index, line in enumerate(lines):
+        remaining = len(lines) - index - 1
+        reserve = len(more(remaining)) + 1 if remaining else 0
+        if size + len(line) + 1 + reserve > limit:
+            kept.append(more(len(lines) - index))
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return "\n".join(kept)

@@ -14,7 +14,7 @@ from bot.clients.aws import AwsClient
 from bot.clock import FrozenClock
 from bot.retry import BackendError
 from bot.settings import Thresholds
-from bot.spend import SpendService
+from bot.spend.service import SpendService
 from tests.support.servers import MotoServer, free_port
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

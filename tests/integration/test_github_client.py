@@ -12,7 +12,7 @@ from bot.clients import PullRequest
 from bot.clients.github import GitHubClient
 from bot.clock import FrozenClock
 from bot.retry import BackendError
-from bot.review import ReviewService
+from bot.review.service import ReviewService
 from bot.settings import Team
 from tests.support.fixture_http import FixtureServer, Request, Response
 

@@ -11,7 +11,7 @@ from bot.clients import GpuSample, NodeGpus, PodGpus
 from bot.clients.demo import DemoKube
 from bot.clients.prom import FB_FREE, FB_USED, UTIL, PrometheusClient
 from bot.clock import FrozenClock
-from bot.gpu import GpuService
+from bot.gpu.service import GpuService
 from bot.retry import BackendError
 from bot.settings import Team
 from tests.support.fixture_http import FixtureServer, Response

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from bot import settings
-from bot.oncall import Layer, Tier
+from bot.oncall.rotation import Layer, Tier
 from bot.settings import Config, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"

@@ -11,10 +11,10 @@ import pytest
 from bot.clients import GpuSample, NodeGpus, PodGpus
 from bot.clients.demo import A100_EXPORTER_POD, DemoKube, DemoPrometheus, demo_samples
 from bot.clock import FrozenClock
-from bot.gpu import GpuService
+from bot.gpu.render import gpu_blocks
+from bot.gpu.service import GpuService
 from bot.i18n import catalog
 from bot.render.blocks import SECTION_LIMIT
-from bot.render.gpu import gpu_blocks
 from bot.retry import BackendError
 from bot.settings import Team
 

@@ -10,8 +10,8 @@ import yaml
 
 from bot.i18n import catalog
 from bot.incidents import chart, stats
-from bot.incidents.model import Incident
 from bot.incidents.chart import chart_png
+from bot.incidents.model import Incident
 from bot.incidents.render import stats_blocks
 from bot.incidents.stats import IncidentStats, StatsReport, compute
 from bot.render.chart import has_glyphs

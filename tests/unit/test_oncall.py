@@ -6,7 +6,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from bot.oncall import (
+from bot.oncall.rotation import (
     Layer,
     Override,
     Shift,
@@ -374,7 +374,7 @@ def test_duplicate_tier_names_are_rejected():
 
 def rendered(lang: str, tz: str = "Asia/Shanghai") -> str:
     """The mrkdwn Slack gets for /oncall on Tuesday 2026-11-24 10:00 in Shanghai."""
-    from bot.render.oncall import oncall_blocks
+    from bot.oncall.render import oncall_blocks
 
     team = rotation([layer_dict(members=["UALICE", "UBOB"], rotate_every="1w", start="2026-11-23",
                                 timezone="Asia/Shanghai")])

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.i18n import t
-from bot.oncall_roster import WhenError, override_window, parse_when
+from bot.oncall.when import WhenError, override_window, parse_when
 
 LA = "America/Los_Angeles"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

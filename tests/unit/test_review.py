@@ -11,9 +11,9 @@ from bot.clients import PullRequest
 from bot.clients.demo import DemoGitHub
 from bot.clock import FrozenClock
 from bot.render.blocks import SECTION_LIMIT
-from bot.render.review import age_text, review_blocks
 from bot.retry import BackendError
-from bot.review import ReviewService
+from bot.review.render import age_text, review_blocks
+from bot.review.service import ReviewService
 from bot.settings import Team
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

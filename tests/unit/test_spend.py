@@ -12,9 +12,9 @@ from bot.clients import CostRow
 from bot.clients.demo import DemoAws
 from bot.clock import FrozenClock
 from bot.render.blocks import SECTION_LIMIT
-from bot.render.spend import data_age, spend_blocks
 from bot.settings import Team, Thresholds
-from bot.spend import SpendService
+from bot.spend.render import data_age, spend_blocks
+from bot.spend.service import SpendService
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TODAY = NOW.date()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -18,42 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clients import CostRow, CostSource
 from bot.clock import Clock
 from bot.settings import Team, Thresholds
+from bot.spend.model import DEFAULT_DAYS, SpendReport, SpendRow
 from bot.store.repo import cache_get, cache_put
 
 HOURS_PER_DAY = 24
-
-
-@dataclass(frozen=True)
-class SpendRow:
-    team: str | None  # the configured team whose cost_tag this is, else the tag value; None: untagged
-    usd: float  # the whole period
-    usd_per_hour: float  # over the last full day with data
-    cups_per_hour: float
-    over_threshold: bool
-
-
-@dataclass(frozen=True)
-class SpendReport:
-    rows: list[SpendRow]  # most expensive first
-    start: date
-    end: date  # exclusive
-    burn_day: date | None  # the day the burn rate is measured on
-    coffee_usd: float
-    threshold_cups_per_hour: float
-    demo: bool
-    as_of: datetime  # when Cost Explorer was asked
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days
-
-    @property
-    def total_usd(self) -> float:
-        return sum(r.usd for r in self.rows)
-
-    @property
-    def burning(self) -> list[SpendRow]:
-        return [r for r in self.rows if r.over_threshold]
 
 
 class SpendService:
@@ -66,7 +33,7 @@ class SpendService:
         self._tag_key = tag_key
         self._team_of_tag = {team.cost_tag: team.name for team in teams if team.cost_tag}
 
-    def by_team(self, days: int = 7) -> SpendReport:
+    def by_team(self, days: int = DEFAULT_DAYS) -> SpendReport:
         """The last `days` full days (UTC), today excluded because its costs are still arriving."""
         end = self._clock.now().astimezone(UTC).date()
         start = end - timedelta(days=days)

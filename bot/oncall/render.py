@@ -1,27 +1,19 @@
-"""Block Kit for /oncall: who is on call now and next, per tier, in the reader's time zone."""
+"""Block Kit for /oncall: who is on call now and next, per tier, in the reader's time zone; a saved override."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
+from bot.clients.slack_users import is_user_id
 from bot.escape import Markup, escape
-from bot.i18n import DEFAULT_LANGUAGE, t
-from bot.oncall import TierOnCall
+from bot.i18n import t
+from bot.oncall.rotation import TierOnCall
+from bot.oncall.service import SavedOverride
 from bot.render.blocks import Block, context, header, section
+from bot.render.time import when
 
 
 def mention(user: str) -> str:
     """Slack ids become mentions; emails or names that never resolved stay readable text."""
-    return Markup(f"<@{user}>") if user[:1] in {"U", "W"} and user.isalnum() and user.isupper() else escape(user)
-
-
-def when(at: datetime, tz: str, lang: str = DEFAULT_LANGUAGE) -> str:
-    """A local date and time as the reader writes it: `Mon 2026-11-30 09:00`, `2026年11月30日 周一 09:00`."""
-    local = at.astimezone(ZoneInfo(tz))
-    weekday = t("oncall.weekdays", lang).split()[local.weekday()]
-    return t("oncall.when", lang, weekday=weekday, year=local.year, month=local.month, day=local.day,
-             time=f"{local:%H:%M}")
+    return Markup(f"<@{user}>") if is_user_id(user) else escape(user)
 
 
 def oncall_blocks(team: str, tiers: list[TierOnCall], lang: str, tz: str) -> list[Block]:
@@ -42,3 +34,8 @@ def _tier_line(tier: TierOnCall, lang: str, tz: str) -> str:
         line += " · " + t("oncall.tier_next", lang, user=mention(tier.next.user),
                           start=when(tier.next.start, tz, lang))
     return line
+
+
+def override_saved_blocks(saved: SavedOverride, lang: str) -> list[Block]:
+    return [section(t("oncall.override_saved", lang, user=saved.user, tier=escape(saved.tier), team=saved.team,
+                      start=when(saved.start, saved.tz, lang), end=when(saved.end, saved.tz, lang), tz=saved.tz))]

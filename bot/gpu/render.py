@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from bot.escape import escape
-from bot.gpu import GpuSummary, IdleGpu, NodeRow
+from bot.gpu.model import GpuSummary, IdleGpu, NodeRow
 from bot.i18n import t
 from bot.render.blocks import SECTION_LIMIT, Block, context, header, section
-
-
-def fit_lines(lines: list[str], more: Callable[[int], str], limit: int = SECTION_LIMIT) -> str:
-    """Join lines up to Slack's section limit; the rest becomes "…and N more"."""
-    kept: list[str] = []
-    size = 0
-    for index, line in enumerate(lines):
-        remaining = len(lines) - index - 1
-        reserve = len(more(remaining)) + 1 if remaining else 0
-        if size + len(line) + 1 + reserve > limit:
-            kept.append(more(len(lines) - index))
-            break
-        kept.append(line)
-        size += len(line) + 1
-    return "\n".join(kept)
+from bot.render.text import fit_lines
+from bot.render.time import stamp
 
 
 def gpu_blocks(summary: GpuSummary, lang: str) -> list[Block]:
@@ -33,8 +18,7 @@ def gpu_blocks(summary: GpuSummary, lang: str) -> list[Block]:
         blocks += [section(_totals(summary, lang)), section(_nodes(summary.nodes, lang)),
                    section(_idle(summary, lang))]
     threshold = _pct(summary.threshold_pct, lang)
-    blocks.append(context(t("gpu.as_of", lang, time=summary.as_of.strftime("%Y-%m-%d %H:%M"),
-                            threshold=threshold)))
+    blocks.append(context(t("gpu.as_of", lang, time=stamp(summary.as_of), threshold=threshold)))
     if summary.demo:
         blocks.append(context(t("gpu.demo", lang)))
     return blocks

@@ -2,32 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-
 from bot.clients import GitHubSource, PullRequest
-from bot.clock import Clock
+from bot.clock import Clock, elapsed
+from bot.review.model import PendingReview, ReviewQueue
 from bot.settings import Team
-
-
-@dataclass(frozen=True)
-class PendingReview:
-    pr: PullRequest
-    age: timedelta
-
-    @property
-    def reviewers(self) -> tuple[str, ...]:
-        """Requested users, then requested teams (by slug)."""
-        return self.pr.requested_reviewers + self.pr.requested_teams
-
-
-@dataclass(frozen=True)
-class ReviewQueue:
-    team: str
-    repos: tuple[str, ...]
-    items: list[PendingReview]
-    demo: bool
-    as_of: datetime
 
 
 def waiting_for_review(pr: PullRequest) -> bool:
@@ -43,6 +21,6 @@ class ReviewService:
         now = self._clock.now()
         pulls = [pr for repo in team.repos for pr in self._github.open_pull_requests(repo)]
         waiting = sorted(filter(waiting_for_review, pulls), key=lambda pr: (pr.created_at, pr.number))
-        items = [PendingReview(pr=pr, age=max(now - pr.created_at, timedelta())) for pr in waiting]
+        items = [PendingReview(pr=pr, age=elapsed(pr.created_at, now)) for pr in waiting]
         return ReviewQueue(team=team.name, repos=tuple(team.repos), items=items,
                            demo=bool(self._github.demo), as_of=now)

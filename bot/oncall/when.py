@@ -1,7 +1,4 @@
-"""Who is on call for a team: rotations from config, overrides from the database, as Slack users.
-
-Override times follow one rule (see `parse_when`): what the user types must name exactly one instant.
-"""
+"""When an override starts and ends, from what the user typed: it must name exactly one instant (see `parse_when`)."""
 
 from __future__ import annotations
 
@@ -9,47 +6,10 @@ import math
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-
 from bot.durations import DurationTooLong, parse_duration
-from bot.oncall import Chain, Override, TeamRotation, TierOnCall, escalation_chain, on_call
-from bot.settings import Config
-from bot.store.models import OncallOverride
-from bot.store.repo import audit
 
 YEARS_BACK, YEARS_AHEAD = 1, 2  # a typo such as 0206 or 9999 is refused, not stored (or overflowed)
 MAX_OVERRIDE = timedelta(days=90)
-
-
-def rotation_for(config: Config, team: str) -> TeamRotation | None:
-    return config.oncall.get(team)
-
-
-def overrides(factory: sessionmaker[Session], team: str, around: datetime) -> list[Override]:
-    with factory() as session:
-        rows = session.scalars(select(OncallOverride).where(
-            OncallOverride.team == team, OncallOverride.ends_at > around).order_by(OncallOverride.id))
-        return [Override(tier=row.tier, user=row.user_id, start=row.starts_at, end=row.ends_at) for row in rows]
-
-
-def add_override(factory: sessionmaker[Session], team: str, tier: str, user: str, start: datetime,
-                 end: datetime, by: str, now: datetime) -> None:
-    with factory.begin() as session:
-        session.add(OncallOverride(team=team, tier=tier, user_id=user, starts_at=start, ends_at=end,
-                                   created_by=by, created_at=now))
-        audit(session, now, by, "oncall.override", f"{team}/{tier}", user=user, start=start.isoformat(),
-              end=end.isoformat())
-
-
-def who_is_on_call(config: Config, factory: sessionmaker[Session], team: str, at: datetime) -> list[TierOnCall]:
-    rotation = rotation_for(config, team)
-    return on_call(rotation, at, overrides(factory, team, at)) if rotation else []
-
-
-def chain_for(config: Config, factory: sessionmaker[Session], team: str, at: datetime) -> Chain | None:
-    rotation = rotation_for(config, team)
-    return escalation_chain(rotation, at, overrides(factory, team, at)) if rotation else None
 
 
 class WhenError(ValueError):

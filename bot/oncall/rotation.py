@@ -18,10 +18,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
-    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -30,6 +29,8 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+
+from bot.config_types import TimeZone
 
 __all__ = [
     "DEFAULT_HORIZON",
@@ -84,20 +85,8 @@ def _check_period(value: object) -> str:
     )
 
 
-def _check_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(
-            f"timezone {value!r} is not a valid IANA time zone, expected a name such as "
-            "'Asia/Shanghai', 'Europe/London' or 'UTC' (names are case-sensitive)"
-        ) from None
-    return value
-
-
 WallTime = Annotated[time, BeforeValidator(_parse_wall_time)]
 Period = Annotated[str, BeforeValidator(_check_period)]
-TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 Member = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
@@ -128,7 +117,7 @@ class Layer(BaseModel):
     rotate_every: Period
     handoff: WallTime
     start: date
-    timezone: TimeZoneName
+    timezone: TimeZone
     active: ActiveWindow | None = None
 
     @property

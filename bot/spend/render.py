@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 
 from bot.escape import escape
 from bot.i18n import t
+from bot.render import time
 from bot.render.blocks import SECTION_LIMIT, Block, context, header, section
-from bot.render.gpu import fit_lines
-from bot.spend import SpendReport, SpendRow
+from bot.render.text import fit_lines
+from bot.spend.model import SpendReport, SpendRow
 
 
 def spend_blocks(report: SpendReport, lang: str, now: datetime) -> list[Block]:
@@ -54,11 +55,5 @@ def usd(amount: float) -> str:
 
 
 def data_age(age: timedelta, lang: str) -> str:
-    minutes = int(max(age, timedelta()).total_seconds() // 60)
-    if minutes < 1:
-        return t("spend.age_now", lang)
-    if minutes < 60:
-        return t("spend.age_minutes", lang, count=minutes)
-    if minutes < 48 * 60:
-        return t("spend.age_hours", lang, count=minutes // 60)
-    return t("spend.age_days", lang, count=minutes // (24 * 60))
+    """How old Cost Explorer's answer is: `just now`, `42 min ago`, hours up to two days, then days."""
+    return time.age(age, lang, "spend", days_from=timedelta(hours=48), just_now=True)

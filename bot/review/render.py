@@ -6,9 +6,10 @@ from datetime import timedelta
 
 from bot.escape import escape
 from bot.i18n import t
+from bot.render import time
 from bot.render.blocks import SECTION_LIMIT, Block, context, header, section
-from bot.render.gpu import fit_lines
-from bot.review import PendingReview, ReviewQueue
+from bot.render.text import fit_lines
+from bot.review.model import PendingReview, ReviewQueue
 
 TITLE_CHARS = 90
 
@@ -42,9 +43,5 @@ def _shorten(text: str) -> str:
 
 
 def age_text(age: timedelta, lang: str) -> str:
-    minutes = int(age.total_seconds() // 60)
-    if minutes < 60:
-        return t("review.age_minutes", lang, count=minutes)
-    if minutes < 24 * 60:
-        return t("review.age_hours", lang, count=minutes // 60)
-    return t("review.age_days", lang, count=minutes // (24 * 60))
+    """How long a pull request has waited: minutes, hours up to a day, then days."""
+    return time.age(age, lang, "review")

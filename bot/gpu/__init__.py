@@ -1,0 +1,1 @@
+"""GPU utilization, allocation and idle GPUs: model, service and Block Kit."""

@@ -1,0 +1,1 @@
+"""On-call: rotations, the roster (config and overrides), override times and requests, Block Kit."""

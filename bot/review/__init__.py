@@ -1,0 +1,1 @@
+"""Pull requests waiting for review: model, service and Block Kit."""

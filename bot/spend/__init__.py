@@ -1,0 +1,1 @@
+"""AWS spend by team and its coffee burn rate: model, service, Block Kit and the 💸🔥 action."""
