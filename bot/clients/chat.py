@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from slack_sdk import WebClient
@@ -89,7 +90,7 @@ class Chat:
     def create_channel(self, name: str) -> str:
         for candidate in (name, f"{name[:76]}-{int(time.time()) % 1000:03d}"):
             try:
-                created = self._call(lambda c=candidate: self.client.conversations_create(name=c))
+                created = self._call(partial(self.client.conversations_create, name=candidate))
                 return str(created["channel"]["id"])
             except BackendError as exc:
                 if exc.reason != "name_taken":

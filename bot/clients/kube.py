@@ -99,10 +99,11 @@ class KubeClient:
         configuration = client.Configuration()
         try:
             if self._kubeconfig:
-                config.load_kube_config(config_file=self._kubeconfig, client_configuration=configuration,
-                                        persist_config=False)
+                config.load_kube_config(  # type: ignore[no-untyped-call]  # kubernetes leaves it unannotated
+                    config_file=self._kubeconfig, client_configuration=configuration, persist_config=False)
             else:
-                config.load_incluster_config(client_configuration=configuration)
+                config.load_incluster_config(  # type: ignore[no-untyped-call]  # kubernetes leaves it unannotated
+                    client_configuration=configuration)
         except (ConfigException, OSError) as exc:
             code, params = ("kubeconfig", {"path": self._kubeconfig}) if self._kubeconfig else ("kube_in_cluster", {})
             raise BackendError(BACKEND, code=code, params=params, hint="kube_config",
