@@ -18,7 +18,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from bot.clients import CostRow
+from bot.clients import CostRow, CostSource
 from bot.retry import BackendError, Timeout, call_with_retries, diagnose, where_of
 
 if TYPE_CHECKING:  # stub-only packages (types-boto3[ce,sts], in the test extra); never imported at run time
@@ -150,3 +150,7 @@ def _client_error(what: str, exc: ClientError) -> BackendError:
     failure.params["status"] = code  # AWS's error code says more than the HTTP status
     return BackendError(BACKEND, transient=failure.transient, code=failure.code, params=failure.params,
                         detail=code)
+
+
+if TYPE_CHECKING:  # mypy proves that AwsClient satisfies the Protocol the domain calls
+    _source: type[CostSource] = AwsClient

@@ -12,13 +12,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.clients import ChatSender, Message
 from bot.render.blocks import Block
 from bot.render.text import notification_text, safe_blocks
 from bot.retry import BackendError, call_with_retries
@@ -46,12 +46,6 @@ class ChannelPacer:
             self.buckets[channel] = (tokens - 1 + delay / self.interval, now + delay)
         if delay:
             time.sleep(delay)
-
-
-@dataclass(frozen=True)
-class Message:
-    text: str
-    user: str | None
 
 
 class Chat:
@@ -156,3 +150,7 @@ def _unavailable(status: str) -> BackendError:
 
 def _matching(messages: list[dict[str, Any]], ts: str) -> dict[str, Any] | None:
     return next((m for m in messages if m.get("ts") == ts), None)
+
+
+if TYPE_CHECKING:  # mypy proves that Chat is what the domain may call
+    _chat: type[ChatSender] = Chat

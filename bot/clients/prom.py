@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
-from bot.clients import GpuSample
+from bot.clients import GpuSample, PrometheusSource
 from bot.retry import BackendError, Timeout, call_with_retries, diagnose, where_of
 
 T = TypeVar("T")
@@ -126,3 +126,7 @@ def _sample(entry: dict[str, Any]) -> GpuSample:
         container=labels.get("container") or None,
         node=labels.get("node") or labels.get("kubernetes_node") or None,
     )
+
+
+if TYPE_CHECKING:  # mypy proves that PrometheusClient satisfies the Protocol the domain calls
+    _source: type[PrometheusSource] = PrometheusClient
