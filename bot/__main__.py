@@ -70,13 +70,14 @@ def run_socket(_args: argparse.Namespace) -> int:
 
 def _boot(mode_secret: str, verify_requests: bool) -> tuple[Services, Flask, BotScheduler]:
     """Settings → services (migrated) → scheduler → Bolt app behind the HTTP routes."""
+    from bot.app import start_scheduler
     from bot.runtime import load_settings, prepare_app, require, start_services
     from bot.web import build_web
 
     env, config = load_settings()
     require([(mode_secret, getattr(env, mode_secret.lower())), ("SLACK_BOT_TOKEN", env.slack_bot_token)])
     services = start_services(env, config)
-    scheduler = _start_scheduler(services)
+    scheduler = start_scheduler(services)
     web = build_web(prepare_app(services, verify_requests=verify_requests), services,
                     _secret(env.alertmanager_token))
     return services, web, scheduler
@@ -104,16 +105,6 @@ def run_migrate(_args: argparse.Namespace) -> int:
         migrate(engine)
     print("database is up to date")
     return 0
-
-
-def _start_scheduler(services: Services) -> BotScheduler:
-    from bot.scheduler import BotScheduler, leader_lock_for
-    from handlers import jobs
-
-    jobs.bind(services)
-    scheduler = BotScheduler(services.engine, leader_lock_for(services.engine), lambda: jobs.job_specs(services))
-    scheduler.start()
-    return scheduler
 
 
 def _secret(value: SecretStr | None) -> str | None:

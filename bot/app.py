@@ -1,14 +1,20 @@
-"""Builds the Bolt app from settings and services and registers every listener."""
+"""The composition root: builds the Bolt app from settings and services and registers every listener, and
+starts the scheduler with the handlers' jobs. The only module of `bot` that imports `handlers`
+(tests/unit/test_layering.py)."""
 
 from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from slack_bolt import App
 from slack_bolt.lazy_listener.thread_runner import ThreadLazyListenerRunner
 
 from bot.services import Services
+
+if TYPE_CHECKING:
+    from bot.scheduler import BotScheduler
 
 log = logging.getLogger(__name__)
 
@@ -39,3 +45,14 @@ def build_app(services: Services, *, verify_requests: bool = True, executor: Exe
         lazy.executor = ThreadPoolExecutor(max_workers=LAZY_THREADS, thread_name_prefix="lazy")
     register_all(app, services)
     return app
+
+
+def start_scheduler(services: Services) -> BotScheduler:
+    """The leader-elected scheduler, running the jobs of handlers.jobs against these services."""
+    from bot.scheduler import BotScheduler, leader_lock_for
+    from handlers import jobs
+
+    jobs.bind(services)
+    scheduler = BotScheduler(services.engine, leader_lock_for(services.engine), lambda: jobs.job_specs(services))
+    scheduler.start()
+    return scheduler
