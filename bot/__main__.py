@@ -6,8 +6,17 @@ import argparse
 import signal
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
 
 from bot.settings import ConfigError
+
+if TYPE_CHECKING:  # for annotations only; the modules themselves are imported where they are used
+    from flask import Flask
+
+    from bot.scheduler import BotScheduler
+    from bot.services import Services
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,21 +61,23 @@ def run_socket(_args: argparse.Namespace) -> int:
     threading.Thread(target=waitress.serve, args=(web,), daemon=True,
                      kwargs={"host": "0.0.0.0", "port": services.env.port, "ident": "emoji-ops"}).start()
     try:
-        SocketModeHandler(web.config["bolt"], _secret(services.env.slack_app_token)).start()
+        handler = SocketModeHandler(web.config["bolt"], _secret(services.env.slack_app_token))
+        handler.start()  # type: ignore[no-untyped-call]  # Bolt leaves SocketModeHandler.start() unannotated
     finally:
         scheduler.shutdown()
     return 0
 
 
-def _boot(mode_secret: str, verify_requests: bool):  # type: ignore[no-untyped-def]
+def _boot(mode_secret: str, verify_requests: bool) -> tuple[Services, Flask, BotScheduler]:
     """Settings → services (migrated) → scheduler → Bolt app behind the HTTP routes."""
+    from bot.jobs import start_scheduler
     from bot.runtime import load_settings, prepare_app, require, start_services
     from bot.web import build_web
 
     env, config = load_settings()
     require([(mode_secret, getattr(env, mode_secret.lower())), ("SLACK_BOT_TOKEN", env.slack_bot_token)])
     services = start_services(env, config)
-    scheduler = _start_scheduler(services)
+    scheduler = start_scheduler(services)
     web = build_web(prepare_app(services, verify_requests=verify_requests), services,
                     _secret(env.alertmanager_token))
     return services, web, scheduler
@@ -96,17 +107,7 @@ def run_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_scheduler(services):  # type: ignore[no-untyped-def]
-    from bot import jobs
-    from bot.scheduler import BotScheduler, leader_lock_for
-
-    jobs.bind(services)
-    scheduler = BotScheduler(services.engine, leader_lock_for(services.engine), lambda: jobs.job_specs(services))
-    scheduler.start()
-    return scheduler
-
-
-def _secret(value) -> str | None:  # type: ignore[no-untyped-def]
+def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value else None
 
 

@@ -1,6 +1,5 @@
-"""Builds the Bolt app from settings and services and registers every listener.
-
-The composition root: the one module in `bot/` that imports `handlers/`."""
+"""The composition root: builds the Bolt app from settings and services and registers every listener.
+The only module of `bot` that imports `handlers` (tests/unit/test_layering.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +7,7 @@ import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 from slack_bolt import App
+from slack_bolt.lazy_listener.thread_runner import ThreadLazyListenerRunner
 
 from bot.services import Services
 from handlers import SLASH_COMMANDS, register_all
@@ -38,7 +38,9 @@ def build_app(services: Services, *, verify_requests: bool = True, executor: Exe
         logger=logging.getLogger("slack_bolt"),
     )
     if executor is None:
-        app.listener_runner.lazy_listener_runner.executor = ThreadPoolExecutor(  # type: ignore[attr-defined]
-            max_workers=LAZY_THREADS, thread_name_prefix="lazy")
+        lazy = app.listener_runner.lazy_listener_runner  # typed as the abstract runner, which has no executor
+        if not isinstance(lazy, ThreadLazyListenerRunner):
+            raise TypeError(f"Bolt's lazy listener runner is a {type(lazy).__name__}; expected a thread runner")
+        lazy.executor = ThreadPoolExecutor(max_workers=LAZY_THREADS, thread_name_prefix="lazy")
     register_all(app, services)
     return app

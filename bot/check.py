@@ -172,18 +172,21 @@ def _user_groups(services: Services, slack_ok: bool) -> list[Row]:
 
     groups = UserGroups(services.slack, services.sessions, services.clock)
     rows = []
-    for team in (team for team in services.config.teams if team.user_group):
+    for team in services.config.teams:
+        group = team.user_group
+        if not group:
+            continue
         name = f"user group {team.name}"
         if not slack_ok:
             rows.append(Row(SKIP, name, "not checked: Slack is not reachable"))
             continue
         try:
-            rows.append(Row(OK, name, f"{team.user_group}: {len(groups.read(team.user_group))} member(s)"))
+            rows.append(Row(OK, name, f"{group}: {len(groups.read(group))} member(s)"))
         except LookupError:
-            rows.append(Row(FAIL, name, f"no user group {team.user_group} in this workspace. Use its handle "
+            rows.append(Row(FAIL, name, f"no user group {group} in this workspace. Use its handle "
                                         "(@ml-oncall) or id (S…) in teams[].user_group."))
         except Exception as exc:
             reason = getattr(getattr(exc, "response", None), "get", lambda _k: None)("error") or type(exc).__name__
-            rows.append(Row(FAIL, name, f"cannot read {team.user_group}: {reason}. Reinstall the app with the "
+            rows.append(Row(FAIL, name, f"cannot read {group}: {reason}. Reinstall the app with the "
                                         "usergroups:read scope (manifest.yml)."))
     return rows

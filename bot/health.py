@@ -13,12 +13,14 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
@@ -119,11 +121,9 @@ def _missing_sqlite_file(engine: Engine) -> str | None:
     return None if Path(database).exists() else database
 
 
-def _upsert_statement(engine: Engine, now: datetime):  # type: ignore[no-untyped-def]
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+def _upsert_statement(engine: Engine, now: datetime) -> postgresql.Insert | sqlite.Insert:
+    insert: Callable[[type[KeyValue]], postgresql.Insert | sqlite.Insert] = (
+        postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)
     statement = insert(KeyValue).values(key=HEALTH_KEY, value=json.dumps(now.isoformat()),
                                         expires_at=now + timedelta(minutes=1))
     return statement.on_conflict_do_update(index_elements=[KeyValue.key], set_={

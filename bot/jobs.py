@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.scheduler import JobSpec
+from bot.scheduler import BotScheduler, JobSpec, leader_lock_for
 from bot.services import Services
 from bot.store import repo
 
@@ -42,3 +42,11 @@ def job_specs(services: Services) -> list[JobSpec]:
         JobSpec("forget-old-events", "bot.jobs:forget_old_events", IntervalTrigger(hours=6)),
         JobSpec("work-escalations", "bot.jobs:work_escalations", IntervalTrigger(seconds=1)),
     ]
+
+
+def start_scheduler(services: Services) -> BotScheduler:
+    """The leader-elected scheduler, running these jobs against `services`."""
+    bind(services)
+    scheduler = BotScheduler(services.engine, leader_lock_for(services.engine), lambda: job_specs(services))
+    scheduler.start()
+    return scheduler

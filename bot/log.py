@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -56,7 +57,7 @@ class RedactingFilter(logging.Filter):
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
-def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), stream=None) -> None:
+def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     handler.addFilter(RedactingFilter(secrets))

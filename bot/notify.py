@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.clients.chat import Chat
-from bot.clients.pager import Action, PagerDuty
+from bot.clients import ChatSender, Pager, PagerAction
 from bot.render.blocks import Block
 from bot.retry import BackendError
 
@@ -19,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 class Notifier:
-    def __init__(self, chat: Chat, pager: PagerDuty | None = None) -> None:
+    def __init__(self, chat: ChatSender, pager: Pager | None = None) -> None:
         self.chat = chat
         self.pager = pager
 
@@ -72,7 +71,7 @@ class Notifier:
         """(DM channel, ts); raises BackendError, transient or not."""
         return self.chat.dm(user, blocks, attempts=attempts)
 
-    def pagerduty(self, action: Action, incident_id: int, summary: str, severity: str, link: str | None) -> bool:
+    def pagerduty(self, action: PagerAction, incident_id: int, summary: str, severity: str, link: str | None) -> bool:
         """False when PagerDuty is not configured; raises BackendError when it is and the event failed."""
         if self.pager is None:
             return False

@@ -29,6 +29,7 @@ from tenacity import (
     stop_after_delay,
     wait_random_exponential,
 )
+from tenacity.stop import stop_base
 
 from bot.i18n import catalog, t
 from bot.metrics import ERRORS, RETRIES
@@ -104,8 +105,8 @@ class Timeout:
         return (self.connect, self.read)
 
 
-def _seconds(value: object) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)  # type: ignore[arg-type]
+def _seconds(value: timedelta | float) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def backend_name(backend: str, language: str) -> str:
@@ -148,8 +149,10 @@ def _status_of(exc: BaseException) -> int | None:
         code = response.get("Error", {}).get("Code", "")
         if code in {"Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable"}:
             return 429
-        return response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return getattr(response, "status_code", None)
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return status if isinstance(status, int) else None
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
 
 
 def diagnose(backend: str, exc: BaseException, *, where: str, timeout: Timeout | None = None,
@@ -181,7 +184,8 @@ def diagnose(backend: str, exc: BaseException, *, where: str, timeout: Timeout |
 def _causes(exc: BaseException) -> Iterator[BaseException]:
     """The exception and everything it wraps: causes, contexts, and the wrapped errors libraries keep
     in `args`, `reason` (urllib3), `kwargs['error']` (botocore) and `orig` (SQLAlchemy)."""
-    pending, seen = [exc], set()
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
     while pending and len(seen) < 32:
         current = pending.pop(0)
         if id(current) in seen:
@@ -275,7 +279,7 @@ def call_with_retries(
         log.warning("retrying %s after %s (attempt %d)", backend,
                     type(state.outcome.exception()).__name__ if state.outcome else "?", state.attempt_number)
 
-    stop = stop_after_attempt(attempts)
+    stop: stop_base = stop_after_attempt(attempts)
     if budget is not None:
         stop = stop | stop_after_delay(budget)
     retrying = Retrying(

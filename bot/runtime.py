@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from concurrent.futures import Executor
 from pathlib import Path
 
 from slack_bolt import App
+from slack_sdk import WebClient
 
 from bot.app import build_app
 from bot.clock import Clock
@@ -32,8 +34,8 @@ def load_settings(demo: bool = False) -> tuple[Env, Config]:
 
 
 def start_services(env: Env, config: Config, *, demo: bool = False, clock: Clock | None = None,
-                   slack: object | None = None) -> Services:
-    services = build_services(env, config, demo=demo, clock=clock, slack=slack)  # type: ignore[arg-type]
+                   slack: WebClient | None = None) -> Services:
+    services = build_services(env, config, demo=demo, clock=clock, slack=slack)
     with explain_connection_errors(services.engine):
         migrate(services.engine)
     register_domains(services)
@@ -46,7 +48,7 @@ def register_domains(services: Services) -> None:
     spend_wiring.register(services.actions, services.spend, services.chat, services.config, services.clock)
 
 
-def prepare_app(services: Services, *, verify_requests: bool = True, executor=None) -> App:
+def prepare_app(services: Services, *, verify_requests: bool = True, executor: Executor | None = None) -> App:
     return build_app(services, verify_requests=verify_requests, executor=executor)
 
 

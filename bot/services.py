@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.alerts.receive import AlertReceiver
+from bot.clients import ChatSender, CostSource, GitHubSource, KubeSource, Pager, PrometheusSource
 from bot.clients.chat import Chat
 from bot.clients.pager import PagerDuty
 from bot.clients.slack import make_web_client
+from bot.clients.slack_groups import UserGroups
 from bot.clients.slack_users import UserDirectory
 from bot.clock import Clock, SystemClock
 from bot.combos import ComboEngine
@@ -26,14 +27,12 @@ from bot.incidents.notices import IncidentNotices
 from bot.incidents.summary import IncidentSummary
 from bot.notify import Notifier
 from bot.oncall.service import OncallService
+from bot.permissions import Permissions
 from bot.retry import BackendError
 from bot.review.service import ReviewService
 from bot.settings import Config, Env, Team
 from bot.spend.service import SpendService
 from bot.store.db import make_engine, session_factory
-
-if TYPE_CHECKING:
-    from bot.permissions import Permissions
 
 
 def _not_configured(backend: str, variable: str) -> BackendError:
@@ -72,7 +71,7 @@ class Services:
         return UserDirectory(self.slack, self.sessions, self.clock)
 
     @cached_property
-    def chat(self) -> Chat:
+    def chat(self) -> ChatSender:
         """The one Chat of this process, so every post shares the per-channel pacing."""
         return Chat(self.slack)
 
@@ -92,15 +91,12 @@ class Services:
                             self.escalation)
 
     @cached_property
-    def pager(self) -> PagerDuty | None:
+    def pager(self) -> Pager | None:
         key = self.env.pagerduty_routing_key
         return PagerDuty(key.get_secret_value(), self.env.pagerduty_api_url) if key else None
 
     @cached_property
     def permissions(self) -> Permissions:
-        from bot.clients.slack_groups import UserGroups
-        from bot.permissions import Permissions
-
         return Permissions(self.config, self.sessions, self.users, UserGroups(self.slack, self.sessions, self.clock),
                            self.clock)
 
@@ -110,7 +106,7 @@ class Services:
 
     # Backends: the real client when configured, the bundled demo source with --demo.
     @cached_property
-    def prom(self) -> Any:
+    def prom(self) -> PrometheusSource:
         if self.demo:
             from bot.clients.demo import DemoPrometheus
 
@@ -122,7 +118,7 @@ class Services:
         return PrometheusClient(self.env.prometheus_url, timeout=self.config.timeouts.prometheus)
 
     @cached_property
-    def kube(self) -> Any:
+    def kube(self) -> KubeSource:
         if self.demo:
             from bot.clients.demo import DemoKube
 
@@ -132,7 +128,7 @@ class Services:
         return KubeClient(self.env.kubeconfig, timeout=self.config.timeouts.kubernetes)
 
     @cached_property
-    def aws(self) -> Any:
+    def aws(self) -> CostSource:
         if self.demo:
             from bot.clients.demo import DemoAws
 
@@ -143,7 +139,7 @@ class Services:
         return AwsClient(region, endpoint_url=self.env.aws_endpoint_url, timeout=self.config.timeouts.aws)
 
     @cached_property
-    def github(self) -> Any:
+    def github(self) -> GitHubSource:
         if self.demo:
             from bot.clients.demo import DemoGitHub
 

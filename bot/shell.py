@@ -20,11 +20,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ParamSpec, TextIO, TypeVar, overload
 from urllib.parse import parse_qsl, urlencode
 
 import emoji
@@ -38,13 +39,15 @@ from bot.settings import Config, Env
 
 SHELL_CHANNEL = "C0SHELL"
 SHELL_USER = "U0YOU"
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class InlineExecutor(Executor):
     """Runs listener work immediately, so each reply prints before the next input line is read."""
 
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
-        future: Future[Any] = Future()
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
         try:
             future.set_result(fn(*args, **kwargs))
         except BaseException as exc:
@@ -55,7 +58,13 @@ class InlineExecutor(Executor):
 class _ShellNames(dict[str, str]):
     """Pretend users are U0ALICE, U0BOB…: their name is the rest of the id."""
 
-    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+    @overload
+    def get(self, key: str, default: None = None, /) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str, /) -> str: ...
+    @overload
+    def get(self, key: str, default: T, /) -> str | T: ...
+    def get(self, key: str, default: object = None, /) -> object:
         return super().get(key) or (key[2:].lower() if key.startswith("U0") else default)
 
 

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from bot.alerts.parse import BadPayload
 from bot.health import HealthCheck
@@ -77,7 +78,7 @@ def build_web(bolt: App, services: Services, alertmanager_token: str | None = No
 
 def _answer_errors_in_json(web: Flask) -> None:
     @web.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
+    def http_error(exc: HTTPException) -> WerkzeugResponse:
         response = exc.get_response()  # keeps headers such as Allow on a 405
         body: dict[str, Any] = {"error": (exc.name or "error").lower()}
         if exc.code == 413:

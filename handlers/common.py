@@ -15,7 +15,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot.clients.chat import Chat
+from bot.clients import ChatSender
 from bot.escape import Markup
 from bot.i18n import t
 from bot.metrics import ERRORS, HANDLER_SECONDS
@@ -112,14 +112,14 @@ def responder(respond: Callable[..., Any], response_type: str = "ephemeral") -> 
     return reply
 
 
-def ephemeral(chat: Chat, channel: str, user: str, thread_ts: str | None = None) -> Reply:
+def ephemeral(chat: ChatSender, channel: str, user: str, thread_ts: str | None = None) -> Reply:
     """Only `user` sees it; through the process's one Chat, so it is escaped and paced like every post."""
     def reply(blocks: list[Block]) -> Any:
         return chat.ephemeral(channel, user, blocks, thread_ts=thread_ts)
     return reply
 
 
-def post(chat: Chat, channel: str, thread_ts: str | None = None) -> Reply:
+def post(chat: ChatSender, channel: str, thread_ts: str | None = None) -> Reply:
     def reply(blocks: list[Block]) -> Any:
         return chat.post(channel, blocks, thread_ts=thread_ts)
     return reply

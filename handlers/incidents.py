@@ -78,7 +78,8 @@ def target(services: Services, inv: Invocation, rest: list[str], sub: str,
 
 def incident_number(word: str, lang: str) -> int:
     """`#12` or `12` as a number the database can hold; anything larger names no incident."""
-    digits = NUMBER.match(word).group(1)  # type: ignore[union-attr]
+    match = NUMBER.match(word)
+    digits = match.group(1) if match else word
     if len(digits) > len(str(MAX_NUMBER)) or not 1 <= int(digits) <= MAX_NUMBER:
         raise UsageError(t("incident.unknown_incident", lang, number=echo(digits)))
     return int(digits)
@@ -147,7 +148,8 @@ def stats(services: Services, inv: Invocation, rest: list[str]) -> list[Block]:
 
 def period_days(word: str, lang: str) -> int:
     """`30d` as a number of days from 1 to 365."""
-    digits = PERIOD.match(word.lower()).group(1)  # type: ignore[union-attr]
+    match = PERIOD.match(word.lower())
+    digits = match.group(1) if match else word
     if len(digits) > len(str(MAX_PERIOD_DAYS)) or not 1 <= int(digits) <= MAX_PERIOD_DAYS:
         raise UsageError(t("arguments.period_out_of_range", lang, period=echo(word), most=MAX_PERIOD_DAYS))
     return int(digits)

@@ -2,13 +2,20 @@
 
 Every source (real or demo) has a `demo` flag, a `probe() -> str` for `python -m bot check`,
 and returns the frozen dataclasses below, so domain code never sees library types.
+The Protocols are what domain code may call; each client module ends with a typed assignment
+so that mypy proves the real client (and its demo twin) still satisfies its Protocol.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from bot.render.blocks import Block
+
+PagerAction = Literal["trigger", "acknowledge", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,14 @@ class PullRequest:
     draft: bool = False
 
 
+@dataclass(frozen=True)
+class Message:
+    """One Slack message as the domain reads it back."""
+
+    text: str
+    user: str | None
+
+
 class PrometheusSource(Protocol):
     demo: bool
 
@@ -100,3 +115,36 @@ class GitHubSource(Protocol):
     def open_pull_requests(self, repo: str) -> list[PullRequest]: ...
 
     def probe(self) -> str: ...
+
+
+class ChatSender(Protocol):
+    """Slack side effects the domain needs (bot.clients.chat.Chat); each raises BackendError on failure."""
+
+    def post(self, channel: str, blocks: list[Block], thread_ts: str | None = None,
+             broadcast: bool = False, loud: bool = False, attempts: int = 3) -> str: ...
+
+    def update(self, channel: str, ts: str, blocks: list[Block]) -> None: ...
+
+    def ephemeral(self, channel: str, user: str, blocks: list[Block], thread_ts: str | None = None) -> None: ...
+
+    def dm(self, user: str, blocks: list[Block], attempts: int = 3) -> tuple[str, str]: ...
+
+    def create_channel(self, name: str) -> str: ...
+
+    def invite(self, channel: str, users: list[str]) -> None: ...
+
+    def pin(self, channel: str, ts: str) -> None: ...
+
+    def permalink(self, channel: str, ts: str) -> str | None: ...
+
+    def message(self, channel: str, ts: str) -> Message: ...
+
+    def upload(self, channel: str, filename: str, content: bytes | str, title: str,
+               thread_ts: str | None = None, comment: str | None = None) -> None: ...
+
+
+class Pager(Protocol):
+    """Pages people about an incident (bot.clients.pager.PagerDuty), keyed by the incident's id."""
+
+    def send(self, action: PagerAction, incident_id: int, summary: str = "", severity: str = "sev2",
+             source: str = "emoji-ops", link: str | None = None) -> None: ...

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
 from functools import cached_property, partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -18,8 +18,13 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from bot.clients import CostRow
+from bot.clients import CostRow, CostSource
 from bot.retry import BackendError, Timeout, call_with_retries, diagnose, where_of
+
+if TYPE_CHECKING:  # stub-only packages (types-boto3[ce,sts], in the test extra); never imported at run time
+    from types_boto3_ce import CostExplorerClient
+    from types_boto3_ce.type_defs import GetCostAndUsageRequestTypeDef, GetCostAndUsageResponseTypeDef
+    from types_boto3_sts import STSClient
 
 T = TypeVar("T")
 BACKEND = "aws"
@@ -48,8 +53,9 @@ class AwsClient:
         self._config = client_config(self.timeout)
 
     @cached_property
-    def ce(self) -> Any:
-        return self._client("ce")
+    def ce(self) -> CostExplorerClient:
+        return self._call("ce", lambda: boto3.client(
+            "ce", region_name=self.region, endpoint_url=self.endpoint_url, config=self._config))
 
     def cost_by_team(self, start: date, end: date, tag_key: str = "team") -> list[CostRow]:
         """Daily unblended cost per value of the `tag_key` tag, for days in [start, end)."""
@@ -67,19 +73,19 @@ class AwsClient:
             totals.items(), key=lambda item: (item[0][0], item[0][1] or ""))]
 
     def probe(self) -> str:
-        identity = self._call("STS", lambda: self._client("sts").get_caller_identity())
+        identity = self._call("STS", lambda: self._sts().get_caller_identity())
         return f"AWS account {identity.get('Account', '?')} in {self.region}"
 
-    def _client(self, service: str) -> Any:
-        return self._call(service, lambda: boto3.client(
-            service, region_name=self.region, endpoint_url=self.endpoint_url, config=self._config))
+    def _sts(self) -> STSClient:
+        return self._call("sts", lambda: boto3.client(
+            "sts", region_name=self.region, endpoint_url=self.endpoint_url, config=self._config))
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         return call_with_retries(BACKEND, lambda: _translated(what, fn, self.timeout), budget=self.timeout.read)
 
 
-def _cost_request(start: date, end: date, tag_key: str, token: str | None) -> dict[str, Any]:
-    request: dict[str, Any] = {
+def _cost_request(start: date, end: date, tag_key: str, token: str | None) -> GetCostAndUsageRequestTypeDef:
+    request: GetCostAndUsageRequestTypeDef = {
         "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
         "Granularity": "DAILY",
         "Metrics": [METRIC],
@@ -90,7 +96,7 @@ def _cost_request(start: date, end: date, tag_key: str, token: str | None) -> di
     return request
 
 
-def _page_rows(page: dict[str, Any]) -> list[tuple[date, str | None, float]]:
+def _page_rows(page: GetCostAndUsageResponseTypeDef) -> list[tuple[date, str | None, float]]:
     rows = []
     for period in page.get("ResultsByTime", []):
         day = date.fromisoformat(period["TimePeriod"]["Start"])
@@ -144,3 +150,7 @@ def _client_error(what: str, exc: ClientError) -> BackendError:
     failure.params["status"] = code  # AWS's error code says more than the HTTP status
     return BackendError(BACKEND, transient=failure.transient, code=failure.code, params=failure.params,
                         detail=code)
+
+
+if TYPE_CHECKING:  # mypy proves that AwsClient satisfies the Protocol the domain calls
+    _source: type[CostSource] = AwsClient

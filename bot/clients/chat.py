@@ -12,12 +12,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.clients import ChatSender, Message
 from bot.render.blocks import Block
 from bot.render.text import notification_text, safe_blocks
 from bot.retry import BackendError, call_with_retries
@@ -45,12 +46,6 @@ class ChannelPacer:
             self.buckets[channel] = (tokens - 1 + delay / self.interval, now + delay)
         if delay:
             time.sleep(delay)
-
-
-@dataclass(frozen=True)
-class Message:
-    text: str
-    user: str | None
 
 
 class Chat:
@@ -89,7 +84,7 @@ class Chat:
     def create_channel(self, name: str) -> str:
         for candidate in (name, f"{name[:76]}-{int(time.time()) % 1000:03d}"):
             try:
-                created = self._call(lambda c=candidate: self.client.conversations_create(name=c))
+                created = self._call(partial(self.client.conversations_create, name=candidate))
                 return str(created["channel"]["id"])
             except BackendError as exc:
                 if exc.reason != "name_taken":
@@ -155,3 +150,7 @@ def _unavailable(status: str) -> BackendError:
 
 def _matching(messages: list[dict[str, Any]], ts: str) -> dict[str, Any] | None:
     return next((m for m in messages if m.get("ts") == ts), None)
+
+
+if TYPE_CHECKING:  # mypy proves that Chat is what the domain may call
+    _chat: type[ChatSender] = Chat

@@ -10,8 +10,19 @@ Each constructor takes optional data so tests can bring their own.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
-from bot.clients import CostRow, GpuSample, NodeGpus, PodGpus, PullRequest
+from bot.clients import (
+    CostRow,
+    CostSource,
+    GitHubSource,
+    GpuSample,
+    KubeSource,
+    NodeGpus,
+    PodGpus,
+    PrometheusSource,
+    PullRequest,
+)
 from bot.clock import Clock, SystemClock
 
 H100 = "NVIDIA H100 80GB HBM3"
@@ -162,3 +173,10 @@ class DemoGitHub:
 
     def probe(self) -> str:
         return "demo GitHub (made-up pull requests)"
+
+
+if TYPE_CHECKING:  # mypy proves that each demo twin satisfies the same Protocol as its real client
+    _prometheus: type[PrometheusSource] = DemoPrometheus
+    _kube: type[KubeSource] = DemoKube
+    _aws: type[CostSource] = DemoAws
+    _github: type[GitHubSource] = DemoGitHub

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import github
 import requests
 from github.GithubException import GithubException, RateLimitExceededException
 
-from bot.clients import PullRequest
+from bot.clients import GitHubSource, PullRequest
 from bot.retry import BackendError, Timeout, call_with_retries, diagnose, where_of
 
 T = TypeVar("T")
@@ -100,3 +100,7 @@ def _reset_time(exc: GithubException) -> str | None:
         return datetime.fromtimestamp(int(reset), UTC).strftime("%H:%M UTC") if reset else None
     except (TypeError, ValueError):
         return None
+
+
+if TYPE_CHECKING:  # mypy proves that GitHubClient satisfies the Protocol the domain calls
+    _source: type[GitHubSource] = GitHubClient

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import urllib3
 from kubernetes import client, config
@@ -12,7 +12,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 from pydantic import ValidationError
 
-from bot.clients import NodeGpus, PodGpus
+from bot.clients import KubeSource, NodeGpus, PodGpus
 from bot.retry import BackendError, Timeout, call_with_retries, diagnose, where_of
 
 T = TypeVar("T")
@@ -99,10 +99,11 @@ class KubeClient:
         configuration = client.Configuration()
         try:
             if self._kubeconfig:
-                config.load_kube_config(config_file=self._kubeconfig, client_configuration=configuration,
-                                        persist_config=False)
+                config.load_kube_config(  # type: ignore[no-untyped-call]  # kubernetes leaves it unannotated
+                    config_file=self._kubeconfig, client_configuration=configuration, persist_config=False)
             else:
-                config.load_incluster_config(client_configuration=configuration)
+                config.load_incluster_config(  # type: ignore[no-untyped-call]  # kubernetes leaves it unannotated
+                    client_configuration=configuration)
         except (ConfigException, OSError) as exc:
             code, params = ("kubeconfig", {"path": self._kubeconfig}) if self._kubeconfig else ("kube_in_cluster", {})
             raise BackendError(BACKEND, code=code, params=params, hint="kube_config",
@@ -150,3 +151,7 @@ def requested_gpus(spec: Any) -> int:
 def _limit(container: Any) -> int:
     limits = (container.resources.limits if container.resources else None) or {}
     return quantity(limits.get(GPU_RESOURCE))
+
+
+if TYPE_CHECKING:  # mypy proves that KubeClient satisfies the Protocol the domain calls
+    _source: type[KubeSource] = KubeClient

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING
 
 import requests
 
+from bot.clients import Pager, PagerAction
 from bot.retry import BackendError, call_with_retries
 
-Action = Literal["trigger", "acknowledge", "resolve"]
 PD_SEVERITY = {"sev1": "critical", "sev2": "error", "sev3": "warning", "sev4": "info"}
 
 
@@ -22,7 +22,7 @@ class PagerDuty:
     def dedup_key(incident_id: int) -> str:
         return f"emoji-ops-incident-{incident_id}"
 
-    def send(self, action: Action, incident_id: int, summary: str = "", severity: str = "sev2",
+    def send(self, action: PagerAction, incident_id: int, summary: str = "", severity: str = "sev2",
              source: str = "emoji-ops", link: str | None = None) -> None:
         body: dict[str, object] = {"routing_key": self.routing_key, "event_action": action,
                                    "dedup_key": self.dedup_key(incident_id)}
@@ -40,3 +40,7 @@ class PagerDuty:
         transient = response.status_code == 429 or response.status_code >= 500
         raise BackendError("pagerduty", f"HTTP {response.status_code} from the Events API"
                            + ("" if transient else " (check PAGERDUTY_ROUTING_KEY)"), transient=transient)
+
+
+if TYPE_CHECKING:  # mypy proves that PagerDuty is what the domain may call
+    _pager: type[Pager] = PagerDuty

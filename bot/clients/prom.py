@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
-from bot.clients import GpuSample
+from bot.clients import GpuSample, PrometheusSource
 from bot.retry import BackendError, Timeout, call_with_retries, diagnose, where_of
 
 T = TypeVar("T")
@@ -30,8 +30,8 @@ class PrometheusClient:
         self._session = requests.Session()
         # No retries inside the library: bot.retry decides, with jitter and metrics.
         no_retries = Retry(total=0, raise_on_status=False)
-        self._prom = PrometheusConnect(url=self._url, session=self._session,  # type: ignore[arg-type]
-                                       timeout=self._timeout.pair(), retry=no_retries)  # type: ignore[arg-type]
+        self._prom = PrometheusConnect(url=self._url, session=self._session, timeout=self._timeout.pair(),
+                                       retry=no_retries)
         # Replaces the library's adapter: concurrent /gpu commands share one session, and a pool as wide
         # as the lazy-listener pool avoids a new connection (and a warning) per query.
         self._session.mount(self._url, requests.adapters.HTTPAdapter(max_retries=no_retries, pool_maxsize=64))
@@ -50,7 +50,10 @@ class PrometheusClient:
         response = self._session.get(f"{self._url}/api/v1/status/buildinfo", timeout=self._timeout.pair())
         if response.status_code != 200:
             raise PrometheusApiClientException(f"HTTP Status Code {response.status_code}")
-        return response.json().get("data", {})
+        data = response.json().get("data", {})  # requests' json() is Any: check the shape Prometheus documents
+        if not isinstance(data, dict):
+            raise ValueError(f"buildinfo answered {type(data).__name__} data, not an object")
+        return data
 
     def _call(self, fn: Callable[[], T]) -> T:
         return call_with_retries(BACKEND, lambda: self._translated(fn), budget=self._timeout.read)
@@ -123,3 +126,7 @@ def _sample(entry: dict[str, Any]) -> GpuSample:
         container=labels.get("container") or None,
         node=labels.get("node") or labels.get("kubernetes_node") or None,
     )
+
+
+if TYPE_CHECKING:  # mypy proves that PrometheusClient satisfies the Protocol the domain calls
+    _source: type[PrometheusSource] = PrometheusClient

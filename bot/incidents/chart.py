@@ -10,6 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
+from matplotlib.ticker import MaxNLocator
 
 from bot.i18n import catalog, normalise_language
 from bot.incidents.stats import IncidentStats, StatsReport
@@ -48,7 +49,7 @@ def _draw_counts(axes: Axes, teams: Sequence[IncidentStats], names: list[str], t
     severities = list(dict.fromkeys(s for stats in teams for s in stats.by_severity))
     grouped_bars(axes, names, {sev: [float(s.by_severity.get(sev, 0)) for s in teams] for sev in severities},
                  lambda i, sev: _SEVERITY_COLOURS.get(sev, f"C{i}"), text.font)
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.yaxis.set_major_locator(MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True))  # counts
     label_axes(axes, text.labels["chart_counts_title"], text.labels["chart_counts_ylabel"], text.font)
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clients.pager import Action
+from bot.clients import PagerAction
 from bot.clients.slack_users import UserDirectory, is_user_id
 from bot.clock import Clock
 from bot.durations import format_duration
@@ -381,7 +381,7 @@ class IncidentDesk:
             raise Refused(self._status_refusal("incident.closed_already", incident, user))
 
     def _after_change(self, incident_id: int, message: str, dm_key: str | None = None, actor: str | None = None,
-                      pager: Action | None = None, stop_paging: bool = True) -> None:
+                      pager: PagerAction | None = None, stop_paging: bool = True) -> None:
         incident = self.load(incident_id)
         if stop_paging:
             for page in self.escalator.stop(incident_id):

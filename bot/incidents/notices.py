@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clients.pager import Action
+from bot.clients import PagerAction
 from bot.clock import Clock
 from bot.incidents import store
 from bot.incidents.model import Incident, TimelineEntry
@@ -45,7 +45,7 @@ class IncidentNotices:
         if incident.channel_id and incident.thread_ts is None:
             self.notifier.invite(incident.channel_id, users)
 
-    def pagerduty(self, incident: Incident, action: Action) -> None:
+    def pagerduty(self, incident: Incident, action: PagerAction) -> None:
         """Acknowledge or resolve in PagerDuty too; a failure goes on the timeline."""
         try:
             self.notifier.pagerduty(action, incident.id, summary=f"#{incident.number} {incident.title}",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.incidents.model import Page
 from bot.store import repo
+from bot.store.db import rows_matched
 from bot.store.models import EscalationStep
 
 LEASE = timedelta(seconds=60)  # a claim left `sending` this long by a killed process is taken over
@@ -37,11 +38,11 @@ def due(factory: sessionmaker[Session], now: datetime, only_incident: int | None
 def claim(factory: sessionmaker[Session], step_id: int, now: datetime) -> bool:
     """True for exactly one caller: the one whose UPDATE moved the step to `sending`."""
     with factory.begin() as session:
-        return bool(session.execute(update(EscalationStep).where(
+        return bool(rows_matched(session.execute(update(EscalationStep).where(
             EscalationStep.id == step_id,
             or_(EscalationStep.status == "scheduled",
                 (EscalationStep.status == "sending") & (EscalationStep.claimed_at < now - LEASE)),
-        ).values(status="sending", claimed_at=now)).rowcount)
+        ).values(status="sending", claimed_at=now))))
 
 
 def get(factory: sessionmaker[Session], step_id: int) -> Page | None:
@@ -96,9 +97,9 @@ def first_page(factory: sessionmaker[Session], incident_id: int) -> Page | None:
 def bring_forward(factory: sessionmaker[Session], incident_id: int, now: datetime, by: str) -> tuple[int, int | None]:
     """Make every scheduled Slack step due now, escalated by `by`: (steps moved, the last step number)."""
     with factory.begin() as session:
-        moved = session.execute(update(EscalationStep).where(
+        moved = rows_matched(session.execute(update(EscalationStep).where(
             EscalationStep.incident_id == incident_id, EscalationStep.status == "scheduled",
-            EscalationStep.kind != "pagerduty").values(due_at=now, escalated_by=by)).rowcount
+            EscalationStep.kind != "pagerduty").values(due_at=now, escalated_by=by)))
         last = session.scalar(select(EscalationStep.step).where(EscalationStep.incident_id == incident_id)
                               .order_by(EscalationStep.step.desc()).limit(1))
     return moved, last

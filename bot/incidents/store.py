@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.incidents.model import ChainSnapshot, Incident, TimelineEntry
+from bot.store.db import rows_matched
 from bot.store.models import EscalationStep, IncidentEventRow, IncidentRow
 from bot.store.repo import audit
 
@@ -76,8 +77,8 @@ def transition(factory: sessionmaker[Session], incident_id: int, allowed_from: t
                event: TimelineEntry, **values: Any) -> bool:
     """Change status only from `allowed_from`; True if this caller made the change (timeline and audit too)."""
     with factory.begin() as session:
-        changed = session.execute(update(IncidentRow).where(
-            IncidentRow.id == incident_id, IncidentRow.status.in_(allowed_from)).values(**values)).rowcount
+        changed = rows_matched(session.execute(update(IncidentRow).where(
+            IncidentRow.id == incident_id, IncidentRow.status.in_(allowed_from)).values(**values)))
         if changed:
             add_event(session, incident_id, event)
             audit(session, event.at, event.actor or "bot", f"incident.{event.kind}", f"incident:{incident_id}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.clients.chat import Chat
+from bot.clients import ChatSender
 from bot.clock import Clock
 from bot.emoji_dialect import ActionRegistry, ComboContext
 from bot.render.blocks import section
@@ -13,7 +13,7 @@ from bot.spend.render import spend_blocks
 from bot.spend.service import SpendService
 
 
-def register(actions: ActionRegistry, spend: SpendService, chat: Chat, config: Config, clock: Clock) -> None:
+def register(actions: ActionRegistry, spend: SpendService, chat: ChatSender, config: Config, clock: Clock) -> None:
     def spend_check(ctx: ComboContext) -> None:
         """A failed post raises, so the reaction handler tells the reactor instead of failing silently."""
         team = config.team_for_channel(ctx.channel)

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import URL, Engine, create_engine, event, text
+from sqlalchemy import URL, CursorResult, Engine, Result, create_engine, event, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from bot.settings import ConfigError
 
@@ -65,7 +68,7 @@ def describe_connection_error(url: URL, exc: OperationalError) -> str:
             "check DATABASE_URL and that the server is running")
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=15000")
@@ -84,6 +87,17 @@ def migrate(engine: Engine) -> None:
 def ping(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.execute(text("select 1"))
+
+
+def rows_matched(result: Result[*tuple[Any, ...]]) -> int:
+    """How many rows an UPDATE or DELETE matched.
+
+    Session.execute() is typed to return a plain Result, but for DML it returns a CursorResult, the only
+    kind that has `rowcount`; anything else here means the statement was not an UPDATE or DELETE.
+    """
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"{type(result).__name__} has no rowcount: not the result of an UPDATE or DELETE")
+    return result.rowcount or 0
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

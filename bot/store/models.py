@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any  # at runtime too: SQLAlchemy evaluates the Mapped[...] annotations
 
 from sqlalchemy import JSON, DateTime, Float, Index, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
@@ -45,7 +46,7 @@ class AuditLog(Base):
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(64), index=True)
     target: Mapped[str] = mapped_column(String(255), default="")
-    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class MessageReaction(Base):
@@ -82,8 +83,8 @@ class AlertRecord(Base):
     fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
     status: Mapped[str] = mapped_column(String(16))
     alertname: Mapped[str] = mapped_column(String(255), default="")
-    labels: Mapped[dict] = mapped_column(JSON, default=dict)
-    annotations: Mapped[dict] = mapped_column(JSON, default=dict)
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    annotations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -129,7 +130,7 @@ class IncidentRow(Base):
     thread_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     summary_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     confirmation_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    chain: Mapped[dict] = mapped_column(JSON, default=dict)
+    chain: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -149,7 +150,7 @@ class IncidentEventRow(Base):
     actor: Mapped[str | None] = mapped_column(String(32), nullable=True)
     text: Mapped[str] = mapped_column(Text, default="")
     key: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)
-    params: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # for rendering in the reader's language
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # for rendering in the reader's language
 
 
 class EscalationStep(Base):

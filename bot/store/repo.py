@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.store.db import rows_matched
 from bot.store.models import AuditLog, ComboFire, KeyValue, MessageReaction, SeenEvent
 
 
@@ -28,7 +29,7 @@ def first_sighting(factory: sessionmaker[Session], event_id: str, now: datetime)
 
 def forget_old_events(factory: sessionmaker[Session], before: datetime) -> int:
     with factory.begin() as session:
-        return session.execute(delete(SeenEvent).where(SeenEvent.seen_at < before)).rowcount or 0
+        return rows_matched(session.execute(delete(SeenEvent).where(SeenEvent.seen_at < before)))
 
 
 def audit(session: Session, now: datetime, actor: str, action: str, target: str = "", **detail: object) -> None:
