@@ -11,7 +11,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +31,7 @@ from bot.incidents.titles import clean_title, mentioned_users, slug
 from bot.notify import Notifier
 from bot.permissions import Audience, Denied, Permissions
 from bot.render.blocks import context, section
+from bot.render.time import local
 from bot.retry import BackendError
 from bot.settings import Config, Team
 from bot.store.models import IncidentRow
@@ -63,18 +63,23 @@ class NotAllowed(Refused):
     """The user may not change this incident; the message says who can."""
 
 
+@dataclass
 class IncidentDesk:
-    def __init__(self, config: Config, factory: sessionmaker[Session], clock: Clock, users: UserDirectory,
-                 permissions: Permissions, notifier: Notifier, escalator: Escalator) -> None:
-        self.config = config
-        self.factory = factory
-        self.clock = clock
-        self.users = users
-        self.permissions = permissions
-        self.notifier = notifier
-        self.escalator = escalator
-        self.notices: IncidentNotices = escalator.notices
-        self.summary: IncidentSummary = escalator.summary
+    config: Config
+    factory: sessionmaker[Session]
+    clock: Clock
+    users: UserDirectory
+    permissions: Permissions
+    notifier: Notifier
+    escalator: Escalator
+
+    @property
+    def notices(self) -> IncidentNotices:
+        return self.escalator.notices
+
+    @property
+    def summary(self) -> IncidentSummary:
+        return self.escalator.summary
 
     @property
     def now(self) -> datetime:
@@ -186,7 +191,7 @@ class IncidentDesk:
         config = self.config.incidents
         if not config.create_channel:
             return None, None
-        date = _local_date(incident.created_at, self.team_zone(incident.team))
+        date = f"{local(incident.created_at, self.team_zone(incident.team)):%Y%m%d}"
         name = config.channel_pattern.format(date=date, number=incident.number, slug=slug(incident.title),
                                              team=slug(incident.team))[:80]
         try:
@@ -406,7 +411,3 @@ class IncidentDesk:
                                                   number=incident.number))
         if not uploaded:
             self.notices.to_team(incident, f"```{markdown[:2900]}```")
-
-
-def _local_date(at: datetime, zone: str) -> str:
-    return at.astimezone(ZoneInfo(zone)).strftime("%Y%m%d")

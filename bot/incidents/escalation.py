@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,16 +45,15 @@ def retry_delay(attempts: int, cap: timedelta) -> timedelta:
     return timedelta(seconds=random.uniform(base / 2, base))
 
 
+@dataclass
 class Escalator:
-    def __init__(self, config: Config, factory: sessionmaker[Session], clock: Clock, users: UserDirectory,
-                 notifier: Notifier, notices: IncidentNotices, summary: IncidentSummary) -> None:
-        self.config = config
-        self.factory = factory
-        self.clock = clock
-        self.users = users
-        self.notifier = notifier
-        self.notices = notices
-        self.summary = summary
+    config: Config
+    factory: sessionmaker[Session]
+    clock: Clock
+    users: UserDirectory
+    notifier: Notifier
+    notices: IncidentNotices
+    summary: IncidentSummary
 
     # The chain -------------------------------------------------------------------------------------
     def snapshot(self, team: str, now: datetime) -> ChainSnapshot:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,12 +19,12 @@ from bot.settings import Config
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class IncidentNotices:
-    def __init__(self, notifier: Notifier, config: Config, factory: sessionmaker[Session], clock: Clock) -> None:
-        self.notifier = notifier
-        self.config = config
-        self.factory = factory
-        self.clock = clock
+    notifier: Notifier
+    config: Config
+    factory: sessionmaker[Session]
+    clock: Clock
 
     def in_incident(self, incident: Incident, text: str) -> None:
         """Post where the incident runs: its own channel, else the thread it hangs off."""

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.clock import aware, elapsed
 from bot.durations import format_duration
 from bot.escape import strip_markup
 from bot.i18n import catalog, normalise_language, t
 from bot.incidents.model import Incident, TimelineEntry
+from bot.render.time import local_stamp
 
 NONE_MARK = "—"
 _PREFIX = "postmortem."
@@ -89,14 +91,14 @@ def _origin(link: str | None, lang: str) -> str:
 
 
 def _key_times(incident: Incident, zone: ZoneInfo, tz: str, lang: str) -> str:
-    rows = [(_text("milestone_opened", lang), _local(incident.created_at, zone), NONE_MARK)]
+    rows = [(_text("milestone_opened", lang), local_stamp(incident.created_at, zone), NONE_MARK)]
     for milestone in _MILESTONES:
         moment: datetime | None = getattr(incident, f"{milestone}_at")
         if moment is None and milestone == "cancelled":
             continue
         elapsed = _elapsed(incident.created_at, moment)
         rows.append((_text(f"milestone_{milestone}", lang),
-                     _local(moment, zone) if moment else NONE_MARK, elapsed))
+                     local_stamp(moment, zone) if moment else NONE_MARK, elapsed))
     table = _table([_text("col_milestone", lang), _text("col_time", lang, tz=tz),
                     _text("col_elapsed", lang)], rows)
     return "\n\n".join([f"## {_text('key_times', lang)}", _text("times_in", lang, tz=tz),
@@ -114,18 +116,7 @@ def _time_to_lines(incident: Incident, lang: str) -> str:
 def _elapsed(start: datetime, end: datetime | None) -> str:
     if end is None:
         return NONE_MARK
-    return format_duration(max(_aware(end) - _aware(start), timedelta(0)))
-
-
-def _local(moment: datetime, zone: ZoneInfo) -> str:
-    local = _aware(moment).astimezone(zone)
-    offset = local.strftime("%z")
-    return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}"
-
-
-def _aware(moment: datetime) -> datetime:
-    """Naive datetimes (SQLite drops tzinfo) are UTC, as the store writes them."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return format_duration(elapsed(start, end))
 
 
 # ---------------------------------------------------------------- people and timeline
@@ -149,9 +140,9 @@ def _timeline(entries: Sequence[TimelineEntry], names: Mapping[str, str], zone: 
     if not entries:
         return f"{heading}\n\n{_text('no_timeline', lang)}"
     rows = [
-        (_local(entry.at, zone), _who(entry.actor, names, lang), _kind(entry.kind, lang),
+        (local_stamp(entry.at, zone), _who(entry.actor, names, lang), _kind(entry.kind, lang),
          _cell(entry.text, names))
-        for entry in sorted(entries, key=lambda e: _aware(e.at))
+        for entry in sorted(entries, key=lambda e: aware(e.at))
     ]
     columns = [_text("col_time", lang, tz=tz), _text("col_who", lang),
                _text("col_event", lang), _text("col_details", lang)]

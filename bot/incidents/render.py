@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.durations import format_duration
 from bot.escape import Markup, escape
 from bot.i18n import catalog, t
 from bot.incidents.model import SEVERITIES, Incident, Page, TimelineEntry
 from bot.incidents.stats import IncidentStats, StatsReport
-from bot.render.blocks import SECTION_LIMIT, Block, actions, button, context, header, section
+from bot.render.blocks import SECTION_LIMIT, Block, actions, button, context, header, mention, section
+from bot.render.time import local, stamp
 
 __all__ = ["section"]
 
@@ -23,13 +23,6 @@ def status_name(status: str, lang: str) -> str:
 
 def where(incident: Incident) -> str:
     return Markup(f"<#{incident.channel_id}>") if incident.channel_id else (incident.origin_link or "")
-
-
-def mention(user: str | None) -> str:
-    """A Slack user id as a mention; anything else (an unresolved rotation member) as plain text."""
-    if user and user[:1] in {"U", "W"} and user.isalnum() and user.isupper():
-        return Markup(f"<@{user}>")
-    return escape(user or "?")
 
 
 def confirmation_blocks(incident: Incident, lang: str, source: str, notes: list[str],
@@ -121,8 +114,8 @@ def status_blocks(incident: Incident, lang: str, now: datetime, tz: str, next_pa
                         responders=responders))]
     if next_page and next_page.kind == "page" and not incident.closed:
         blocks.append(context(t("incident.escalation_next", lang, user=next_page.user, tier=next_page.tier,
-                                at=local(next_page.due_at, tz))))
-    lines = [f"`{local(e.at, tz)}` {timeline_line(e, lang)}" for e in incident.timeline]
+                                at=clock_time(next_page.due_at, tz))))
+    lines = [f"`{clock_time(e.at, tz)}` {timeline_line(e, lang)}" for e in incident.timeline]
     blocks.append(section(t("incident.timeline_header", lang, tz=tz) + "\n" + "\n".join(lines[-40:])))
     return blocks
 
@@ -141,8 +134,9 @@ def timeline_line(entry: TimelineEntry, lang: str) -> str:
                                    "rounds": "", "link": "", **params})
 
 
-def local(at: datetime, tz: str) -> str:
-    return at.astimezone(ZoneInfo(tz)).strftime("%m-%d %H:%M:%S")
+def clock_time(at: datetime, tz: str) -> str:
+    """Timeline times: `11-24 09:30:05` on the reader's wall clock."""
+    return f"{local(at, tz):%m-%d %H:%M:%S}"
 
 
 NONE_MARK = "—"
@@ -162,12 +156,11 @@ def stats_blocks(report: StatsReport, language: str) -> list[Block]:
 
 
 def _period(report: StatsReport, language: str) -> str:
-    return t("incident_stats.period", language, since=_stamp(report.since), until=_stamp(report.until),
+    return t("incident_stats.period", language, since=stamp(report.since, zone_name=True),
+             until=stamp(report.until, zone_name=True),
              length=format_duration(report.until - report.since))
 
 
-def _stamp(moment: datetime) -> str:
-    return f"{moment:%Y-%m-%d %H:%M} {moment.tzname() or 'UTC'}"
 
 
 def _team_line(stats: IncidentStats, language: str) -> str:

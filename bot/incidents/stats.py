@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from bot.clock import aware, elapsed
 from bot.incidents.model import SEVERITIES, Incident
 
 
@@ -51,8 +52,8 @@ def compute(
     incidents: Sequence[Incident], since: datetime, until: datetime, team: str | None = None
 ) -> StatsReport:
     """Stats over incidents created in [since, until), optionally for one team only."""
-    since, until = _aware(since), _aware(until)
-    selected = [i for i in incidents if since <= _aware(i.created_at) < until and team in (None, i.team)]
+    since, until = aware(since), aware(until)
+    selected = [i for i in incidents if since <= aware(i.created_at) < until and team in (None, i.team)]
     names = [team] if team is not None else sorted({i.team for i in selected})
     per_team = tuple(_team_stats(name, [i for i in selected if i.team == name]) for name in names)
     overall = per_team[0] if team is not None else _team_stats(None, selected)
@@ -61,8 +62,8 @@ def compute(
 
 def _team_stats(team: str | None, incidents: Sequence[Incident]) -> IncidentStats:
     live = [i for i in incidents if i.status != "cancelled"]
-    acked = [_span(i.created_at, i.acknowledged_at) for i in live if i.acknowledged_at]
-    resolved = [_span(i.created_at, i.resolved_at) for i in live if i.resolved_at]
+    acked = [elapsed(i.created_at, i.acknowledged_at) for i in live if i.acknowledged_at]
+    resolved = [elapsed(i.created_at, i.resolved_at) for i in live if i.resolved_at]
     return IncidentStats(
         team=team,
         count=len(live),
@@ -72,7 +73,7 @@ def _team_stats(team: str | None, incidents: Sequence[Incident]) -> IncidentStat
         resolved=len(resolved),
         mtta=_mean(acked),
         mttr=_mean(resolved),
-        mtbf=_mean_gap([_aware(i.created_at) for i in live]),
+        mtbf=_mean_gap([aware(i.created_at) for i in live]),
     )
 
 
@@ -81,10 +82,6 @@ def _by_severity(incidents: Iterable[Incident]) -> dict[str, int]:
     for incident in incidents:
         counts[incident.severity] = counts.get(incident.severity, 0) + 1
     return counts
-
-
-def _span(start: datetime, end: datetime) -> timedelta:
-    return max(_aware(end) - _aware(start), timedelta(0))
 
 
 def _mean(spans: Sequence[timedelta]) -> timedelta | None:
@@ -97,8 +94,3 @@ def _mean_gap(starts: list[datetime]) -> timedelta | None:
         return None
     ordered = sorted(starts)
     return (ordered[-1] - ordered[0]) / (len(ordered) - 1)
-
-
-def _aware(moment: datetime) -> datetime:
-    """Naive datetimes (SQLite drops tzinfo) are UTC, as the store writes them."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

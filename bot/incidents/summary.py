@@ -3,6 +3,7 @@ the pinned summary (with the buttons). Posted once, and kept telling the truth a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,12 +18,12 @@ from bot.render.blocks import Block
 from bot.settings import Config
 
 
+@dataclass
 class IncidentSummary:
-    def __init__(self, notifier: Notifier, config: Config, factory: sessionmaker[Session], clock: Clock) -> None:
-        self.notifier = notifier
-        self.config = config
-        self.factory = factory
-        self.clock = clock
+    notifier: Notifier
+    config: Config
+    factory: sessionmaker[Session]
+    clock: Clock
 
     # The confirmation ----------------------------------------------------------------------------
     def confirm(self, incident: Incident, thread: str | None, source: str,

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from bot.clients.slack_users import is_user_id
-from bot.escape import Markup, escape
+from bot.escape import escape
 from bot.i18n import t
 from bot.oncall.rotation import TierOnCall
 from bot.oncall.service import SavedOverride
-from bot.render.blocks import Block, context, header, section
+from bot.render.blocks import Block, context, header, mention, section
 from bot.render.time import when
-
-
-def mention(user: str) -> str:
-    """Slack ids become mentions; emails or names that never resolved stay readable text."""
-    return Markup(f"<@{user}>") if is_user_id(user) else escape(user)
 
 
 def oncall_blocks(team: str, tiers: list[TierOnCall], lang: str, tz: str) -> list[Block]:

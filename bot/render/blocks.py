@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bot.clients.slack_users import is_user_id
+from bot.escape import Markup, escape
 from bot.i18n import t
 
 Block = dict[str, Any]
 SECTION_LIMIT = 3000
+
+
+def mention(user: str | None) -> str:
+    """A Slack user id as a mention; anything else (an email or name that never resolved) as plain text."""
+    if user and is_user_id(user):
+        return Markup(f"<@{user}>")
+    return escape(user or "?")
 
 
 def header(text: str) -> Block:
