@@ -59,8 +59,9 @@ from common import (
 from tests.e2e.conftest import team_config
 from tests.support.bot_process import BOT_TOKEN, SIGNING_SECRET, BotProcess
 from tests.support.loopback import LoopbackHTTPServer, QuietHandler, send_bytes
-from tests.support.servers import free_port, wait_until
+from tests.support.servers import free_port
 from tests.support.signing import signed_headers, slash_command_body
+from tests.support.waiting import wait_until
 
 BACKEND_DELAY = 2.0
 EMPTY_VECTOR = {"status": "success", "data": {"resultType": "vector", "result": []}}
@@ -139,7 +140,7 @@ class BareApp:
         started = time.perf_counter()
         self.process = subprocess.Popen(self.argv, cwd=self.workdir, env=self.env, stdout=log,
                                         stderr=subprocess.STDOUT)
-        wait_until(self._up, timeout, f"bare app on {self.url}")
+        wait_until(self._up, timeout, message=f"bare app on {self.url}")
         return time.perf_counter() - started
 
     def _up(self) -> bool:

@@ -8,6 +8,7 @@ import time
 from tests.support.bot_process import BotProcess
 from tests.support.signing import event_body, interactivity_body, retry_headers, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.waiting import wait_until
 
 
 def reaction(user: str, name: str, ts: str = "1700000000.000100", channel: str = "CTEAM") -> dict:
@@ -140,9 +141,8 @@ def test_alertmanager_webhook_stores_valid_payloads_and_rejects_bad_ones(bot: Bo
 def test_metrics_endpoint_exposes_handler_latency_and_acks(bot: BotProcess, slack: SlackRecorder) -> None:
     bot.post(slash_command_body("/oncall", "", response_url=slack.response_url("m")))
     slack.wait_for("response_url")
-    deadline = time.monotonic() + 5  # the latency is observed just after the reply is sent
-    while bot.metric("bot_handler_seconds_count") < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: bot.metric("bot_handler_seconds_count") >= 1, timeout=5,  # observed just after the reply
+               message="the handler latency to be observed")
     assert 'bot_handler_seconds_bucket{kind="command",le="0.5",name="/oncall"}' in bot.get("/metrics").text
     assert bot.metric("bot_acks_total") >= 1
 

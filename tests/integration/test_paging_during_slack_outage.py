@@ -7,7 +7,6 @@ leader's scheduler would, while the Slack recorder answers like Slack does when 
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
 
 from bot.clock import FrozenClock
@@ -18,6 +17,7 @@ from tests.e2e.conftest import team_config
 from tests.support.fixture_http import FixtureServer, Response
 from tests.support.inprocess import START, make_services
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.waiting import wait_until
 
 SLACK_DOWN = ("conversations.open", "chat.postMessage")
 
@@ -93,7 +93,7 @@ def test_html_503_from_slack_is_retried_not_a_failed_page(db_url: str, slack: Sl
     slack.outage(("conversations.open",), seconds=2)
     incident_id = open_sev1(services)
     assert dm_targets(slack) == []
-    time.sleep(2)
+    wait_until(lambda: not slack.in_outage("conversations.open"), timeout=3, message="the 2 s outage to end")
     tick(services, clock, 4)
     assert dm_targets(slack) == ["DUDRI1"]
     kinds = [e.kind for e in store.load(services.factory, incident_id).timeline]
