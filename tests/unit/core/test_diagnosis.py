@@ -13,6 +13,7 @@ from sqlalchemy import exc as sa
 import handlers.common as common
 from bot.retry import BackendError, backend_error_text, backend_name, diagnose
 from handlers.common import answering_failures, working_notice
+from tests.support.waiting import wait_until
 
 
 def database_error(kind: type[sa.DBAPIError], message: str) -> sa.DBAPIError:
@@ -86,7 +87,7 @@ def test_a_slow_answer_is_preceded_by_one_working_notice(monkeypatch: pytest.Mon
     said: list[Any] = []
 
     with working_notice(said.append, "en", ("prometheus", "kubernetes")) as answer:
-        time.sleep(0.3)
+        wait_until(lambda: said, timeout=2, message="the working notice of a slow answer")
         answer([{"type": "section", "text": {"type": "mrkdwn", "text": "the answer"}}])
 
     assert texts(said) == [":hourglass_flowing_sand: Working on it… (asking Prometheus and Kubernetes)",
