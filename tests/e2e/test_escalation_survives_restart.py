@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.e2e.conftest import team_config
 from tests.support.bot_process import BotProcess
+from tests.support.config import bot_config
 from tests.support.signing import event_body
 from tests.support.slack_recorder import SlackRecorder
 
@@ -23,9 +23,8 @@ def page_times(slack: SlackRecorder, user: str) -> list[float]:
 def test_kill_9_during_escalation_wait_still_escalates_on_time_and_once(
         database: str, start_bot: Callable[..., BotProcess], slack: SlackRecorder,
         request: pytest.FixtureRequest) -> None:
-    config = team_config(severities={"sev1": {"ack_within": f"{SLA_SECONDS}s"}}, default_severity="sev1",
-                         degraded_severity="sev1",
-                         repeat_last_tier=0)
+    config = bot_config(incidents={"severities": {"sev1": {"ack_within": f"{SLA_SECONDS}s"}},
+                                   "default_severity": "sev1", "degraded_severity": "sev1", "repeat_last_tier": 0})
     url = request.getfixturevalue("pg_url") if database == "postgres" else None
     bot = start_bot(config, database_url=url)
     opened_at = time.time()

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import team_config
 from tests.support.bot_process import ROOT, BotProcess
+from tests.support.config import bot_config, team
 from tests.support.fixture_http import FixtureServer, Request
 from tests.support.servers import PostgresServer, free_port
 from tests.support.signing import slash_command_body
@@ -108,9 +108,7 @@ def stoppable_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
 def test_with_the_database_down_oncall_answers_naming_it_in_the_teams_language(
     start_bot: Callable[..., BotProcess], stoppable_postgres: PostgresServer, slack: SlackRecorder,
 ) -> None:
-    config = team_config()
-    config["teams"][0]["language"] = "zh-CN"
-    bot = start_bot(config, database_url=stoppable_postgres.url)
+    bot = start_bot(bot_config(teams=[team(language="zh-CN")]), database_url=stoppable_postgres.url)
     slack.set_user("UNOLOCALE", locale=None)  # nothing to read the user's own language from
     stoppable_postgres.stop()
 
@@ -123,7 +121,7 @@ def test_with_the_database_down_oncall_answers_naming_it_in_the_teams_language(
 
 
 def run_check(tmp_path: Path, slack: SlackRecorder, **env: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    (tmp_path / "bot.yaml").write_text(yaml.safe_dump(team_config()))
+    (tmp_path / "bot.yaml").write_text(yaml.safe_dump(bot_config()))
     environment = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
                    "DATABASE_URL": f"sqlite:///{tmp_path / 'check.db'}", "BOT_CONFIG": str(tmp_path / "bot.yaml"),
                    "SLACK_BOT_TOKEN": "xoxb-check", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": slack.base_url,

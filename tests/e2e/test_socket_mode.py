@@ -12,8 +12,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
-from tests.e2e.conftest import team_config
 from tests.support.bot_process import BotProcess
+from tests.support.config import bot_config
 from tests.support.servers import free_port
 from tests.support.slack_recorder import SlackRecorder
 
@@ -63,7 +63,7 @@ def socket_slack(slack: SlackRecorder) -> Iterator[SocketModeStandIn]:
 
 def test_socket_mode_acks_a_slash_command_over_the_websocket_and_answers(tmp_path: Path, slack: SlackRecorder,
                                                                          socket_slack: SocketModeStandIn) -> None:
-    bot = BotProcess(tmp_path, slack.base_url, team_config(), mode="socket",
+    bot = BotProcess(tmp_path, slack.base_url, bot_config(), mode="socket",
                      extra_env={"SLACK_APP_TOKEN": APP_TOKEN})
     bot.start()
     try:

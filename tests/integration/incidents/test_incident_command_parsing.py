@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -12,7 +11,7 @@ from sqlalchemy import select
 from bot.clock import FrozenClock
 from bot.incidents import store
 from bot.store.models import OncallOverride
-from tests.e2e.conftest import team_config
+from tests.support.config import bot_config
 from tests.support.inprocess import START, dispatch, make_app, make_services
 from tests.support.signing import event_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
@@ -26,13 +25,9 @@ def clock() -> FrozenClock:
     return FrozenClock(START)
 
 
-def config(**incidents: Any) -> dict[str, Any]:
-    return {**team_config(**incidents), "admins": [ASKER]}
-
-
 @pytest.fixture
 def bot(tmp_path, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, config(), clock)
+    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(admins=[ASKER]), clock)
     return services, make_app(services)
 
 
@@ -77,7 +72,7 @@ def assert_usage(said: str) -> None:
 @pytest.mark.parametrize("number", ["99999999999999999999999", "2147483648", "0", "#" + "9" * 5000])
 def test_an_incident_number_the_database_cannot_hold_is_a_usage_message(db_url: str, slack: SlackRecorder,
                                                                          number: str) -> None:
-    services = make_services(db_url, slack, config(), FrozenClock(START))
+    services = make_services(db_url, slack, bot_config(admins=[ASKER]), FrozenClock(START))
     said = say(make_app(services), slack, "/incident", f"ack {number}")
     assert f"There is no incident #{number.lstrip('#')[:39]}" in said
     assert_usage(said)
@@ -143,8 +138,9 @@ def test_severity_without_a_word_lists_the_severities(bot, slack: SlackRecorder)
 
 def test_custom_severity_names_come_from_the_config(tmp_path, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     severities = {"critical": {"ack_within": "5m"}, "minor": {"ack_within": None, "page": False}}
+    incidents = {"severities": severities, "default_severity": "critical", "degraded_severity": "minor"}
     services = make_services(f"sqlite:///{tmp_path / 'custom.db'}", slack,
-                             config(severities=severities, default_severity="critical", degraded_severity="minor"))
+                             bot_config(admins=[ASKER], incidents=incidents))
     app = make_app(services)
     say(app, slack, "/incident", "declare queue stuck MINOR")
     assert store.load(services.factory, 1).severity == "minor"

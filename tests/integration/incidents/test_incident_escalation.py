@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.clock import FrozenClock
 from bot.incidents import escalation, store
 from bot.incidents.desk import OpenRequest, desk_for
-from tests.e2e.conftest import ROTATION, team_config
+from tests.support.config import SECOND_LINE, TEAM, THIRD_LINE, bot_config, layer, rotation
 from tests.support.inprocess import START, make_services
 from tests.support.slack_recorder import SlackRecorder
 
@@ -28,7 +28,7 @@ def open_sev1(services, ts: str = "1700000000.000100") -> int:  # type: ignore[n
 def test_unacknowledged_page_escalates_through_three_tiers_then_posts_loudly(db_url: str,
                                                                              slack: SlackRecorder) -> None:
     clock = FrozenClock(START)
-    services = make_services(db_url, slack, team_config(repeat_last_tier=0), clock)
+    services = make_services(db_url, slack, bot_config(incidents={"repeat_last_tier": 0}), clock)
     slack.set_message("CTEAM", "1700000000.000100", text="payments down", user="UAUTHOR")
     open_sev1(services)
     assert dm_targets(slack) == ["DUDRI1"]
@@ -53,7 +53,7 @@ def test_unacknowledged_page_escalates_through_three_tiers_then_posts_loudly(db_
 
 def test_acknowledging_stops_escalation_and_records_time_to_ack(db_url: str, slack: SlackRecorder) -> None:
     clock = FrozenClock(START)
-    services = make_services(db_url, slack, team_config(), clock)
+    services = make_services(db_url, slack, bot_config(), clock)
     incident_id = open_sev1(services)
     clock.advance(timedelta(minutes=2))
     acked = desk_for(services).acknowledge(incident_id, "UDRI1", "button")
@@ -67,7 +67,7 @@ def test_acknowledging_stops_escalation_and_records_time_to_ack(db_url: str, sla
 
 def test_page_that_can_never_be_delivered_is_reported_and_escalation_continues(db_url: str,
                                                                                slack: SlackRecorder) -> None:
-    services = make_services(db_url, slack, team_config())
+    services = make_services(db_url, slack, bot_config())
     slack.fail_method("conversations.open", error="user_not_found")  # permanent: retrying can't help
     open_sev1(services)
     failures = [c for c in slack.calls("conversations.open") if c.response.get("ok") is False]
@@ -80,10 +80,8 @@ def test_page_that_can_never_be_delivered_is_reported_and_escalation_continues(d
 
 
 def test_gap_in_first_tier_pages_second_tier_and_warns_the_team(db_url: str, slack: SlackRecorder) -> None:
-    rotation = json.loads(json.dumps(ROTATION))
-    rotation["tiers"][0]["layers"][0]["active"] = {"from": "22:00", "to": "23:00"}  # nobody at 10:00 Shanghai
-    config = team_config()
-    config["oncall"]["ml-platform"] = rotation
+    nobody_at_ten = layer("UDRI1", active={"from": "22:00", "to": "23:00"})  # it is 10:00 in Shanghai
+    config = bot_config(oncall={TEAM: rotation(nobody_at_ten, SECOND_LINE, THIRD_LINE)})
     services = make_services(db_url, slack, config)
     open_sev1(services)
     assert dm_targets(slack) == ["DUSENIOR2"]
@@ -92,7 +90,7 @@ def test_gap_in_first_tier_pages_second_tier_and_warns_the_team(db_url: str, sla
 
 
 def test_one_message_gets_one_incident_even_when_many_threads_race(db_url: str, slack: SlackRecorder) -> None:
-    services = make_services(db_url, slack, team_config())
+    services = make_services(db_url, slack, bot_config())
     barrier = threading.Barrier(8)
     results: list[bool] = []
 
@@ -115,7 +113,7 @@ def test_one_message_gets_one_incident_even_when_many_threads_race(db_url: str, 
 def test_chain_is_snapshotted_so_config_edits_do_not_change_a_running_incident(db_url: str,
                                                                               slack: SlackRecorder) -> None:
     clock = FrozenClock(START)
-    services = make_services(db_url, slack, team_config(), clock)
+    services = make_services(db_url, slack, bot_config(), clock)
     open_sev1(services)
     services.config.oncall["ml-platform"].tiers[1].layers[0].members[0] = "UCHANGED"
     clock.advance(timedelta(minutes=5))
@@ -125,7 +123,7 @@ def test_chain_is_snapshotted_so_config_edits_do_not_change_a_running_incident(d
 
 def test_undo_within_two_minutes_cancels_and_later_refuses(db_url: str, slack: SlackRecorder) -> None:
     clock = FrozenClock(START)
-    services = make_services(db_url, slack, team_config(storm_window="0s"), clock)
+    services = make_services(db_url, slack, bot_config(incidents={"storm_window": "0s"}), clock)
     first = open_sev1(services, "1700000000.000001")
     second = open_sev1(services, "1700000000.000002")
     clock.advance(timedelta(minutes=1, seconds=59))

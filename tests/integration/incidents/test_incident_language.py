@@ -11,7 +11,7 @@ import pytest
 
 from bot.clock import FrozenClock
 from bot.incidents.desk import Refused, desk_for
-from tests.e2e.conftest import team_config
+from tests.support.config import bot_config
 from tests.support.inprocess import START, dispatch, make_app, make_services
 from tests.support.signing import event_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
@@ -19,7 +19,7 @@ from tests.support.slack_recorder import SlackRecorder
 
 @pytest.fixture
 def bot(tmp_path, slack: SlackRecorder):  # type: ignore[no-untyped-def]
-    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, team_config(), FrozenClock(START))
+    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(), FrozenClock(START))
     return services, make_app(services)
 
 
@@ -80,7 +80,8 @@ def test_a_manual_escalation_says_who_escalated_not_that_nobody_acknowledged(bot
 
 def test_undo_refusal_names_the_window_in_seconds_when_it_is_short(tmp_path, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     clock = FrozenClock(START)
-    services = make_services(f"sqlite:///{tmp_path / 'u.db'}", slack, team_config(undo_within="5s"), clock)
+    services = make_services(f"sqlite:///{tmp_path / 'u.db'}", slack, bot_config(incidents={"undo_within": "5s"}),
+                             clock)
     app = make_app(services)
     open_incident(app, slack)
     clock.advance(timedelta(seconds=6))

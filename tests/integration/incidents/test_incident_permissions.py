@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.clock import FrozenClock
 from bot.incidents import store
 from bot.store.models import AuditLog
-from tests.e2e.conftest import team_config
+from tests.support.config import bot_config, team
 from tests.support.inprocess import START, dispatch, make_app, make_services
 from tests.support.signing import event_body, interactivity_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
@@ -44,9 +44,7 @@ ALLOWED = {
 
 @pytest.fixture
 def bot(tmp_path, slack: SlackRecorder):  # type: ignore[no-untyped-def]
-    config = team_config()
-    config["teams"][0]["user_group"] = "@ml-oncall"
-    config["admins"] = [ADMIN]
+    config = bot_config(teams=[team(user_group="@ml-oncall")], admins=[ADMIN])
     slack.respond("usergroups.list", {"ok": True, "usergroups": [{"id": "S0ONCALL", "handle": "ml-oncall"}]})
     slack.respond("usergroups.users.list", lambda call: {"ok": True, "users": [GROUP_MEMBER]}
                   if call.params.get("usergroup") == "S0ONCALL" else {"ok": False, "error": "no_such_subteam"})

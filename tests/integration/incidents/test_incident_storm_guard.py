@@ -14,7 +14,7 @@ import pytest
 
 from bot.clock import FrozenClock
 from bot.incidents import store
-from tests.e2e.conftest import team_config
+from tests.support.config import bot_config
 from tests.support.inprocess import START, dispatch, make_app, make_services
 from tests.support.signing import event_body, interactivity_body
 from tests.support.slack_recorder import SlackRecorder
@@ -27,7 +27,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def bot(db_url: str, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    services = make_services(db_url, slack, team_config(), clock)
+    services = make_services(db_url, slack, bot_config(), clock)
     return services, make_app(services)
 
 

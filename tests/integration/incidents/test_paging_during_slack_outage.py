@@ -13,7 +13,7 @@ from bot.clock import FrozenClock
 from bot.incidents import escalation, store
 from bot.incidents.desk import OpenRequest, desk_for
 from bot.services import Services
-from tests.e2e.conftest import team_config
+from tests.support.config import bot_config
 from tests.support.fixture_http import FixtureServer, Response
 from tests.support.inprocess import START, make_services
 from tests.support.slack_recorder import SlackRecorder
@@ -53,7 +53,7 @@ def open_sev1(services: Services) -> int:
 def test_slack_down_20s_at_open_pages_first_line_once_within_seconds_of_return(db_url: str,
                                                                                 slack: SlackRecorder) -> None:
     clock = FrozenClock(START)
-    services = make_services(db_url, slack, team_config(page_retry_max="5s"), clock)
+    services = make_services(db_url, slack, bot_config(incidents={"page_retry_max": "5s"}), clock)
     slack_down(slack)
     incident_id = open_sev1(services)
     tick(services, clock, 20)
@@ -89,7 +89,7 @@ def test_slack_down_20s_at_open_pages_first_line_once_within_seconds_of_return(d
 
 def test_html_503_from_slack_is_retried_not_a_failed_page(db_url: str, slack: SlackRecorder) -> None:
     clock = FrozenClock(START)
-    services = make_services(db_url, slack, team_config(page_retry_max="2s"), clock)
+    services = make_services(db_url, slack, bot_config(incidents={"page_retry_max": "2s"}), clock)
     slack.outage(("conversations.open",), seconds=2)
     incident_id = open_sev1(services)
     assert dm_targets(slack) == []
@@ -103,7 +103,7 @@ def test_html_503_from_slack_is_retried_not_a_failed_page(db_url: str, slack: Sl
 def test_confirmation_says_the_page_is_retrying_and_is_updated_when_it_lands(db_url: str,
                                                                             slack: SlackRecorder) -> None:
     clock = FrozenClock(START)
-    services = make_services(db_url, slack, team_config(page_retry_max="2s"), clock)
+    services = make_services(db_url, slack, bot_config(incidents={"page_retry_max": "2s"}), clock)
     slack.fail_method("conversations.open", "service_unavailable")
     open_sev1(services)
     confirmation = next(c for c in slack.calls("chat.postMessage") if c.params.get("channel") == "CTEAM"
@@ -119,7 +119,7 @@ def test_confirmation_says_the_page_is_retrying_and_is_updated_when_it_lands(db_
 
 
 def test_permanent_page_failure_still_moves_to_the_next_tier_at_once(db_url: str, slack: SlackRecorder) -> None:
-    services = make_services(db_url, slack, team_config())
+    services = make_services(db_url, slack, bot_config())
     def dri_unknown(call):  # type: ignore[no-untyped-def]
         if call.params.get("users") == "UDRI1":
             return {"ok": False, "error": "user_not_found"}
@@ -133,7 +133,7 @@ def test_permanent_page_failure_still_moves_to_the_next_tier_at_once(db_url: str
 def test_pagerduty_is_triggered_while_slack_is_down(tmp_path, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     with FixtureServer() as pagerduty:
         pagerduty.add("POST", r"/v2/enqueue", lambda request: Response(202, {"status": "success"}))
-        services = make_services(f"sqlite:///{tmp_path / 'pd.db'}", slack, team_config(),
+        services = make_services(f"sqlite:///{tmp_path / 'pd.db'}", slack, bot_config(),
                                  pagerduty_routing_key="R0UTINGKEY", pagerduty_api_url=pagerduty.url)
         slack_down(slack)
         open_sev1(services)

@@ -15,7 +15,7 @@ import pytest
 
 from bot.clock import FrozenClock
 from bot.incidents import escalation
-from tests.e2e.conftest import team_config
+from tests.support.config import bot_config
 from tests.support.inprocess import START, dispatch, make_app, make_services
 from tests.support.payload_safety import unsafe_markup
 from tests.support.signing import event_body, slash_command_body
@@ -31,7 +31,8 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def bot(tmp_path, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, team_config(repeat_last_tier=0), clock)
+    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(incidents={"repeat_last_tier": 0}),
+                             clock)
     return services, make_app(services)
 
 

@@ -16,6 +16,8 @@ from bot.oncall import (
     on_call,
     shift_at,
 )
+from tests.support.config import layer
+from tests.support.config import rotation as rotation_yaml
 
 
 def utc(*args: int) -> datetime:
@@ -24,14 +26,7 @@ def utc(*args: int) -> datetime:
 
 def layer_dict(**fields: object) -> dict:
     """A layer as it comes out of YAML: daily, 09:00 UTC handoff, anchored Monday 2026-01-05."""
-    base = {
-        "members": ["alice", "bob", "carol"],
-        "rotate_every": "1d",
-        "handoff": "09:00",
-        "start": "2026-01-05",
-        "timezone": "UTC",
-    }
-    return base | fields
+    return layer("alice", "bob", "carol", rotate_every="1d", timezone="UTC") | fields
 
 
 def make_layer(**fields: object) -> Layer:
@@ -39,10 +34,7 @@ def make_layer(**fields: object) -> Layer:
 
 
 def rotation(*tiers: list[dict]) -> TeamRotation:
-    names = ["1st line", "2nd line", "3rd line"]
-    return TeamRotation.model_validate(
-        {"tiers": [{"name": names[i], "layers": layers} for i, layers in enumerate(tiers)]}
-    )
+    return TeamRotation.model_validate(rotation_yaml(*tiers))
 
 
 DAYTIME = {"from": "09:00", "to": "21:00"}
