@@ -3,7 +3,6 @@ and `python -m bot check` against backends that accept connections and never ans
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -23,6 +22,7 @@ from tests.support.fixture_http import FixtureServer, Request
 from tests.support.servers import PostgresServer, free_port
 from tests.support.signing import slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 EMPTY_VECTOR = {"status": "success", "data": {"resultType": "vector", "result": []}}
 
@@ -70,7 +70,7 @@ def gpu_bot(start_bot: Callable[..., BotProcess], kube: FixtureServer,
 
 
 def answer_texts(slack: SlackRecorder) -> list[str]:
-    return [call.params.get("text", "") for call in slack.calls("response_url")]
+    return [slack_text(call) for call in slack.calls("response_url")]
 
 
 def test_a_slow_answer_is_preceded_by_working_on_it(gpu_bot: Callable[[float], BotProcess],
@@ -80,7 +80,7 @@ def test_a_slow_answer_is_preceded_by_working_on_it(gpu_bot: Callable[[float], B
     bot.post(slash_command_body("/gpu", "", channel_id="CTEAM", response_url=slack.response_url("gpu")))
 
     first = slack.wait_for("response_url", timeout=2.8)[0]  # before Prometheus has answered
-    assert "Working on it… (asking Prometheus and Kubernetes)" in first.params["text"]
+    assert "Working on it… (asking Prometheus and Kubernetes)" in slack_text(first)
     slack.wait_for("response_url", count=2, timeout=8)
     texts = answer_texts(slack)
     assert len(texts) == 2 and "Working on it" not in texts[1]
@@ -115,7 +115,7 @@ def test_with_the_database_down_oncall_answers_naming_it_in_the_teams_language(
     bot.post(slash_command_body("/oncall", "", user_id="UNOLOCALE", channel_id="CTEAM",
                                 response_url=slack.response_url("oncall")))
 
-    answer = json.dumps(slack.wait_for("response_url", timeout=10)[0].params, ensure_ascii=False)
+    answer = slack_text(slack.wait_for("response_url", timeout=10)[0])
     assert "无法从 数据库 获得答复" in answer and "DATABASE_URL" in answer
     assert "错误编号" not in answer  # a diagnosis, not an error id
 

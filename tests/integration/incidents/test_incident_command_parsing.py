@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from tests.support.config import bot_config
 from tests.support.inprocess import START, dispatch, make_app, make_services
 from tests.support.signing import event_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 MESSAGE_TS = "1700000000.000100"
 ASKER = "UASKER"  # an admin, so authorization never stands between these tests and the parsing they test
@@ -37,19 +37,7 @@ def say(app, slack: SlackRecorder, name: str, text: str, user: str = ASKER,  # t
     slack.clear()
     dispatch(app, slash_command_body(name, text, user_id=user, channel_id=channel,
                                      response_url=slack.response_url("r")))
-    return "\n".join(texts([call.params for call in slack.calls("response_url")]))
-
-
-def texts(value: object) -> list[str]:
-    if isinstance(value, str) and value.startswith("["):
-        value = json.loads(value)
-    if isinstance(value, dict):
-        own = [value["text"]] if isinstance(value.get("text"), str) else []
-        return own + [text for key, item in value.items() for text in texts(item) if key != "text" or
-                      not isinstance(item, str)]
-    if isinstance(value, list):
-        return [text for item in value for text in texts(item)]
-    return []
+    return slack_text(slack.calls("response_url"))
 
 
 def open_incident(app, slack: SlackRecorder) -> str:  # type: ignore[no-untyped-def]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import timedelta
 
@@ -12,6 +11,7 @@ from bot.incidents.desk import OpenRequest, desk_for
 from tests.support.config import SECOND_LINE, TEAM, THIRD_LINE, bot_config, layer, rotation
 from tests.support.inprocess import START, make_services
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 
 def dm_targets(slack: SlackRecorder) -> list[str]:
@@ -44,7 +44,7 @@ def test_unacknowledged_page_escalates_through_three_tiers_then_posts_loudly(db_
     assert dm_targets(slack) == ["DUDRI1", "DUSENIOR2", "DULEAD3"]
     clock.advance(timedelta(minutes=5))
     escalation.work_due(services)
-    loud = [c for c in slack.calls("chat.postMessage") if "<!here>" in json.dumps(c.params)]
+    loud = [c for c in slack.calls("chat.postMessage") if "<!here>" in slack_text(c)]
     assert len(loud) == 1 and loud[0].params["channel"] == "CTEAM"
     clock.advance(timedelta(minutes=30))
     escalation.work_due(services)
@@ -62,7 +62,7 @@ def test_acknowledging_stops_escalation_and_records_time_to_ack(db_url: str, sla
     clock.advance(timedelta(hours=1))
     escalation.work_due(services)
     assert dm_targets(slack) == ["DUDRI1"]
-    assert "acknowledged" in json.dumps([c.params for c in slack.calls("chat.update")])
+    assert "acknowledged" in slack_text(slack.calls("chat.update"))
 
 
 def test_page_that_can_never_be_delivered_is_reported_and_escalation_continues(db_url: str,
@@ -72,7 +72,7 @@ def test_page_that_can_never_be_delivered_is_reported_and_escalation_continues(d
     open_sev1(services)
     failures = [c for c in slack.calls("conversations.open") if c.response.get("ok") is False]
     assert len(failures) == 3  # one try per tier (a permanent error is not retried), then the next round waits
-    reports = [c for c in slack.calls("chat.postMessage") if "Could not page" in json.dumps(c.params)]
+    reports = [c for c in slack.calls("chat.postMessage") if "Could not page" in slack_text(c)]
     assert [r.params["channel"] for r in reports][:1] == ["CTEAM"]
     incident = store.load(services.factory, 1)
     assert incident is not None
@@ -85,7 +85,7 @@ def test_gap_in_first_tier_pages_second_tier_and_warns_the_team(db_url: str, sla
     services = make_services(db_url, slack, config)
     open_sev1(services)
     assert dm_targets(slack) == ["DUSENIOR2"]
-    warning = [c for c in slack.calls("chat.postMessage") if "Nobody is on call for 1st line" in json.dumps(c.params)]
+    warning = [c for c in slack.calls("chat.postMessage") if "Nobody is on call for 1st line" in slack_text(c)]
     assert warning and warning[0].params["channel"] == "CTEAM"
 
 

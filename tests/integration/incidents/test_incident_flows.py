@@ -14,6 +14,7 @@ from tests.support.fixture_http import FixtureServer, Response
 from tests.support.inprocess import START, dispatch, make_app, make_services
 from tests.support.signing import event_body, interactivity_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 MESSAGE_TS = "1700000000.000100"
 
@@ -39,7 +40,7 @@ def command(app, slack: SlackRecorder, text: str, channel: str = "CTEAM", user: 
     slack.clear()
     dispatch(app, slash_command_body(name, text, user_id=user, channel_id=channel,
                                      response_url=slack.response_url("r")))
-    return json.dumps([c.params for c in slack.calls()], ensure_ascii=False)
+    return slack_text(slack.calls())
 
 
 def open_incident(app, slack: SlackRecorder, text: str = "checkout 500s") -> None:  # type: ignore[no-untyped-def]
@@ -139,8 +140,7 @@ def test_cannot_create_channels_runs_the_incident_in_the_thread_and_says_why(bot
     open_incident(app, slack)
     incident = store.load(services.factory, 1)
     assert incident.channel_id == "CTEAM" and incident.thread_ts == MESSAGE_TS
-    said = json.dumps([c.params for c in slack.calls("chat.postMessage")])
-    assert "could not create an incident channel (missing_scope)" in said
+    assert "could not create an incident channel (missing_scope)" in slack_text(slack.calls("chat.postMessage"))
 
 
 def test_unreadable_message_still_opens_an_incident_and_says_what_is_missing(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -150,8 +150,7 @@ def test_unreadable_message_still_opens_an_incident_and_says_what_is_missing(bot
     react(app, "UALICE", "boom")
     incident = store.load(services.factory, 1)
     assert incident.title == "Incident from a message in #CTEAM"
-    assert "could not read the original message (not_in_channel)" in json.dumps(
-        [c.params for c in slack.calls("chat.postMessage")])
+    assert "could not read the original message (not_in_channel)" in slack_text(slack.calls("chat.postMessage"))
 
 
 def test_huge_mojibake_message_gets_a_clean_short_title(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -221,8 +220,8 @@ def test_typed_money_and_fire_posts_the_spend_report_in_the_thread(tmp_path, sla
     dispatch(app, event_body({"type": "message", "channel": "CTEAM", "user": "UALICE", "text": "GPU bill 💸🔥",
                               "ts": "1700000077.000001", "channel_type": "channel"}))
     report = [c for c in slack.calls("chat.postMessage") if c.params.get("thread_ts") == "1700000077.000001"]
-    assert report and "ml-platform" in json.dumps(report[0].params)
-    assert "40.0" in json.dumps(report[0].params)  # $4,800/day = $200/h = 40 cups of coffee an hour
+    assert report and "ml-platform" in slack_text(report[0])
+    assert "40.0" in slack_text(report[0])  # $4,800/day = $200/h = 40 cups of coffee an hour
     assert not slack.calls("conversations.create")  # 💸🔥 is not an incident
 
 
@@ -238,7 +237,7 @@ def test_ack_button_on_the_page_acknowledges_and_a_second_click_changes_nothing(
     incident = store.load(services.factory, 1)
     assert incident.status == "acknowledged" and incident.acknowledged_by == "UDRI1"
     assert [e.kind for e in incident.timeline].count("acknowledged") == 1
-    assert "already acknowledged" in json.dumps([c.params for c in slack.calls("response_url")])
+    assert "already acknowledged" in slack_text(slack.calls("response_url"))
 
 
 def test_user_text_cannot_make_the_bot_broadcast_or_spoof_a_mention(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]

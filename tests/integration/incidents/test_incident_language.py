@@ -3,7 +3,6 @@ in the asker's, people as mentions rather than raw ids."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from tests.support.config import bot_config
 from tests.support.inprocess import START, dispatch, make_app, make_services
 from tests.support.signing import event_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def command(app: Any, slack: SlackRecorder, text: str, user: str) -> str:
     slack.clear()
     dispatch(app, slash_command_body("/incident", text, user_id=user, channel_id="CTEAM",
                                      response_url=slack.response_url("r")))
-    return json.dumps([c.params for c in slack.calls("response_url")], ensure_ascii=False)
+    return slack_text(slack.calls("response_url"))
 
 
 def test_the_page_dm_is_in_the_paged_persons_language_while_the_team_reads_english(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -43,9 +43,9 @@ def test_the_page_dm_is_in_the_paged_persons_language_while_the_team_reads_engli
     slack.set_user("UDRI1", locale="zh-CN")
     open_incident(app, slack)
     [page] = [c for c in slack.calls("chat.postMessage") if c.params["channel"] == "DUDRI1"]
-    assert "你正在值班" in json.dumps(page.params, ensure_ascii=False)
+    assert "你正在值班" in slack_text(page)
     team_posts = [c for c in slack.calls("chat.postMessage") if c.params["channel"] == "CTEAM"]
-    assert team_posts and all("事故" not in json.dumps(c.params, ensure_ascii=False) for c in team_posts)
+    assert team_posts and "事故" not in slack_text(team_posts)
 
 
 def test_status_timeline_is_in_the_askers_language_with_people_as_mentions(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -65,7 +65,7 @@ def test_resolving_tells_the_paged_person_it_was_resolved_not_acknowledged(bot, 
     open_incident(app, slack)
     command(app, slack, "resolve 1", "UREPORTER")
     [update] = [c for c in slack.calls("chat.update") if c.params.get("channel") == "DUDRI1"]
-    assert "was resolved by <@UREPORTER>" in json.dumps(update.params)
+    assert "was resolved by <@UREPORTER>" in slack_text(update)
 
 
 def test_a_manual_escalation_says_who_escalated_not_that_nobody_acknowledged(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -73,7 +73,7 @@ def test_a_manual_escalation_says_who_escalated_not_that_nobody_acknowledged(bot
     open_incident(app, slack)
     slack.clear()
     command(app, slack, "escalate 1", "UREPORTER")
-    posts = json.dumps([c.params for c in slack.calls("chat.postMessage")])
+    posts = slack_text(slack.calls("chat.postMessage"))
     assert "<@UREPORTER> escalated incident #1 to <@USENIOR2> (2nd line)" in posts
     assert "Not acknowledged within" not in posts
 

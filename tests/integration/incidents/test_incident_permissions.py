@@ -7,7 +7,6 @@ gets a refusal naming who can, nothing changes, and an audit row records the att
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from tests.support.config import bot_config, team
 from tests.support.inprocess import START, dispatch, make_app, make_services
 from tests.support.signing import event_body, interactivity_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 MESSAGE_TS = "1700000000.000100"
 REPORTER, DRI, GROUP_MEMBER, ADMIN, STRANGER = "UREPORTER", "UDRI1", "UGROUPIE", "UADMIN", "USTRANGER"
@@ -71,7 +71,7 @@ def click(app: Any, slack: SlackRecorder, action_id: str, user: str, value: str)
     dispatch(app, interactivity_body({"type": "block_actions", "user": {"id": user}, "channel": {"id": "CTEAM"},
                                       "team": {"id": "T1"}, "response_url": slack.response_url(action_id),
                                       "trigger_id": "t", "actions": [action]}))
-    return json.dumps([c.params for c in slack.calls("response_url")], ensure_ascii=False)
+    return slack_text(slack.calls("response_url"))
 
 
 def changed(services: Any, action_id: str) -> bool:
@@ -121,7 +121,7 @@ def command(app: Any, slack: SlackRecorder, text: str, user: str) -> str:
     slack.clear()
     dispatch(app, slash_command_body("/incident", text, user_id=user, channel_id="CTEAM",
                                      response_url=slack.response_url("r")))
-    return json.dumps([c.params for c in slack.calls("response_url")], ensure_ascii=False)
+    return slack_text(slack.calls("response_url"))
 
 
 @pytest.mark.parametrize("text", ["ack 1", "mitigated 1", "resolve 1", "escalate 1", "severity 1 sev1"])
@@ -162,7 +162,7 @@ def test_oncall_override_is_for_the_rotation_the_team_group_and_admins(bot, slac
     slack.clear()
     dispatch(app, slash_command_body("/oncall", "override <@UCOVER> now +8h", user_id=user, channel_id="CTEAM",
                                      response_url=slack.response_url("r")))
-    said = json.dumps([c.params for c in slack.calls("response_url")], ensure_ascii=False)
+    said = slack_text(slack.calls("response_url"))
     assert ("Override saved" in said) is allowed
     with services.factory() as session:
         rows = list(session.scalars(select(AuditLog.action).where(AuditLog.actor == user)))

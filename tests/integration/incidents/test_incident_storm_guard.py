@@ -18,6 +18,7 @@ from tests.support.config import bot_config
 from tests.support.inprocess import START, dispatch, make_app, make_services
 from tests.support.signing import event_body, interactivity_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 
 @pytest.fixture
@@ -52,7 +53,7 @@ def answer(app: Any, slack: SlackRecorder, question: Any, action_id: str, user: 
                                       "team": {"id": "T1"}, "response_url": slack.response_url(action_id),
                                       "trigger_id": "t", "actions": [{"type": "button", "action_id": action_id,
                                                                       "value": button["value"], "block_id": "b"}]}))
-    return json.dumps([c.params for c in slack.calls()], ensure_ascii=False)
+    return slack_text(slack.calls())
 
 
 def test_twenty_five_fire_messages_from_one_user_open_one_incident_and_page_once(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -63,7 +64,7 @@ def test_twenty_five_fire_messages_from_one_user_open_one_incident_and_page_once
     assert pages(slack) == ["DUDRI1"]
     asked = questions(slack)
     assert len(asked) == 24 and {q.params["user"] for q in asked} == {"UALICE"}
-    assert "Same as *incident #1*" in json.dumps(asked[0].params)
+    assert "Same as *incident #1*" in slack_text(asked[0])
 
 
 def test_join_adds_the_report_to_the_incident_without_paging(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]

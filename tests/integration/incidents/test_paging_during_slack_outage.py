@@ -6,7 +6,6 @@ leader's scheduler would, while the Slack recorder answers like Slack does when 
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from bot.clock import FrozenClock
@@ -17,6 +16,7 @@ from tests.support.config import bot_config
 from tests.support.fixture_http import FixtureServer, Response
 from tests.support.inprocess import START, make_services
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 from tests.support.waiting import wait_until
 
 SLACK_DOWN = ("conversations.open", "chat.postMessage")
@@ -75,8 +75,8 @@ def test_slack_down_20s_at_open_pages_first_line_once_within_seconds_of_return(d
     assert dm_targets(slack) == ["DUDRI1"]  # exactly once
 
     confirmation = [c for c in slack.calls("chat.postMessage") if c.params.get("channel") == "CTEAM"
-                    and c.response.get("ok") and "Incident #1 opened" in json.dumps(c.params)]
-    assert len(confirmation) == 1 and "Paged <@UDRI1>" in json.dumps(confirmation[0].params)
+                    and c.response.get("ok") and "Incident #1 opened" in slack_text(c)]
+    assert len(confirmation) == 1 and "Paged <@UDRI1>" in slack_text(confirmation[0])
     second_tier = escalation.next_scheduled(services, incident_id)
     delivered = escalation.first_page(services, incident_id)
     assert second_tier is not None and delivered is not None and delivered.sent_at is not None
@@ -107,13 +107,13 @@ def test_confirmation_says_the_page_is_retrying_and_is_updated_when_it_lands(db_
     slack.fail_method("conversations.open", "service_unavailable")
     open_sev1(services)
     confirmation = next(c for c in slack.calls("chat.postMessage") if c.params.get("channel") == "CTEAM"
-                        and "Incident #1 opened" in json.dumps(c.params))
-    said = json.dumps(confirmation.params)
+                        and "Incident #1 opened" in slack_text(c))
+    said = slack_text(confirmation)
     assert "Page to <@UDRI1> (1st line) failed" in said and "Retrying" in said
     assert "acknowledge within" not in said  # it no longer promises a page that did not happen
     slack.fail_method("conversations.open", None)
     tick(services, clock, 4)
-    updates = [json.dumps(c.params) for c in slack.calls("chat.update")
+    updates = [slack_text(c) for c in slack.calls("chat.update")
                if c.params.get("ts") == confirmation.response["ts"]]
     assert updates and "Paged <@UDRI1> (1st line); acknowledge within 5m" in updates[-1]
 

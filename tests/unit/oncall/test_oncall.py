@@ -18,6 +18,7 @@ from bot.oncall import (
 )
 from tests.support.config import layer
 from tests.support.config import rotation as rotation_yaml
+from tests.support.slack_text import slack_text
 
 
 def utc(*args: int) -> datetime:
@@ -371,7 +372,7 @@ def rendered(lang: str, tz: str = "Asia/Shanghai") -> str:
     team = rotation([layer_dict(members=["UALICE", "UBOB"], rotate_every="1w", start="2026-11-23",
                                 timezone="Asia/Shanghai")])
     blocks = oncall_blocks("ml", on_call(team, utc(2026, 11, 24, 2)), lang, tz)
-    return "\n".join(block["text"]["text"] for block in blocks if block["type"] == "section")
+    return slack_text(blocks)
 
 
 def test_oncall_in_chinese_shows_chinese_dates_and_no_english_weekday():
