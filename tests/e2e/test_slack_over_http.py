@@ -63,6 +63,9 @@ def test_fire_then_boom_from_two_people_opens_one_incident_and_pages_once(bot: B
     assert len(slack.calls("conversations.create")) == 1
     assert len(dms(slack)) == 1
     assert "checkout is down after deploy" in slack.calls("conversations.create")[0].params["name"].replace("-", " ")
+    [opened] = [c for c in slack.calls("chat.postMessage", channel="CTEAM") if "Incident #" in slack_text(c)]
+    assert "*Incident #1 opened* (sev2): checkout is down after deploy" in slack_text(opened)
+    assert "for *incident #1* (sev2): checkout is down after deploy" in slack_text(dms(slack))
 
 
 def test_same_event_delivered_three_times_is_handled_once(bot: BotProcess, slack: SlackRecorder) -> None:
@@ -73,9 +76,11 @@ def test_same_event_delivered_three_times_is_handled_once(bot: BotProcess, slack
         headers = retry_headers(attempt) if attempt else {}
         assert bot.post(body, headers=headers).status_code == 200
     slack.wait_for("conversations.create")
+    slack.wait_for("chat.postMessage", lambda c: "Incident #1 opened" in slack_text(c))
     time.sleep(0.5)
     assert len(slack.calls("conversations.create")) == 1
     assert bot.metric("bot_duplicate_events_total") == 2
+    assert len([c for c in slack.calls("chat.postMessage") if "opened*" in slack_text(c)]) == 1  # told once
 
 
 def test_undo_button_cancels_the_incident_and_stops_paging(bot: BotProcess, slack: SlackRecorder) -> None:

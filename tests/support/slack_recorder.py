@@ -244,9 +244,11 @@ class SlackRecorder(LoopbackHTTPServer):
 
     # ----------------------------------------------------------------- queries
 
-    def calls(self, method: str | None = None) -> list[Call]:
+    def calls(self, method: str | None = None, channel: str | None = None) -> list[Call]:
+        """Recorded calls, oldest first: of `method`, and sent to `channel` (a DM to U1 goes to "DU1")."""
         with self._changed:
-            return [c for c in self._calls if method is None or c.method == method]
+            return [c for c in self._calls if (method is None or c.method == method)
+                    and (channel is None or c.params.get("channel") == channel)]
 
     def wait_for(
         self,

@@ -97,13 +97,17 @@ def test_severity_takes_sevN_in_any_case_or_a_bare_number(bot, slack: SlackRecor
     said = say(app, slack, "/incident", f"severity {typed}", channel=channel)
     assert "didn't understand" not in said and "Usage" not in said
     assert store.load(services.factory, 1).severity == severity
+    changed = slack_text(slack.calls("chat.postMessage", channel=channel))
+    assert f"<@{ASKER}> changed severity of incident #1: sev2 → {severity}." in changed
 
 
 def test_severity_with_an_incident_number_and_a_bare_number(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     services, app = bot
-    open_incident(app, slack)
+    channel = open_incident(app, slack)
     say(app, slack, "/incident", "severity #1 3")
     assert store.load(services.factory, 1).severity == "sev3"
+    changed = slack_text(slack.calls("chat.postMessage", channel=channel))  # said in the incident's channel
+    assert f"<@{ASKER}> changed severity of incident #1: sev2 → sev3." in changed
 
 
 @pytest.mark.parametrize("typed", ["p1", "sev9", "sev1 now"])
@@ -130,19 +134,22 @@ def test_custom_severity_names_come_from_the_config(tmp_path, slack: SlackRecord
     services = make_services(f"sqlite:///{tmp_path / 'custom.db'}", slack,
                              bot_config(admins=[ASKER], incidents=incidents))
     app = make_app(services)
-    say(app, slack, "/incident", "declare queue stuck MINOR")
+    opened = say(app, slack, "/incident", "declare queue stuck MINOR")
     assert store.load(services.factory, 1).severity == "minor"
+    assert "*Incident #1 opened* (minor): queue stuck" in opened
     said = say(app, slack, "/incident", "severity #1 sev1")
     assert "`sev1`" in said and "`critical`, `minor`" in said
     say(app, slack, "/incident", "severity #1 Critical")
     assert store.load(services.factory, 1).severity == "critical"
+    assert "changed severity of incident #1: minor → critical." in slack_text(slack.calls("chat.postMessage"))
 
 
 def test_declare_reads_a_trailing_number_as_part_of_the_title(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     services, app = bot
-    say(app, slack, "/incident", "declare disk full on node 1")
+    opened = say(app, slack, "/incident", "declare disk full on node 1")
     incident = store.load(services.factory, 1)
     assert incident.title == "disk full on node 1" and incident.severity == "sev2"
+    assert "*Incident #1 opened* (sev2): disk full on node 1" in opened
 
 
 # --- /oncall override times ---------------------------------------------------------------------

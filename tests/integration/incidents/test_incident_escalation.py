@@ -108,6 +108,8 @@ def test_one_message_gets_one_incident_even_when_many_threads_race(db_url: str, 
     assert results.count(True) == 1
     assert len(slack.calls("conversations.create")) == 1
     assert dm_targets(slack) == ["DUDRI1"]
+    opened = [c for c in slack.calls("chat.postMessage", channel="CTEAM") if "Incident #1 opened" in slack_text(c)]
+    assert len(opened) == 1
 
 
 def test_chain_is_snapshotted_so_config_edits_do_not_change_a_running_incident(db_url: str,
@@ -128,6 +130,9 @@ def test_undo_within_two_minutes_cancels_and_later_refuses(db_url: str, slack: S
     second = open_sev1(services, "1700000000.000002")
     clock.advance(timedelta(minutes=1, seconds=59))
     assert desk_for(services).cancel(first, "UREPORTER").status == "cancelled"
+    assert "Incident #1 was cancelled (opened by accident)" in slack_text(slack.calls("chat.update", channel="DUDRI1"))
+    assert "<@UREPORTER> cancelled incident #1 (opened by accident). Paging stopped." in slack_text(
+        slack.calls("chat.postMessage"))
     clock.advance(timedelta(seconds=2))
     try:
         desk_for(services).cancel(second, "UREPORTER")

@@ -33,6 +33,15 @@ BUTTONS: dict[str, tuple[str, str]] = {
     "incident_severity": ("1:sev1", "sev1"),
     "incident_undo": ("1", "cancelled"),
 }
+# action_id → what the incident channel is told when the change is made, after the actor's mention
+ANNOUNCED = {
+    "incident_ack": "acknowledged incident #1",
+    "incident_mitigated": "marked incident #1 mitigated",
+    "incident_resolve": "resolved incident #1",
+    "incident_escalate": "escalated incident #1 to <@USENIOR2> (2nd line)",
+    "incident_severity": "changed severity of incident #1: sev2 → sev1",
+    "incident_undo": "cancelled incident #1",
+}
 ALLOWED = {
     REPORTER: set(BUTTONS),
     DRI: set(BUTTONS) - {"incident_undo"},
@@ -98,8 +107,10 @@ def test_every_incident_button_is_allowed_or_refused_by_role(bot, slack: SlackRe
     if action_id in ALLOWED[user]:
         assert changed(services, action_id), said
         assert not denials(services)
+        assert f"<@{user}> {ANNOUNCED[action_id]}" in slack_text(slack.calls("chat.postMessage"))
         return
     assert not changed(services, action_id)
+    assert not slack.calls("chat.postMessage") and not slack.calls("chat.update")  # nobody else sees a change
     assert "can't" in said and "Who can" in said
     if action_id == "incident_undo":
         assert f"<@{REPORTER}>" in said
@@ -124,15 +135,20 @@ def command(app: Any, slack: SlackRecorder, text: str, user: str) -> str:
     return slack_text(slack.calls("response_url"))
 
 
-@pytest.mark.parametrize("text", ["ack 1", "mitigated 1", "resolve 1", "escalate 1", "severity 1 sev1"])
-def test_incident_commands_refuse_strangers_and_serve_the_group(bot, slack: SlackRecorder, text: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("text", "action_id"), [("ack 1", "incident_ack"), ("mitigated 1", "incident_mitigated"),
+                                               ("resolve 1", "incident_resolve"), ("escalate 1", "incident_escalate"),
+                                               ("severity 1 sev1", "incident_severity")])
+def test_incident_commands_refuse_strangers_and_serve_the_group(bot, slack: SlackRecorder, text: str,  # type: ignore[no-untyped-def]
+                                                                action_id: str) -> None:
     services, app = bot
     open_incident(app, slack)
     said = command(app, slack, text, STRANGER)
     assert "can't" in said and store.load(services.factory, 1).status == "open"
     assert store.load(services.factory, 1).severity == "sev2"
+    assert not slack.calls("chat.postMessage") and not slack.calls("chat.update")
     said = command(app, slack, text, GROUP_MEMBER)
     assert "can't" not in said
+    assert f"<@{GROUP_MEMBER}> {ANNOUNCED[action_id]}" in slack_text(slack.calls("chat.postMessage"))
     incident = store.load(services.factory, 1)
     assert incident.status != "open" or incident.severity == "sev1" or \
         any(e.kind == "escalated" for e in incident.timeline)
@@ -152,6 +168,8 @@ def test_eyes_from_a_stranger_on_the_page_changes_nothing_and_says_nothing(bot, 
                               "item": {"type": "message", "channel": "DUDRI1", "ts": page.response["ts"]},
                               "event_ts": "3.0"}))
     assert store.load(services.factory, 1).status == "acknowledged"
+    assert f"Incident #1 acknowledged by <@{GROUP_MEMBER}>" in slack_text(slack.calls("chat.update", channel="DUDRI1"))
+    assert f"<@{GROUP_MEMBER}> acknowledged incident #1" in slack_text(slack.calls("chat.postMessage"))
 
 
 @pytest.mark.parametrize(("user", "allowed"), [(STRANGER, False), ("USENIOR2", True), (GROUP_MEMBER, True),

@@ -89,6 +89,10 @@ def test_open_a_new_one_opens_and_pages(bot, slack: SlackRecorder) -> None:  # t
     second = store.load(services.factory, 2)
     assert second is not None and second.reporter == "UBOB" and second.origin_ts == "1700000100.000002"
     assert pages(slack) == ["DUDRI1"]
+    page = slack_text(slack.calls("chat.postMessage", channel="DUDRI1"))
+    assert "You are on call (1st line) for *incident #2* (sev2)" in page
+    [opened] = [c for c in slack.calls("chat.postMessage", channel="CTEAM") if "Incident #2 opened" in slack_text(c)]
+    assert opened.params["thread_ts"] == "1700000100.000002"  # under UBOB's message
 
 
 def test_after_the_storm_window_a_new_fire_opens_a_new_incident(bot, slack: SlackRecorder,  # type: ignore[no-untyped-def]
@@ -99,3 +103,5 @@ def test_after_the_storm_window_a_new_fire_opens_a_new_incident(bot, slack: Slac
     typed(app, "UALICE", "now search 🔥💥", "1700000100.000002")
     assert store.load(services.factory, 2) is not None
     assert not questions(slack) and pages(slack) == ["DUDRI1", "DUDRI1"]
+    said = slack_text(slack.calls("chat.postMessage", channel="CTEAM"))
+    assert "*Incident #1 opened*" in said and "*Incident #2 opened*" in said

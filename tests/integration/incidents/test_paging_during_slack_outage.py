@@ -96,6 +96,8 @@ def test_html_503_from_slack_is_retried_not_a_failed_page(db_url: str, slack: Sl
     wait_until(lambda: not slack.in_outage("conversations.open"), timeout=3, message="the 2 s outage to end")
     tick(services, clock, 4)
     assert dm_targets(slack) == ["DUDRI1"]
+    page = slack_text(slack.calls("chat.postMessage", channel="DUDRI1"))
+    assert "You are on call (1st line) for *incident #1*" in page
     kinds = [e.kind for e in store.load(services.factory, incident_id).timeline]
     assert "page_failed" not in kinds and kinds.count("paged") == 1
 
@@ -128,6 +130,10 @@ def test_permanent_page_failure_still_moves_to_the_next_tier_at_once(db_url: str
     slack.respond("conversations.open", dri_unknown)
     open_sev1(services)
     assert dm_targets(slack) == ["DUSENIOR2"]
+    assert "Could not page <@UDRI1> (1st line) for incident #1: user_not_found" in slack_text(
+        slack.calls("chat.postMessage", channel="CTEAM"))
+    page = slack_text(slack.calls("chat.postMessage", channel="DUSENIOR2"))
+    assert "You are on call (2nd line) for *incident #1*" in page
 
 
 def test_pagerduty_is_triggered_while_slack_is_down(tmp_path, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
