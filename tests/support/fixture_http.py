@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.support.loopback import LoopbackHTTPServer, QuietHandler, read_body, send_bytes
-from tests.support.waiting import wait_until
+from tests.support.waiting import at_least, wait_until
 
 
 @dataclass(frozen=True)
@@ -148,13 +148,9 @@ class FixtureServer(LoopbackHTTPServer):
         timeout: float = 5.0,
     ) -> list[Request]:
         """Block until at least `count` matching requests were recorded; returns them."""
-
-        def found() -> list[Request]:
-            matching = self.requests(method, path)
-            return matching if len(matching) >= count else []
-
-        return wait_until(found, timeout, interval=0.01, message=lambda: (
-            f"{count} x {method or '*'} {path or '*'}; saw {[f'{r.method} {r.path}' for r in self.requests()]}"))
+        return wait_until(lambda: at_least(count, self.requests(method, path)), timeout, interval=0.01,
+                          message=lambda: f"{count} x {method or '*'} {path or '*'}; "
+                                          f"saw {[f'{r.method} {r.path}' for r in self.requests()]}")
 
     def clear(self) -> None:
         with self._changed:

@@ -34,7 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.support import payload_safety
 from tests.support.loopback import LoopbackHTTPServer, QuietHandler, read_body, send_bytes
-from tests.support.waiting import wait_until
+from tests.support.waiting import at_least, wait_until
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -258,13 +258,9 @@ class SlackRecorder(LoopbackHTTPServer):
         timeout: float = 5.0,
     ) -> list[Call]:
         """Block until `count` calls of `method` (matching `predicate`) were recorded; returns them."""
-
-        def found() -> list[Call]:
-            matching = [c for c in self.calls(method) if predicate is None or predicate(c)]
-            return matching if len(matching) >= count else []
-
-        return wait_until(found, timeout, interval=0.01, message=lambda: (
-            f"{count} matching {method} call(s); saw {[c.method for c in self.calls()]}"))
+        return wait_until(lambda: at_least(count, [c for c in self.calls(method) if predicate is None or predicate(c)]),
+                          timeout, interval=0.01,
+                          message=lambda: f"{count} matching {method} call(s); saw {[c.method for c in self.calls()]}")
 
     def clear(self) -> None:
         """Forget recorded calls (programmed failures, messages and users stay)."""

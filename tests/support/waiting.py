@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 class WaitTimeout(AssertionError):
@@ -41,3 +42,8 @@ def wait_until(predicate: Callable[[], T], timeout: float = 5.0, *, interval: fl
     seen = seen if len(seen) <= 300 else seen[:300] + "…"
     raise WaitTimeout(f"waited {timeout:g}s for {what or getattr(predicate, '__name__', 'a condition')}; "
                       f"last saw {seen}")
+
+
+def at_least(count: int, items: list[Item]) -> list[Item]:
+    """`items` when there are `count` or more, else [] (falsy): for waiting until enough of something arrived."""
+    return items if len(items) >= count else []

@@ -11,7 +11,7 @@ from bot.clock import FrozenClock
 from bot.incidents import store
 from bot.store.models import OncallOverride
 from tests.support.config import bot_config
-from tests.support.inprocess import START, dispatch, make_app, make_services
+from tests.support.inprocess import START, dispatch, make_bot
 from tests.support.signing import event_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
 from tests.support.slack_text import slack_text
@@ -21,14 +21,8 @@ ASKER = "UASKER"  # an admin, so authorization never stands between these tests 
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
-
-
-@pytest.fixture
 def bot(tmp_path, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(admins=[ASKER]), clock)
-    return services, make_app(services)
+    return make_bot(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(admins=[ASKER]), clock)
 
 
 def say(app, slack: SlackRecorder, name: str, text: str, user: str = ASKER,  # type: ignore[no-untyped-def]
@@ -60,8 +54,8 @@ def assert_usage(said: str) -> None:
 @pytest.mark.parametrize("number", ["99999999999999999999999", "2147483648", "0", "#" + "9" * 5000])
 def test_an_incident_number_the_database_cannot_hold_is_a_usage_message(db_url: str, slack: SlackRecorder,
                                                                          number: str) -> None:
-    services = make_services(db_url, slack, bot_config(admins=[ASKER]), FrozenClock(START))
-    said = say(make_app(services), slack, "/incident", f"ack {number}")
+    _, app = make_bot(db_url, slack, bot_config(admins=[ASKER]), FrozenClock(START))
+    said = say(app, slack, "/incident", f"ack {number}")
     assert f"There is no incident #{number.lstrip('#')[:39]}" in said
     assert_usage(said)
 
@@ -131,9 +125,8 @@ def test_severity_without_a_word_lists_the_severities(bot, slack: SlackRecorder)
 def test_custom_severity_names_come_from_the_config(tmp_path, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     severities = {"critical": {"ack_within": "5m"}, "minor": {"ack_within": None, "page": False}}
     incidents = {"severities": severities, "default_severity": "critical", "degraded_severity": "minor"}
-    services = make_services(f"sqlite:///{tmp_path / 'custom.db'}", slack,
+    services, app = make_bot(f"sqlite:///{tmp_path / 'custom.db'}", slack,
                              bot_config(admins=[ASKER], incidents=incidents))
-    app = make_app(services)
     opened = say(app, slack, "/incident", "declare queue stuck MINOR")
     assert store.load(services.factory, 1).severity == "minor"
     assert "*Incident #1 opened* (minor): queue stuck" in opened

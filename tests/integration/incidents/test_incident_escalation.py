@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 from bot.clock import FrozenClock
@@ -12,6 +11,7 @@ from tests.support.config import SECOND_LINE, TEAM, THIRD_LINE, bot_config, laye
 from tests.support.inprocess import START, make_services
 from tests.support.slack_recorder import SlackRecorder
 from tests.support.slack_text import slack_text
+from tests.support.threads import all_at_once
 
 
 def dm_targets(slack: SlackRecorder) -> list[str]:
@@ -91,21 +91,13 @@ def test_gap_in_first_tier_pages_second_tier_and_warns_the_team(db_url: str, sla
 
 def test_one_message_gets_one_incident_even_when_many_threads_race(db_url: str, slack: SlackRecorder) -> None:
     services = make_services(db_url, slack, bot_config())
-    barrier = threading.Barrier(8)
-    results: list[bool] = []
 
-    def race() -> None:
-        barrier.wait()
+    def open_it() -> bool:
         _, created = desk_for(services).open(OpenRequest(reporter="U1", source="reaction", channel="CTEAM",
                                                          message_ts="1700000009.000900"))
-        results.append(created)
+        return created
 
-    threads = [threading.Thread(target=race) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert results.count(True) == 1
+    assert all_at_once(open_it, threads=8).count(True) == 1
     assert len(slack.calls("conversations.create")) == 1
     assert dm_targets(slack) == ["DUDRI1"]
     opened = [c for c in slack.calls("chat.postMessage", channel="CTEAM") if "Incident #1 opened" in slack_text(c)]

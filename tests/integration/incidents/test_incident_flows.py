@@ -11,7 +11,7 @@ from bot.clock import FrozenClock
 from bot.incidents import store
 from tests.support.config import bot_config, team
 from tests.support.fixture_http import FixtureServer, Response
-from tests.support.inprocess import START, dispatch, make_app, make_services
+from tests.support.inprocess import START, dispatch, make_bot
 from tests.support.signing import event_body, interactivity_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
 from tests.support.slack_text import slack_text
@@ -20,14 +20,8 @@ MESSAGE_TS = "1700000000.000100"
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
-
-
-@pytest.fixture
 def bot(tmp_path, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(), clock)
-    return services, make_app(services)
+    return make_bot(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(), clock)
 
 
 def react(app, user: str, name: str, channel: str = "CTEAM", ts: str = MESSAGE_TS) -> None:  # type: ignore[no-untyped-def]
@@ -221,9 +215,8 @@ def test_oncall_override_takes_over_and_oncall_shows_times_in_the_askers_zone(bo
 def test_pagerduty_gets_trigger_acknowledge_and_resolve_with_one_dedup_key(tmp_path, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     with FixtureServer() as pagerduty:
         pagerduty.add("POST", r"/v2/enqueue", lambda request: Response(202, {"status": "success"}))
-        services = make_services(f"sqlite:///{tmp_path / 'pd.db'}", slack, bot_config(),
-                                 pagerduty_routing_key="R0UTINGKEY", pagerduty_api_url=pagerduty.url)
-        app = make_app(services)
+        _, app = make_bot(f"sqlite:///{tmp_path / 'pd.db'}", slack, bot_config(),
+                          pagerduty_routing_key="R0UTINGKEY", pagerduty_api_url=pagerduty.url)
         open_incident(app, slack)
         command(app, slack, "ack 1")
         command(app, slack, "resolve 1")
@@ -238,9 +231,8 @@ def test_typed_money_and_fire_posts_the_spend_report_in_the_thread(tmp_path, sla
     day = {"TimePeriod": {"Start": "2026-11-23", "End": "2026-11-24"}, "Estimated": False, "Total": {},
            "Groups": [{"Keys": ["team$ml"], "Metrics": {"UnblendedCost": {"Amount": "4800", "Unit": "USD"}}}]}
     moto_clean.queue_cost_results([{"ResultsByTime": [day], "DimensionValueAttributes": []}])
-    services = make_services(f"sqlite:///{tmp_path / 'spend.db'}", slack, bot_config(teams=[team(cost_tag="ml")]),
-                             aws_endpoint_url=moto_clean.url, aws_default_region="us-east-1")
-    app = make_app(services)
+    _, app = make_bot(f"sqlite:///{tmp_path / 'spend.db'}", slack, bot_config(teams=[team(cost_tag="ml")]),
+                      aws_endpoint_url=moto_clean.url, aws_default_region="us-east-1")
     dispatch(app, event_body({"type": "message", "channel": "CTEAM", "user": "UALICE", "text": "GPU bill 💸🔥",
                               "ts": "1700000077.000001", "channel_type": "channel"}))
     report = [c for c in slack.calls("chat.postMessage") if c.params.get("thread_ts") == "1700000077.000001"]

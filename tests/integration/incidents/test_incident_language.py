@@ -11,16 +11,15 @@ import pytest
 from bot.clock import FrozenClock
 from bot.incidents.desk import Refused, desk_for
 from tests.support.config import bot_config
-from tests.support.inprocess import START, dispatch, make_app, make_services
+from tests.support.inprocess import dispatch, make_bot
 from tests.support.signing import event_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
 from tests.support.slack_text import slack_text
 
 
 @pytest.fixture
-def bot(tmp_path, slack: SlackRecorder):  # type: ignore[no-untyped-def]
-    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(), FrozenClock(START))
-    return services, make_app(services)
+def bot(tmp_path, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
+    return make_bot(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(), clock)
 
 
 def open_incident(app: Any, slack: SlackRecorder) -> None:
@@ -78,11 +77,10 @@ def test_a_manual_escalation_says_who_escalated_not_that_nobody_acknowledged(bot
     assert "Not acknowledged within" not in posts
 
 
-def test_undo_refusal_names_the_window_in_seconds_when_it_is_short(tmp_path, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
-    clock = FrozenClock(START)
-    services = make_services(f"sqlite:///{tmp_path / 'u.db'}", slack, bot_config(incidents={"undo_within": "5s"}),
+def test_undo_refusal_names_the_window_in_seconds_when_it_is_short(tmp_path, slack: SlackRecorder,  # type: ignore[no-untyped-def]
+                                                                   clock: FrozenClock) -> None:
+    services, app = make_bot(f"sqlite:///{tmp_path / 'u.db'}", slack, bot_config(incidents={"undo_within": "5s"}),
                              clock)
-    app = make_app(services)
     open_incident(app, slack)
     clock.advance(timedelta(seconds=6))
     with pytest.raises(Refused, match=r"undo works for 5s after opening"):

@@ -16,7 +16,7 @@ from bot.clock import FrozenClock
 from bot.incidents import store
 from bot.store.models import AuditLog
 from tests.support.config import bot_config, team
-from tests.support.inprocess import START, dispatch, make_app, make_services
+from tests.support.inprocess import dispatch, make_bot
 from tests.support.signing import event_body, interactivity_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
 from tests.support.slack_text import slack_text
@@ -52,13 +52,12 @@ ALLOWED = {
 
 
 @pytest.fixture
-def bot(tmp_path, slack: SlackRecorder):  # type: ignore[no-untyped-def]
+def bot(tmp_path, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
     config = bot_config(teams=[team(user_group="@ml-oncall")], admins=[ADMIN])
     slack.respond("usergroups.list", {"ok": True, "usergroups": [{"id": "S0ONCALL", "handle": "ml-oncall"}]})
     slack.respond("usergroups.users.list", lambda call: {"ok": True, "users": [GROUP_MEMBER]}
                   if call.params.get("usergroup") == "S0ONCALL" else {"ok": False, "error": "no_such_subteam"})
-    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, config, FrozenClock(START))
-    return services, make_app(services)
+    return make_bot(f"sqlite:///{tmp_path / 'bot.db'}", slack, config, clock)
 
 
 def open_incident(app: Any, slack: SlackRecorder) -> None:

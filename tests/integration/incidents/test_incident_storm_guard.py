@@ -15,21 +15,15 @@ import pytest
 from bot.clock import FrozenClock
 from bot.incidents import store
 from tests.support.config import bot_config
-from tests.support.inprocess import START, dispatch, make_app, make_services
+from tests.support.inprocess import START, dispatch, make_bot
 from tests.support.signing import event_body, interactivity_body
 from tests.support.slack_recorder import SlackRecorder
 from tests.support.slack_text import slack_text
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
-
-
-@pytest.fixture
 def bot(db_url: str, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    services = make_services(db_url, slack, bot_config(), clock)
-    return services, make_app(services)
+    return make_bot(db_url, slack, bot_config(), clock)
 
 
 def typed(app: Any, user: str, text: str, ts: str, channel: str = "CTEAM") -> None:

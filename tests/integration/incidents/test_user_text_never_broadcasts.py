@@ -16,7 +16,7 @@ import pytest
 from bot.clock import FrozenClock
 from bot.incidents import escalation
 from tests.support.config import bot_config
-from tests.support.inprocess import START, dispatch, make_app, make_services
+from tests.support.inprocess import dispatch, make_bot
 from tests.support.payload_safety import unsafe_markup
 from tests.support.signing import event_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
@@ -26,15 +26,8 @@ HOSTILE_TITLE = "<@UEVIL1> &lt;!channel&gt; &lt;!everyone&gt; &lt;@UEVIL2|boss&g
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
-
-
-@pytest.fixture
 def bot(tmp_path, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(incidents={"repeat_last_tier": 0}),
-                             clock)
-    return services, make_app(services)
+    return make_bot(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(incidents={"repeat_last_tier": 0}), clock)
 
 
 def sent(slack: SlackRecorder) -> list[Any]:

@@ -1,0 +1,14 @@
+"""Fixtures for the incident flows run in-process (tests/support/inprocess.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.clock import FrozenClock
+from tests.support.inprocess import START
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """The bots' injected clock, at START (10:00 in Shanghai, a Tuesday) until the test moves it."""
+    return FrozenClock(START)
