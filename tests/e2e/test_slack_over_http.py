@@ -59,7 +59,7 @@ def test_fire_then_boom_from_two_people_opens_one_incident_and_pages_once(bot: B
     slack.wait_for("chat.postMessage", lambda c: c.params.get("channel") == "DUDRI1")
     bot.post(event_body(reaction("UCAROL", "fire")))  # a third person piles on
     bot.post(event_body(reaction("UBOB", "collision")))  # Slack's other name for 💥
-    time.sleep(1.0)
+    time.sleep(1.0)  # a window for a second incident or page, which must not come
     assert len(slack.calls("conversations.create")) == 1
     assert len(dms(slack)) == 1
     assert "checkout is down after deploy" in slack.calls("conversations.create")[0].params["name"].replace("-", " ")
@@ -77,7 +77,7 @@ def test_same_event_delivered_three_times_is_handled_once(bot: BotProcess, slack
         assert bot.post(body, headers=headers).status_code == 200
     slack.wait_for("conversations.create")
     slack.wait_for("chat.postMessage", lambda c: "Incident #1 opened" in slack_text(c))
-    time.sleep(0.5)
+    time.sleep(0.5)  # a window for a second incident, which must not come
     assert len(slack.calls("conversations.create")) == 1
     assert bot.metric("bot_duplicate_events_total") == 2
     assert len([c for c in slack.calls("chat.postMessage") if "opened*" in slack_text(c)]) == 1  # told once

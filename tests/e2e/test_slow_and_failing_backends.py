@@ -92,7 +92,7 @@ def test_a_fast_answer_is_the_only_reply(gpu_bot: Callable[[float], BotProcess],
     bot.post(slash_command_body("/gpu", "", channel_id="CTEAM", response_url=slack.response_url("gpu")))
 
     slack.wait_for("response_url")
-    time.sleep(3)
+    time.sleep(3)  # the time a "working on it" notice would take, which must not come
     assert len(answer_texts(slack)) == 1 and "Working on it" not in answer_texts(slack)[0]
 
 

@@ -93,7 +93,7 @@ def test_a_fast_answer_comes_alone(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with working_notice(said.append, "zh-CN") as answer:
         answer([{"type": "section", "text": {"type": "mrkdwn", "text": "答案"}}])
-    time.sleep(0.4)
+    time.sleep(0.4)  # twice WORKING_AFTER: a notice, had one been scheduled, would have come by now
 
     assert [slack_text(reply) for reply in said] == ["答案"]
 
