@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.clock import FrozenClock
-from tests.support.inprocess import START
+from tests.support.inprocess import START, FrozenClock  # re-exported: this file names no production module
 
 
 @pytest.fixture

@@ -6,12 +6,10 @@ import itertools
 import json
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-from bot.settings import Config, load_config
 from tests.support.config import SECOND_LINE, TEAM, THIRD_LINE, bot_config, layer, rotation, team
 from tests.support.slack_recorder import Call
 from tests.support.slack_text import slack_text
@@ -88,17 +86,16 @@ def test_slack_text_joins_many_sources_and_ignores_what_nobody_reads() -> None:
 # --- bot_config --------------------------------------------------------------------------------------
 
 
-def test_the_standard_config_is_one_team_paging_three_lines(tmp_path: Path) -> None:
-    path = tmp_path / "bot.yaml"
-    path.write_text(yaml.safe_dump(bot_config(incidents={"storm_window": "0s"}, admins=["UADMIN"])))
+def test_the_standard_config_is_one_team_paging_three_lines() -> None:
+    config = yaml.safe_load(yaml.safe_dump(bot_config(incidents={"storm_window": "0s"}, admins=["UADMIN"])))
 
-    config = load_config(path)
-
-    assert [(t.name, t.channel, t.language) for t in config.teams] == [(TEAM, "CTEAM", "en")]
-    assert [[layer.members for layer in tier.layers] for tier in config.oncall[TEAM].tiers] == [
-        [["UDRI1"]], [["USENIOR2"]], [["ULEAD3"]]]
-    assert [tier.name for tier in config.oncall[TEAM].tiers] == ["1st line", "2nd line", "3rd line"]
-    assert config.incidents.storm_window.total_seconds() == 0 and config.admins == ["UADMIN"]
+    assert config["teams"] == [{"name": TEAM, "channel": "CTEAM", "timezone": "Asia/Shanghai", "language": "en"}]
+    tiers = config["oncall"][TEAM]["tiers"]
+    assert [(tier["name"], [layer["members"] for layer in tier["layers"]]) for tier in tiers] == [
+        ("1st line", [["UDRI1"]]), ("2nd line", [["USENIOR2"]]), ("3rd line", [["ULEAD3"]])]
+    assert tiers[0]["layers"][0] == {"members": ["UDRI1"], "rotate_every": "1w", "handoff": "09:00",
+                                     "start": "2026-01-05", "timezone": "Asia/Shanghai"}
+    assert (config["incidents"], config["admins"]) == ({"storm_window": "0s"}, ["UADMIN"])
 
 
 def test_each_config_is_a_fresh_copy() -> None:
@@ -107,17 +104,19 @@ def test_each_config_is_a_fresh_copy() -> None:
     first["oncall"][TEAM]["tiers"][0]["layers"][0]["members"].append("UOTHER")
 
     assert bot_config() == {"teams": [team()], "oncall": {TEAM: rotation()}, "incidents": {}}
+    assert rotation()["tiers"][0]["layers"][0]["members"] == ["UDRI1"]
     assert "admins" not in bot_config()
 
 
 def test_layers_and_teams_take_the_keys_a_test_needs() -> None:
     night = layer("UDRI1", active={"from": "22:00", "to": "23:00"})
-    config = Config.model_validate(bot_config(teams=[team(user_group="@ml-oncall")],
-                                              oncall={TEAM: rotation([night, SECOND_LINE], THIRD_LINE)}))
+    config = bot_config(teams=[team(user_group="@ml-oncall")],
+                        oncall={TEAM: rotation([night, SECOND_LINE], THIRD_LINE)})
 
-    first_line = config.oncall[TEAM].tiers[0]
-    assert [layer.members for layer in first_line.layers] == [["UDRI1"], ["USENIOR2"]]
-    assert first_line.layers[0].active is not None and config.teams[0].user_group == "@ml-oncall"
+    first_line, second_line = config["oncall"][TEAM]["tiers"]
+    assert [layer["members"] for layer in first_line["layers"]] == [["UDRI1"], ["USENIOR2"]]
+    assert first_line["layers"][0]["active"] == {"from": "22:00", "to": "23:00"}
+    assert second_line["layers"] == [THIRD_LINE] and config["teams"][0]["user_group"] == "@ml-oncall"
 
 
 # --- all_at_once -------------------------------------------------------------------------------------
