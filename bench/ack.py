@@ -56,11 +56,12 @@ from common import (
     verdict,
 )
 
-from tests.e2e.conftest import team_config
 from tests.support.bot_process import BOT_TOKEN, SIGNING_SECRET, BotProcess
+from tests.support.config import bot_config
 from tests.support.loopback import LoopbackHTTPServer, QuietHandler, send_bytes
-from tests.support.servers import free_port, wait_until
+from tests.support.servers import free_port
 from tests.support.signing import signed_headers, slash_command_body
+from tests.support.waiting import wait_until
 
 BACKEND_DELAY = 2.0
 EMPTY_VECTOR = {"status": "success", "data": {"resultType": "vector", "result": []}}
@@ -139,7 +140,7 @@ class BareApp:
         started = time.perf_counter()
         self.process = subprocess.Popen(self.argv, cwd=self.workdir, env=self.env, stdout=log,
                                         stderr=subprocess.STDOUT)
-        wait_until(self._up, timeout, f"bare app on {self.url}")
+        wait_until(self._up, timeout, message=f"bare app on {self.url}")
         return time.perf_counter() - started
 
     def _up(self) -> bool:
@@ -245,7 +246,7 @@ def profile_both(slack: TimedRecorder, base: Path, env: dict[str, str], n: int, 
         workdir.mkdir()
         server: Any
         if name == "bot":
-            server = LaunchedBot(launcher, workdir, slack.base_url, team_config(), extra_env=env)
+            server = LaunchedBot(launcher, workdir, slack.base_url, bot_config(), extra_env=env)
         else:
             server = BareApp(workdir, slack.base_url, threads, listener_threads, launcher=launcher)
         server.start()
@@ -324,7 +325,7 @@ def main() -> int:
             (base / f"bot{i}").mkdir()
             if bot is not None:
                 bot.stop()
-            bot = BotProcess(base / f"bot{i}", slack.base_url, team_config(), extra_env=env)
+            bot = BotProcess(base / f"bot{i}", slack.base_url, bot_config(), extra_env=env)
             bot_starts.append(bot.start())
         for i in range(args.starts):
             (base / f"bare{i}").mkdir()

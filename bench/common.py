@@ -23,8 +23,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.support.bot_process import BotProcess  # noqa: E402
-from tests.support.servers import wait_until  # noqa: E402
 from tests.support.slack_recorder import Call, SlackRecorder  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 
@@ -157,7 +157,7 @@ class LaunchedBot(BotProcess):
         started = time.perf_counter()
         self.process = subprocess.Popen([sys.executable, *self.launcher, "serve", "--host", "127.0.0.1"],
                                         cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        wait_until(self._healthy, timeout, f"bot on {self.url} to answer /healthz")
+        wait_until(self._healthy, timeout, message=f"bot on {self.url} to answer /healthz")
         return time.perf_counter() - started
 
 

@@ -3,9 +3,9 @@
     .venv/bin/python bench/outage.py [--baseline 8] [--incidents 6] [--outage 6]
     .venv/bin/python bench/outage.py --postgres postgresql://USER@HOST:PORT/DB   (or --postgres auto)
 
-One bot as shipped (`python -m bot serve`, tests/e2e `team_config(storm_window="0s")`: 1st line UDRI1,
-2nd USENIOR2, 3rd ULEAD3; `LOG_LEVEL=INFO`) on a fresh database, SQLite by default. Every incident is its
-own message in CTEAM with a unique tag in its text (`slack.set_message`), 🔥 from UALICE (untimed), then
+One bot as shipped (`python -m bot serve`, tests/support/config.py `bot_config()` with `storm_window: 0s`:
+1st line UDRI1, 2nd USENIOR2, 3rd ULEAD3; `LOG_LEVEL=INFO`) on a fresh database, SQLite by default. Every incident is
+its own message in CTEAM with a unique tag in its text (`slack.set_message`), 🔥 from UALICE (untimed), then
 the completing 💥 from UBOB. A page is a `chat.postMessage` to DUDRI1 naming the tag that Slack answered
 with 200; its time is when it reached the recorder (bench/common.py `TimedRecorder`, which stamps only
 the calls it answers, never the outage's 503s).
@@ -54,12 +54,13 @@ from common import (
 from page import ONCALL_DM, Databases, Incidents, found, missing, post_event, reaction, run_incidents, running
 
 from bot.settings import IncidentConfig
-from tests.e2e.conftest import team_config
 from tests.support.bot_process import BotProcess
+from tests.support.config import bot_config
 from tests.support.signing import event_body
 from tests.support.slack_recorder import Call
 
 SLACK_DOWN = ("conversations.open", "chat.postMessage")
+STORM_GUARD_OFF = bot_config(incidents={"storm_window": "0s"})
 ONCALL = "UDRI1"
 OTHER_TIERS = ("USENIOR2", "ULEAD3")
 OTHER_DMS = tuple(f"D{user}" for user in OTHER_TIERS)
@@ -134,7 +135,7 @@ def main() -> int:
         print(f"   database: {dbs.label}")
         print(f"   Slack down: {' + '.join(SLACK_DOWN)} answer an HTML 503 page for {args.outage:g} s, "
               "starting just before each incident's 🔥💥")
-        shipped = BotProcess(tmp, slack.base_url, team_config(storm_window="0s"), database_url=dbs.fresh("outage"),
+        shipped = BotProcess(tmp, slack.base_url, STORM_GUARD_OFF, database_url=dbs.fresh("outage"),
                              extra_env={"LOG_LEVEL": "INFO"})
         with running(shipped) as bot:
             incidents = Incidents(slack, "outage")

@@ -3,7 +3,7 @@
     .venv/bin/python bench/page.py [--incidents 200] [--isolated 12] [--back-to-back 6]
     .venv/bin/python bench/page.py --postgres postgresql://USER@HOST:PORT/DB   (or --postgres auto)
 
-Every incident is its own message in channel CTEAM (tests/e2e `team_config()`: 1st line UDRI1; the storm
+Every incident is its own message in channel CTEAM (tests/e2e `bot_config()`: 1st line UDRI1; the storm
 guard is off, `storm_window: 0s`, since a fresh 🔥💥 in the same channel would otherwise ask "same as #N?"),
 its text set with `slack.set_message`. The 🔥 reactions are sent first (untimed); the clock starts
 when the completing 💥 event is sent and stops when the page DM (`chat.postMessage` to a `D…`
@@ -54,12 +54,13 @@ from common import (
 )
 from slack_sdk import WebClient
 
-from tests.e2e.conftest import team_config
 from tests.support.bot_process import BOT_TOKEN, SIGNING_SECRET, BotProcess
+from tests.support.config import bot_config
 from tests.support.signing import event_body, retry_headers, signed_headers
 
 TARGET_P99 = 0.500
 CHANNEL = "CTEAM"
+STORM_GUARD_OFF = bot_config(incidents={"storm_window": "0s"})
 ONCALL_DM = "DUDRI1"
 PAGE_TIMEOUT = 15.0
 PACER_REFILL_GAP = 2.2  # two posts in the team channel per incident; the pacer refills one a second
@@ -338,7 +339,7 @@ def main() -> int:
         # 2. The bot's own work: pacer off, incidents back to back.
         (tmp / "unpaced").mkdir()
         unpaced_bot = LaunchedBot([str(ROOT / "bench" / "unpaced_bot.py")], tmp / "unpaced", slack.base_url,
-                                  team_config(storm_window="0s"), database_url=dbs.fresh("unpaced"), extra_env=env)
+                                  STORM_GUARD_OFF, database_url=dbs.fresh("unpaced"), extra_env=env)
         with running(unpaced_bot) as bot:
             incidents = Incidents(slack, "unpaced")
             run_incidents(bot.url, incidents, 5)  # warm-up
@@ -349,7 +350,7 @@ def main() -> int:
 
         # 3. As shipped.
         (tmp / "shipped").mkdir()
-        shipped_bot = BotProcess(tmp / "shipped", slack.base_url, team_config(storm_window="0s"),
+        shipped_bot = BotProcess(tmp / "shipped", slack.base_url, STORM_GUARD_OFF,
                                  database_url=dbs.fresh("shipped"), extra_env=env)
         with running(shipped_bot) as bot:
             incidents = Incidents(slack, "shipped")

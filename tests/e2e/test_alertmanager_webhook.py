@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.support.bot_process import BotProcess
 from tests.support.servers import AlertmanagerServer, alertmanager_config_for
+from tests.support.waiting import wait_until
 
 
 def stored_status(database: Path, fingerprint_like: str = "%") -> list[tuple[str, str]]:
     with sqlite3.connect(database) as connection:
         return connection.execute("select alertname, status from alerts where fingerprint like ?",
                                   (fingerprint_like,)).fetchall()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_real_alertmanager_webhook_is_stored_then_resolved(tmp_path: Path,
@@ -36,6 +27,8 @@ def test_real_alertmanager_webhook_is_stored_then_resolved(tmp_path: Path,
              "startsAt": started.isoformat()}
     with AlertmanagerServer(tmp_path / "am", alertmanager_config_for(bot.url + "/alertmanager")) as manager:
         manager.post_alerts([alert])
-        assert wait_for(lambda: stored_status(tmp_path / "bot.db") == [("GpuIdle", "firing")])
+        wait_until(lambda: stored_status(tmp_path / "bot.db") == [("GpuIdle", "firing")], timeout=15, interval=0.1,
+                   message="the firing alert to be stored")
         manager.post_alerts([{**alert, "endsAt": (now - timedelta(seconds=1)).isoformat()}])
-        assert wait_for(lambda: stored_status(tmp_path / "bot.db") == [("GpuIdle", "resolved")])
+        wait_until(lambda: stored_status(tmp_path / "bot.db") == [("GpuIdle", "resolved")], timeout=15, interval=0.1,
+                   message="the alert to be stored as resolved")

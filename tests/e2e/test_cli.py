@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.e2e.conftest import team_config
 from tests.support.bot_process import ROOT
+from tests.support.config import FIRST_LINE, SECOND_LINE, TEAM, bot_config, layer, rotation, team
 from tests.support.slack_recorder import SlackRecorder
 
 README_WALKTHROUGH = ["checkout is down after the deploy", "react :fire:", "as bob react :boom:", "click Ack",
@@ -105,8 +105,8 @@ def test_serve_without_slack_credentials_says_which_variables_to_set(tmp_path: P
 
 def test_check_reports_each_backend_and_flags_rotation_members_slack_cannot_find(tmp_path: Path,
                                                                                  slack: SlackRecorder) -> None:
-    config = team_config()
-    config["oncall"]["ml-platform"]["tiers"][2]["layers"][0]["members"] = ["ghost@example.com"]
+    ghost = layer("ghost@example.com", timezone="America/New_York")
+    config = bot_config(oncall={TEAM: rotation(FIRST_LINE, SECOND_LINE, ghost)})
     (tmp_path / "bot.yaml").write_text(yaml.safe_dump(config))
     result = run_bot(["check"], tmp_path, BOT_CONFIG=str(tmp_path / "bot.yaml"), SLACK_BOT_TOKEN="xoxb-check",
                      SLACK_SIGNING_SECRET="s", SLACK_API_URL=slack.base_url)
@@ -117,7 +117,7 @@ def test_check_reports_each_backend_and_flags_rotation_members_slack_cannot_find
 
 
 def test_check_passes_when_everything_required_is_fine(tmp_path: Path, slack: SlackRecorder) -> None:
-    (tmp_path / "bot.yaml").write_text(yaml.safe_dump(team_config()))
+    (tmp_path / "bot.yaml").write_text(yaml.safe_dump(bot_config()))
     result = run_bot(["check"], tmp_path, BOT_CONFIG=str(tmp_path / "bot.yaml"), SLACK_BOT_TOKEN="xoxb-check",
                      SLACK_SIGNING_SECRET="s", SLACK_API_URL=slack.base_url)
     assert result.returncode == 0, result.stdout
@@ -143,8 +143,7 @@ def test_unknown_cli_command_prints_usage(tmp_path: Path) -> None:
 ])
 def test_check_reads_each_teams_user_group(tmp_path: Path, slack: SlackRecorder, answer: dict, status: str,
                                            says: str) -> None:
-    config = team_config()
-    config["teams"][0]["user_group"] = "@ml-oncall"
+    config = bot_config(teams=[team(user_group="@ml-oncall")])
     (tmp_path / "bot.yaml").write_text(yaml.safe_dump(config))
     slack.respond("usergroups.list", {"ok": True, "usergroups": [{"id": "S0ONCALL", "handle": "ml-oncall"}]})
     slack.respond("usergroups.users.list", answer)

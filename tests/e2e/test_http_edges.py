@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import requests
 from tests.support.bot_process import SIGNING_SECRET, BotProcess
 from tests.support.servers import PostgresServer, missing_dependency
 from tests.support.signing import signed_headers, slash_command_body
+from tests.support.waiting import wait_until
 
 MIB = 1024 * 1024
 NESTED = b"[" * 100_000 + b"]" * 100_000
@@ -98,12 +98,12 @@ def test_a_good_request_still_works_after_the_hostile_ones(bot: BotProcess) -> N
 
 
 def wait_for_status(bot: BotProcess, status: int, timeout: float = 10) -> requests.Response:
-    deadline = time.monotonic() + timeout
-    while True:
+    def answered() -> tuple[requests.Response] | None:  # in a tuple: a Response is falsy unless its status is ok
         response = bot.get("/healthz")
-        if response.status_code == status or time.monotonic() > deadline:
-            return response
-        time.sleep(0.2)
+        return (response,) if response.status_code == status else None
+
+    [response] = wait_until(answered, timeout, interval=0.2, message=f"/healthz to answer {status}")
+    return response
 
 
 def test_healthz_is_503_when_the_sqlite_file_is_deleted_under_the_running_bot(bot: BotProcess) -> None:

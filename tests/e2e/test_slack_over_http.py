@@ -8,6 +8,8 @@ import time
 from tests.support.bot_process import BotProcess
 from tests.support.signing import event_body, interactivity_body, retry_headers, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
+from tests.support.waiting import wait_until
 
 
 def reaction(user: str, name: str, ts: str = "1700000000.000100", channel: str = "CTEAM") -> dict:
@@ -27,7 +29,7 @@ def test_slash_command_is_acked_within_three_seconds_and_answered_by_response_ur
     assert response.status_code == 200
     assert time.perf_counter() - started < 3
     answer = slack.wait_for("response_url")[0]
-    text = json.dumps(answer.params)
+    text = slack_text(answer)
     assert "1st line" in text and "UDRI1" in text and "USENIOR2" in text
 
 
@@ -44,7 +46,7 @@ def test_request_older_than_five_minutes_is_rejected(bot: BotProcess) -> None:
 def test_unknown_subcommand_answers_usage_in_the_users_language(bot: BotProcess, slack: SlackRecorder) -> None:
     slack.set_user("UZH", locale="zh-CN")
     bot.post(slash_command_body("/incident", "frobnicate", user_id="UZH", response_url=slack.response_url("u")))
-    answer = json.dumps(slack.wait_for("response_url")[0].params, ensure_ascii=False)
+    answer = slack_text(slack.wait_for("response_url")[0])
     assert "我没看懂" in answer and "/incident declare" in answer
 
 
@@ -57,10 +59,13 @@ def test_fire_then_boom_from_two_people_opens_one_incident_and_pages_once(bot: B
     slack.wait_for("chat.postMessage", lambda c: c.params.get("channel") == "DUDRI1")
     bot.post(event_body(reaction("UCAROL", "fire")))  # a third person piles on
     bot.post(event_body(reaction("UBOB", "collision")))  # Slack's other name for 💥
-    time.sleep(1.0)
+    time.sleep(1.0)  # a window for a second incident or page, which must not come
     assert len(slack.calls("conversations.create")) == 1
     assert len(dms(slack)) == 1
     assert "checkout is down after deploy" in slack.calls("conversations.create")[0].params["name"].replace("-", " ")
+    [opened] = [c for c in slack.calls("chat.postMessage", channel="CTEAM") if "Incident #" in slack_text(c)]
+    assert "*Incident #1 opened* (sev2): checkout is down after deploy" in slack_text(opened)
+    assert "for *incident #1* (sev2): checkout is down after deploy" in slack_text(dms(slack))
 
 
 def test_same_event_delivered_three_times_is_handled_once(bot: BotProcess, slack: SlackRecorder) -> None:
@@ -71,9 +76,11 @@ def test_same_event_delivered_three_times_is_handled_once(bot: BotProcess, slack
         headers = retry_headers(attempt) if attempt else {}
         assert bot.post(body, headers=headers).status_code == 200
     slack.wait_for("conversations.create")
-    time.sleep(0.5)
+    slack.wait_for("chat.postMessage", lambda c: "Incident #1 opened" in slack_text(c))
+    time.sleep(0.5)  # a window for a second incident, which must not come
     assert len(slack.calls("conversations.create")) == 1
     assert bot.metric("bot_duplicate_events_total") == 2
+    assert len([c for c in slack.calls("chat.postMessage") if "opened*" in slack_text(c)]) == 1  # told once
 
 
 def test_undo_button_cancels_the_incident_and_stops_paging(bot: BotProcess, slack: SlackRecorder) -> None:
@@ -91,7 +98,7 @@ def test_undo_button_cancels_the_incident_and_stops_paging(bot: BotProcess, slac
     assert bot.post(interactivity_body(payload)).status_code == 200
     assert time.perf_counter() - started < 3
     dm_update = slack.wait_for("chat.update", lambda c: c.params.get("channel") == "DUDRI1")[0]
-    assert "cancelled" in json.dumps(dm_update.params)
+    assert "cancelled" in slack_text(dm_update)
     confirmation_update = slack.wait_for("chat.update", lambda c: c.params.get("channel") == "CTEAM")[0]
     assert confirmation_update.params["ts"] == confirmation.response["ts"]
     assert "incident_undo" not in json.dumps(confirmation_update.params)
@@ -105,7 +112,7 @@ def test_handler_exception_gives_an_error_id_and_the_bot_keeps_serving(bot: BotP
                "actions": [{"type": "button", "action_id": "incident_ack", "value": "\"not-a-number\"",
                             "block_id": "b"}]}
     assert bot.post(interactivity_body(payload)).status_code == 200
-    answer = json.dumps(slack.wait_for("response_url")[0].params)
+    answer = slack_text(slack.wait_for("response_url")[0])
     error_id = answer.split("error id `")[1][:8]
     assert error_id in bot.logs() and "Traceback" in bot.logs()
     assert bot.get("/healthz").status_code == 200
@@ -119,7 +126,7 @@ def test_events_from_unknown_channels_are_handled_as_the_whole_organisation(bot:
              "ts": "1700000003.000400", "channel_type": "channel"}
     assert bot.post(event_body(event)).status_code == 200
     posted = slack.wait_for("chat.postMessage", lambda c: c.params.get("channel") == "CNOBODY")
-    assert "no on-call rotation" in json.dumps(posted[0].params)
+    assert "no on-call rotation" in slack_text(posted[0])
     assert bot.get("/healthz").status_code == 200
 
 
@@ -140,9 +147,8 @@ def test_alertmanager_webhook_stores_valid_payloads_and_rejects_bad_ones(bot: Bo
 def test_metrics_endpoint_exposes_handler_latency_and_acks(bot: BotProcess, slack: SlackRecorder) -> None:
     bot.post(slash_command_body("/oncall", "", response_url=slack.response_url("m")))
     slack.wait_for("response_url")
-    deadline = time.monotonic() + 5  # the latency is observed just after the reply is sent
-    while bot.metric("bot_handler_seconds_count") < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: bot.metric("bot_handler_seconds_count") >= 1, timeout=5,  # observed just after the reply
+               message="the handler latency to be observed")
     assert 'bot_handler_seconds_bucket{kind="command",le="0.5",name="/oncall"}' in bot.get("/metrics").text
     assert bot.metric("bot_acks_total") >= 1
 

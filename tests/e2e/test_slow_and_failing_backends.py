@@ -3,7 +3,6 @@ and `python -m bot check` against backends that accept connections and never ans
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -17,12 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.conftest import team_config
 from tests.support.bot_process import ROOT, BotProcess
+from tests.support.config import bot_config, team
 from tests.support.fixture_http import FixtureServer, Request
 from tests.support.servers import PostgresServer, free_port
 from tests.support.signing import slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 EMPTY_VECTOR = {"status": "success", "data": {"resultType": "vector", "result": []}}
 
@@ -70,7 +70,7 @@ def gpu_bot(start_bot: Callable[..., BotProcess], kube: FixtureServer,
 
 
 def answer_texts(slack: SlackRecorder) -> list[str]:
-    return [call.params.get("text", "") for call in slack.calls("response_url")]
+    return [slack_text(call) for call in slack.calls("response_url")]
 
 
 def test_a_slow_answer_is_preceded_by_working_on_it(gpu_bot: Callable[[float], BotProcess],
@@ -80,7 +80,7 @@ def test_a_slow_answer_is_preceded_by_working_on_it(gpu_bot: Callable[[float], B
     bot.post(slash_command_body("/gpu", "", channel_id="CTEAM", response_url=slack.response_url("gpu")))
 
     first = slack.wait_for("response_url", timeout=2.8)[0]  # before Prometheus has answered
-    assert "Working on it… (asking Prometheus and Kubernetes)" in first.params["text"]
+    assert "Working on it… (asking Prometheus and Kubernetes)" in slack_text(first)
     slack.wait_for("response_url", count=2, timeout=8)
     texts = answer_texts(slack)
     assert len(texts) == 2 and "Working on it" not in texts[1]
@@ -92,7 +92,7 @@ def test_a_fast_answer_is_the_only_reply(gpu_bot: Callable[[float], BotProcess],
     bot.post(slash_command_body("/gpu", "", channel_id="CTEAM", response_url=slack.response_url("gpu")))
 
     slack.wait_for("response_url")
-    time.sleep(3)
+    time.sleep(3)  # the time a "working on it" notice would take, which must not come
     assert len(answer_texts(slack)) == 1 and "Working on it" not in answer_texts(slack)[0]
 
 
@@ -108,22 +108,20 @@ def stoppable_postgres(tmp_path: Path) -> Iterator[PostgresServer]:
 def test_with_the_database_down_oncall_answers_naming_it_in_the_teams_language(
     start_bot: Callable[..., BotProcess], stoppable_postgres: PostgresServer, slack: SlackRecorder,
 ) -> None:
-    config = team_config()
-    config["teams"][0]["language"] = "zh-CN"
-    bot = start_bot(config, database_url=stoppable_postgres.url)
+    bot = start_bot(bot_config(teams=[team(language="zh-CN")]), database_url=stoppable_postgres.url)
     slack.set_user("UNOLOCALE", locale=None)  # nothing to read the user's own language from
     stoppable_postgres.stop()
 
     bot.post(slash_command_body("/oncall", "", user_id="UNOLOCALE", channel_id="CTEAM",
                                 response_url=slack.response_url("oncall")))
 
-    answer = json.dumps(slack.wait_for("response_url", timeout=10)[0].params, ensure_ascii=False)
+    answer = slack_text(slack.wait_for("response_url", timeout=10)[0])
     assert "无法从 数据库 获得答复" in answer and "DATABASE_URL" in answer
     assert "错误编号" not in answer  # a diagnosis, not an error id
 
 
 def run_check(tmp_path: Path, slack: SlackRecorder, **env: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    (tmp_path / "bot.yaml").write_text(yaml.safe_dump(team_config()))
+    (tmp_path / "bot.yaml").write_text(yaml.safe_dump(bot_config()))
     environment = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
                    "DATABASE_URL": f"sqlite:///{tmp_path / 'check.db'}", "BOT_CONFIG": str(tmp_path / "bot.yaml"),
                    "SLACK_BOT_TOKEN": "xoxb-check", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": slack.base_url,

@@ -12,10 +12,11 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
-from tests.e2e.conftest import team_config
 from tests.support.bot_process import BotProcess
+from tests.support.config import bot_config
 from tests.support.servers import free_port
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 APP_TOKEN = "xapp-1-A1-e2e-socket-token-0000"
 
@@ -63,7 +64,7 @@ def socket_slack(slack: SlackRecorder) -> Iterator[SocketModeStandIn]:
 
 def test_socket_mode_acks_a_slash_command_over_the_websocket_and_answers(tmp_path: Path, slack: SlackRecorder,
                                                                          socket_slack: SocketModeStandIn) -> None:
-    bot = BotProcess(tmp_path, slack.base_url, team_config(), mode="socket",
+    bot = BotProcess(tmp_path, slack.base_url, bot_config(), mode="socket",
                      extra_env={"SLACK_APP_TOKEN": APP_TOKEN})
     bot.start()
     try:
@@ -75,7 +76,7 @@ def test_socket_mode_acks_a_slash_command_over_the_websocket_and_answers(tmp_pat
                                    "accepts_response_payload": True})
         ack = socket_slack.received.get(timeout=3)
         assert ack["envelope_id"] == "env-1"
-        answer = json.dumps(slack.wait_for("response_url")[0].params)
+        answer = slack_text(slack.wait_for("response_url")[0])
         assert "1st line" in answer and "UDRI1" in answer
     finally:
         bot.stop()

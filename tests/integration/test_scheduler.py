@@ -12,21 +12,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.scheduler import BotScheduler, FileLeaderLock, PostgresLeaderLock, leader_lock_for
 from bot.store.db import make_engine, migrate
+from tests.support.waiting import wait_until
 
 RUNS: list[str] = []
 
 
 def record_run() -> None:
     RUNS.append("ran")
-
-
-def wait_for(condition, timeout: float = 10) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_only_one_of_two_replicas_becomes_leader_and_the_other_takes_over(pg_url: str) -> None:
@@ -36,12 +28,12 @@ def test_only_one_of_two_replicas_becomes_leader_and_the_other_takes_over(pg_url
     b = BotScheduler(engine_b, leader_lock_for(engine_b), lambda: [], poll_seconds=0.1)
     assert isinstance(a.lock, PostgresLeaderLock)
     a.start()
-    assert wait_for(lambda: a.leader)
+    wait_until(lambda: a.leader, timeout=10, message="replica a to become leader")
     b.start()
-    time.sleep(0.5)
+    time.sleep(0.5)  # time for b to try for the lock, which it must not get
     assert not b.leader
     a.shutdown()  # the leader goes away: its advisory lock is released
-    assert wait_for(lambda: b.leader)
+    wait_until(lambda: b.leader, timeout=10, message="replica b to take over as leader")
     b.shutdown()
 
 
@@ -63,7 +55,7 @@ def test_a_job_stored_before_a_restart_still_runs_after_it(database: str, tmp_pa
     migrate(engine)
     first = BotScheduler(engine, leader_lock_for(engine), lambda: [], poll_seconds=0.1)
     first.start()
-    assert wait_for(lambda: first.leader)
+    wait_until(lambda: first.leader, timeout=10, message="the first scheduler to become leader")
     first.scheduler.add_job("tests.integration.test_scheduler:record_run", DateTrigger(
         datetime.now(UTC) + timedelta(seconds=1.5)), id="one-off")
     first.shutdown()  # the process goes away before the job is due
@@ -71,7 +63,7 @@ def test_a_job_stored_before_a_restart_still_runs_after_it(database: str, tmp_pa
     engine = make_engine(url)
     second = BotScheduler(engine, leader_lock_for(engine), lambda: [], poll_seconds=0.1)
     second.start()
-    assert wait_for(lambda: RUNS == ["ran"], timeout=10)
+    wait_until(lambda: RUNS == ["ran"], timeout=10, message="the stored one-off job to run once after the restart")
     second.shutdown()
 
 
@@ -84,6 +76,6 @@ def test_configured_jobs_are_registered_once_and_run_by_the_leader(tmp_path: Pat
     specs = [JobSpec("tick", "tests.integration.test_scheduler:record_run", IntervalTrigger(seconds=0.3))]
     scheduler = BotScheduler(engine, leader_lock_for(engine), lambda: specs, poll_seconds=0.1)
     scheduler.start()
-    assert wait_for(lambda: len(RUNS) >= 2)
+    wait_until(lambda: len(RUNS) >= 2, timeout=10, message="the interval job to run twice")
     assert [job.id for job in scheduler.scheduler.get_jobs()] == ["tick"]
     scheduler.shutdown()

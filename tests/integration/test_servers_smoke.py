@@ -25,10 +25,10 @@ from tests.support.servers import (
     dcgm_line,
     prometheus_config_for,
     require_binary,
-    wait_until,
 )
 from tests.support.signing import event_body, signed_headers, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.waiting import wait_until
 
 GPU_UTIL = "DCGM_FI_DEV_GPU_UTIL"
 
@@ -78,7 +78,7 @@ def test_prometheus_scrapes_the_fake_dcgm_exporter(tmp_path: Path, fake_dcgm: Fa
         assert float(sample["value"][1]) == 85.0
 
         fake_dcgm.set_lines([dcgm_line(GPU_UTIL, 10, gpu="0"), dcgm_line(GPU_UTIL, 20, gpu="1")])
-        wait_until(lambda: _avg_util(prometheus) == 15.0, 10, "avg after the exporter changed")
+        wait_until(lambda: _avg_util(prometheus) == 15.0, 10, message="avg after the exporter changed")
 
 
 # --------------------------------------------------------------------------- Alertmanager

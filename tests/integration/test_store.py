@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -10,6 +9,7 @@ from sqlalchemy import select
 from bot.store import repo
 from bot.store.db import make_engine, migrate, session_factory
 from bot.store.models import AuditLog
+from tests.support.threads import all_at_once
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -30,18 +30,7 @@ def test_an_event_id_is_seen_for_the_first_time_only_once(db_url: str) -> None:
 
 def test_racing_redeliveries_have_exactly_one_winner(db_url: str) -> None:
     factory = factory_for(db_url)
-    barrier = threading.Barrier(10)
-    wins: list[bool] = []
-
-    def deliver() -> None:
-        barrier.wait()
-        wins.append(repo.first_sighting(factory, "EvRACE", NOW))
-
-    threads = [threading.Thread(target=deliver) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    wins = all_at_once(lambda: repo.first_sighting(factory, "EvRACE", NOW), threads=10)
     assert wins.count(True) == 1
 
 

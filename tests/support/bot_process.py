@@ -13,8 +13,9 @@ from typing import Any
 import requests
 import yaml
 
-from tests.support.servers import free_port, wait_until
+from tests.support.servers import free_port
 from tests.support.signing import signed_headers
+from tests.support.waiting import wait_until
 
 SIGNING_SECRET = "e2e-signing-secret-3f9a1c"
 BOT_TOKEN = "xoxb-e2e-1111-2222-abcdefabcdef"
@@ -55,7 +56,7 @@ class BotProcess:
         args = ["serve", "--host", "127.0.0.1"] if self.mode == "serve" else [self.mode]
         self.process = subprocess.Popen([sys.executable, "-m", "bot", *args],
                                         cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        wait_until(self._healthy, timeout, f"bot on {self.url} to answer /healthz")
+        wait_until(self._healthy, timeout, message=f"bot on {self.url} to answer /healthz")
         return time.perf_counter() - started
 
     def _healthy(self) -> bool:

@@ -18,13 +18,13 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.support.loopback import LoopbackHTTPServer, QuietHandler, read_body, send_bytes
+from tests.support.waiting import at_least, wait_until
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class FixtureServer(LoopbackHTTPServer):
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._not_found = not_found
         self._requests: list[Request] = []
-        self._changed = threading.Condition()
+        self._changed = threading.RLock()  # guards the recorded state
         for (method, path), handler in (routes or {}).items():
             self.add(method, path, handler)
 
@@ -114,7 +114,6 @@ class FixtureServer(LoopbackHTTPServer):
         request = Request(request.method, request.path, request.query, request.headers, request.body, match)
         with self._changed:
             self._requests.append(request)
-            self._changed.notify_all()
         if match is None:
             return self._not_found(request)
         try:
@@ -149,20 +148,9 @@ class FixtureServer(LoopbackHTTPServer):
         timeout: float = 5.0,
     ) -> list[Request]:
         """Block until at least `count` matching requests were recorded; returns them."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = self.requests(method, path)
-                remaining = deadline - time.monotonic()
-                if len(found) >= count or remaining <= 0:
-                    break
-                self._changed.wait(remaining)
-        if len(found) < count:
-            seen = [f"{r.method} {r.path}" for r in self.requests()]
-            raise AssertionError(
-                f"expected {count} x {method or '*'} {path or '*'}, got {len(found)}; saw {seen}"
-            )
-        return found
+        return wait_until(lambda: at_least(count, self.requests(method, path)), timeout, interval=0.01,
+                          message=lambda: f"{count} x {method or '*'} {path or '*'}; "
+                                          f"saw {[f'{r.method} {r.path}' for r in self.requests()]}")
 
     def clear(self) -> None:
         with self._changed:

@@ -28,6 +28,13 @@ def make_services(database_url: str, slack: SlackRecorder, config: dict[str, Any
     return services
 
 
+def make_bot(database_url: str, slack: SlackRecorder, config: dict[str, Any], clock: FrozenClock | None = None,
+             **env: Any) -> tuple[Services, Any]:
+    """The services and the Bolt app on them: what a flow test drives with `dispatch` and inspects in the store."""
+    services = make_services(database_url, slack, config, clock, **env)
+    return services, make_app(services)
+
+
 def make_app(services: Services):  # type: ignore[no-untyped-def]
     """The real Bolt app, run synchronously so a test sees every effect when dispatch returns."""
     from bot.app import build_app

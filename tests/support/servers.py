@@ -17,10 +17,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
-from typing import Any, NoReturn, Self
+from typing import Any, NoReturn, Self, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
@@ -30,9 +30,11 @@ import yaml
 from psycopg import sql
 
 from tests.support.loopback import LOOPBACK, ContextManaged, LoopbackHTTPServer, QuietHandler, send_bytes
+from tests.support.waiting import WaitTimeout, wait_until
 
 APT_INSTALL = "apt-get install -y --no-install-recommends"
 STOP_TIMEOUT = 10.0
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -70,25 +72,6 @@ def require_binary(path_or_name: str, install_hint: str) -> str:
     return found
 
 
-def wait_until(
-    check: Callable[[], bool],
-    timeout: float,
-    what: str,
-    process: ManagedProcess | None = None,
-    interval: float = 0.05,
-) -> None:
-    """Poll `check` until it is true; raise with the process log if it dies or time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        if process is not None and not process.alive():
-            raise RuntimeError(f"{what}: process exited with {process.returncode}\n{process.log_tail()}")
-        time.sleep(interval)
-    tail = process.log_tail() if process is not None else ""
-    raise TimeoutError(f"{what}: not ready after {timeout:.0f}s\n{tail}")
-
-
 def http_ok(url: str) -> bool:
     try:
         return requests.get(url, timeout=1).status_code == 200
@@ -119,13 +102,9 @@ def stop_pid(pid: int, first_signal: int = signal.SIGTERM, timeout: float = STOP
             os.kill(pid, sig)
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and pid_alive(pid):
-            time.sleep(0.05)
-        if not pid_alive(pid):
+        with suppress(WaitTimeout):
+            wait_until(lambda: not pid_alive(pid), timeout, message=f"pid {pid} to exit after signal {sig}")
             return
-
-
 
 
 class ManagedProcess:
@@ -208,9 +187,8 @@ class HTTPServerProcess(ContextManaged):
         self.prepare(self.work_dir)
         self.process = ManagedProcess(self.argv(binary), self.work_dir / f"{self.name}.log", self.env())
         try:
-            wait_until(
-                lambda: http_ok(self.url + self.ready_path), self.start_timeout, self.name, self.process
-            )
+            self._wait_ready(lambda: http_ok(self.url + self.ready_path), self.start_timeout,
+                             f"{self.name} to answer {self.ready_path}")
         except BaseException:
             self.stop()
             raise
@@ -220,6 +198,18 @@ class HTTPServerProcess(ContextManaged):
         if self.process is not None:
             self.process.stop()
             self.process = None
+
+    def _wait_ready(self, check: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+        """wait_until `check`, failing at once with the log tail if the process dies, and with it on timeout."""
+        process = self.process
+        assert process is not None
+
+        def alive_and_ready() -> T:
+            if not process.alive():
+                raise RuntimeError(f"{what}: process exited with {process.returncode}\n{process.log_tail()}")
+            return check()
+
+        return wait_until(alive_and_ready, timeout, interval=interval, message=lambda: f"{what}\n{process.log_tail()}")
 
 
 # --------------------------------------------------------------------------- PostgreSQL
@@ -407,15 +397,7 @@ class PrometheusServer(HTTPServerProcess):
 
     def wait_for_query(self, promql: str, timeout: float = 30.0) -> list[Any]:
         """Poll an instant query until it returns data (the first scrape takes ~5 s)."""
-        result: list[Any] = []
-
-        def has_data() -> bool:
-            nonlocal result
-            result = self.query(promql)
-            return bool(result)
-
-        wait_until(has_data, timeout, f"prometheus query {promql!r}", self.process, interval=0.25)
-        return result
+        return self._wait_ready(lambda: self.query(promql), timeout, f"prometheus query {promql!r}", interval=0.25)
 
 
 def prometheus_config_for(

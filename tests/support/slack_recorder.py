@@ -34,6 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.support import payload_safety
 from tests.support.loopback import LoopbackHTTPServer, QuietHandler, read_body, send_bytes
+from tests.support.waiting import at_least, wait_until
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -152,7 +153,7 @@ class SlackRecorder(LoopbackHTTPServer):
 
     def __init__(self) -> None:
         super().__init__(_SlackHandler)
-        self._changed = threading.Condition()
+        self._changed = threading.RLock()  # guards the recorded state
         self._calls: list[Call] = []
         self._once: dict[str, deque[_Failure]] = {}
         self._always: dict[str, str] = {}
@@ -201,8 +202,13 @@ class SlackRecorder(LoopbackHTTPServer):
             body = f"<html><body><h1>{status} Service Unavailable</h1></body></html>".encode()
             self._calls.append(Call(call.method, call.params, call.headers, call.path, call.body, status,
                                     {"ok": False, "error": f"HTTP {status} (HTML)"}))
-            self._changed.notify_all()
         return status, body
+
+    def in_outage(self, method: str) -> bool:
+        """True while an `outage(...)` of `method` lasts."""
+        with self._changed:
+            until, _status = self._outages.get(method, (0.0, 0))
+        return time.monotonic() < until
 
     def fail_method(self, method: str, error: str | None = "not_allowed_token_type") -> None:
         """Every call of `method` answers 200 {"ok": false, "error": error}; error=None undoes it."""
@@ -238,9 +244,11 @@ class SlackRecorder(LoopbackHTTPServer):
 
     # ----------------------------------------------------------------- queries
 
-    def calls(self, method: str | None = None) -> list[Call]:
+    def calls(self, method: str | None = None, channel: str | None = None) -> list[Call]:
+        """Recorded calls, oldest first: of `method`, and sent to `channel` (a DM to U1 goes to "DU1")."""
         with self._changed:
-            return [c for c in self._calls if method is None or c.method == method]
+            return [c for c in self._calls if (method is None or c.method == method)
+                    and (channel is None or c.params.get("channel") == channel)]
 
     def wait_for(
         self,
@@ -250,18 +258,9 @@ class SlackRecorder(LoopbackHTTPServer):
         timeout: float = 5.0,
     ) -> list[Call]:
         """Block until `count` calls of `method` (matching `predicate`) were recorded; returns them."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = [c for c in self.calls(method) if predicate is None or predicate(c)]
-                remaining = deadline - time.monotonic()
-                if len(found) >= count or remaining <= 0:
-                    break
-                self._changed.wait(remaining)
-        if len(found) < count:
-            seen = [c.method for c in self.calls()]
-            raise AssertionError(f"expected {count} matching {method} call(s), got {len(found)}; saw {seen}")
-        return found
+        return wait_until(lambda: at_least(count, [c for c in self.calls(method) if predicate is None or predicate(c)]),
+                          timeout, interval=0.01,
+                          message=lambda: f"{count} matching {method} call(s); saw {[c.method for c in self.calls()]}")
 
     def clear(self) -> None:
         """Forget recorded calls (programmed failures, messages and users stay)."""
@@ -288,7 +287,6 @@ class SlackRecorder(LoopbackHTTPServer):
         payload_safety.check_call(call.method, call.params)
         with self._changed:
             self._calls.append(recorded)
-            self._changed.notify_all()
         return status, payload, headers
 
     def _programmed_failure(self, method: str) -> tuple[int, dict[str, Any], dict[str, str]] | None:

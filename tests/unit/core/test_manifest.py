@@ -8,7 +8,7 @@ import yaml
 
 from bot.app import slash_commands
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
 
 

@@ -7,7 +7,6 @@ gets a refusal naming who can, nothing changes, and an audit row records the att
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -16,10 +15,11 @@ from sqlalchemy import select
 from bot.clock import FrozenClock
 from bot.incidents import store
 from bot.store.models import AuditLog
-from tests.e2e.conftest import team_config
-from tests.support.inprocess import START, dispatch, make_app, make_services
+from tests.support.config import bot_config, team
+from tests.support.inprocess import dispatch, make_bot
 from tests.support.signing import event_body, interactivity_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 MESSAGE_TS = "1700000000.000100"
 REPORTER, DRI, GROUP_MEMBER, ADMIN, STRANGER = "UREPORTER", "UDRI1", "UGROUPIE", "UADMIN", "USTRANGER"
@@ -33,6 +33,15 @@ BUTTONS: dict[str, tuple[str, str]] = {
     "incident_severity": ("1:sev1", "sev1"),
     "incident_undo": ("1", "cancelled"),
 }
+# action_id → what the incident channel is told when the change is made, after the actor's mention
+ANNOUNCED = {
+    "incident_ack": "acknowledged incident #1",
+    "incident_mitigated": "marked incident #1 mitigated",
+    "incident_resolve": "resolved incident #1",
+    "incident_escalate": "escalated incident #1 to <@USENIOR2> (2nd line)",
+    "incident_severity": "changed severity of incident #1: sev2 → sev1",
+    "incident_undo": "cancelled incident #1",
+}
 ALLOWED = {
     REPORTER: set(BUTTONS),
     DRI: set(BUTTONS) - {"incident_undo"},
@@ -43,15 +52,12 @@ ALLOWED = {
 
 
 @pytest.fixture
-def bot(tmp_path, slack: SlackRecorder):  # type: ignore[no-untyped-def]
-    config = team_config()
-    config["teams"][0]["user_group"] = "@ml-oncall"
-    config["admins"] = [ADMIN]
+def bot(tmp_path, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
+    config = bot_config(teams=[team(user_group="@ml-oncall")], admins=[ADMIN])
     slack.respond("usergroups.list", {"ok": True, "usergroups": [{"id": "S0ONCALL", "handle": "ml-oncall"}]})
     slack.respond("usergroups.users.list", lambda call: {"ok": True, "users": [GROUP_MEMBER]}
                   if call.params.get("usergroup") == "S0ONCALL" else {"ok": False, "error": "no_such_subteam"})
-    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, config, FrozenClock(START))
-    return services, make_app(services)
+    return make_bot(f"sqlite:///{tmp_path / 'bot.db'}", slack, config, clock)
 
 
 def open_incident(app: Any, slack: SlackRecorder) -> None:
@@ -73,7 +79,7 @@ def click(app: Any, slack: SlackRecorder, action_id: str, user: str, value: str)
     dispatch(app, interactivity_body({"type": "block_actions", "user": {"id": user}, "channel": {"id": "CTEAM"},
                                       "team": {"id": "T1"}, "response_url": slack.response_url(action_id),
                                       "trigger_id": "t", "actions": [action]}))
-    return json.dumps([c.params for c in slack.calls("response_url")], ensure_ascii=False)
+    return slack_text(slack.calls("response_url"))
 
 
 def changed(services: Any, action_id: str) -> bool:
@@ -100,8 +106,10 @@ def test_every_incident_button_is_allowed_or_refused_by_role(bot, slack: SlackRe
     if action_id in ALLOWED[user]:
         assert changed(services, action_id), said
         assert not denials(services)
+        assert f"<@{user}> {ANNOUNCED[action_id]}" in slack_text(slack.calls("chat.postMessage"))
         return
     assert not changed(services, action_id)
+    assert not slack.calls("chat.postMessage") and not slack.calls("chat.update")  # nobody else sees a change
     assert "can't" in said and "Who can" in said
     if action_id == "incident_undo":
         assert f"<@{REPORTER}>" in said
@@ -123,18 +131,23 @@ def command(app: Any, slack: SlackRecorder, text: str, user: str) -> str:
     slack.clear()
     dispatch(app, slash_command_body("/incident", text, user_id=user, channel_id="CTEAM",
                                      response_url=slack.response_url("r")))
-    return json.dumps([c.params for c in slack.calls("response_url")], ensure_ascii=False)
+    return slack_text(slack.calls("response_url"))
 
 
-@pytest.mark.parametrize("text", ["ack 1", "mitigated 1", "resolve 1", "escalate 1", "severity 1 sev1"])
-def test_incident_commands_refuse_strangers_and_serve_the_group(bot, slack: SlackRecorder, text: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("text", "action_id"), [("ack 1", "incident_ack"), ("mitigated 1", "incident_mitigated"),
+                                               ("resolve 1", "incident_resolve"), ("escalate 1", "incident_escalate"),
+                                               ("severity 1 sev1", "incident_severity")])
+def test_incident_commands_refuse_strangers_and_serve_the_group(bot, slack: SlackRecorder, text: str,  # type: ignore[no-untyped-def]
+                                                                action_id: str) -> None:
     services, app = bot
     open_incident(app, slack)
     said = command(app, slack, text, STRANGER)
     assert "can't" in said and store.load(services.sessions, 1).status == "open"
     assert store.load(services.sessions, 1).severity == "sev2"
+    assert not slack.calls("chat.postMessage") and not slack.calls("chat.update")
     said = command(app, slack, text, GROUP_MEMBER)
     assert "can't" not in said
+    assert f"<@{GROUP_MEMBER}> {ANNOUNCED[action_id]}" in slack_text(slack.calls("chat.postMessage"))
     incident = store.load(services.sessions, 1)
     assert incident.status != "open" or incident.severity == "sev1" or \
         any(e.kind == "escalated" for e in incident.timeline)
@@ -154,6 +167,8 @@ def test_eyes_from_a_stranger_on_the_page_changes_nothing_and_says_nothing(bot, 
                               "item": {"type": "message", "channel": "DUDRI1", "ts": page.response["ts"]},
                               "event_ts": "3.0"}))
     assert store.load(services.sessions, 1).status == "acknowledged"
+    assert f"Incident #1 acknowledged by <@{GROUP_MEMBER}>" in slack_text(slack.calls("chat.update", channel="DUDRI1"))
+    assert f"<@{GROUP_MEMBER}> acknowledged incident #1" in slack_text(slack.calls("chat.postMessage"))
 
 
 @pytest.mark.parametrize(("user", "allowed"), [(STRANGER, False), ("USENIOR2", True), (GROUP_MEMBER, True),
@@ -164,7 +179,7 @@ def test_oncall_override_is_for_the_rotation_the_team_group_and_admins(bot, slac
     slack.clear()
     dispatch(app, slash_command_body("/oncall", "override <@UCOVER> now +8h", user_id=user, channel_id="CTEAM",
                                      response_url=slack.response_url("r")))
-    said = json.dumps([c.params for c in slack.calls("response_url")], ensure_ascii=False)
+    said = slack_text(slack.calls("response_url"))
     assert ("Override saved" in said) is allowed
     with services.sessions() as session:
         rows = list(session.scalars(select(AuditLog.action).where(AuditLog.actor == user)))

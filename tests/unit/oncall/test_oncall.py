@@ -16,6 +16,9 @@ from bot.oncall.rotation import (
     on_call,
     shift_at,
 )
+from tests.support.config import layer
+from tests.support.config import rotation as rotation_yaml
+from tests.support.slack_text import slack_text
 
 
 def utc(*args: int) -> datetime:
@@ -24,14 +27,7 @@ def utc(*args: int) -> datetime:
 
 def layer_dict(**fields: object) -> dict:
     """A layer as it comes out of YAML: daily, 09:00 UTC handoff, anchored Monday 2026-01-05."""
-    base = {
-        "members": ["alice", "bob", "carol"],
-        "rotate_every": "1d",
-        "handoff": "09:00",
-        "start": "2026-01-05",
-        "timezone": "UTC",
-    }
-    return base | fields
+    return layer("alice", "bob", "carol", rotate_every="1d", timezone="UTC") | fields
 
 
 def make_layer(**fields: object) -> Layer:
@@ -39,10 +35,7 @@ def make_layer(**fields: object) -> Layer:
 
 
 def rotation(*tiers: list[dict]) -> TeamRotation:
-    names = ["1st line", "2nd line", "3rd line"]
-    return TeamRotation.model_validate(
-        {"tiers": [{"name": names[i], "layers": layers} for i, layers in enumerate(tiers)]}
-    )
+    return TeamRotation.model_validate(rotation_yaml(*tiers))
 
 
 DAYTIME = {"from": "09:00", "to": "21:00"}
@@ -379,7 +372,7 @@ def rendered(lang: str, tz: str = "Asia/Shanghai") -> str:
     team = rotation([layer_dict(members=["UALICE", "UBOB"], rotate_every="1w", start="2026-11-23",
                                 timezone="Asia/Shanghai")])
     blocks = oncall_blocks("ml", on_call(team, utc(2026, 11, 24, 2)), lang, tz)
-    return "\n".join(block["text"]["text"] for block in blocks if block["type"] == "section")
+    return slack_text(blocks)
 
 
 def test_oncall_in_chinese_shows_chinese_dates_and_no_english_weekday():

@@ -3,7 +3,6 @@ in the asker's, people as mentions rather than raw ids."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -11,16 +10,16 @@ import pytest
 
 from bot.clock import FrozenClock
 from bot.incidents.desk import Refused
-from tests.e2e.conftest import team_config
-from tests.support.inprocess import START, dispatch, make_app, make_services
+from tests.support.config import bot_config
+from tests.support.inprocess import dispatch, make_bot
 from tests.support.signing import event_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 
 @pytest.fixture
-def bot(tmp_path, slack: SlackRecorder):  # type: ignore[no-untyped-def]
-    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, team_config(), FrozenClock(START))
-    return services, make_app(services)
+def bot(tmp_path, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
+    return make_bot(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(), clock)
 
 
 def open_incident(app: Any, slack: SlackRecorder) -> None:
@@ -35,7 +34,7 @@ def command(app: Any, slack: SlackRecorder, text: str, user: str) -> str:
     slack.clear()
     dispatch(app, slash_command_body("/incident", text, user_id=user, channel_id="CTEAM",
                                      response_url=slack.response_url("r")))
-    return json.dumps([c.params for c in slack.calls("response_url")], ensure_ascii=False)
+    return slack_text(slack.calls("response_url"))
 
 
 def test_the_page_dm_is_in_the_paged_persons_language_while_the_team_reads_english(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -43,9 +42,9 @@ def test_the_page_dm_is_in_the_paged_persons_language_while_the_team_reads_engli
     slack.set_user("UDRI1", locale="zh-CN")
     open_incident(app, slack)
     [page] = [c for c in slack.calls("chat.postMessage") if c.params["channel"] == "DUDRI1"]
-    assert "你正在值班" in json.dumps(page.params, ensure_ascii=False)
+    assert "你正在值班" in slack_text(page)
     team_posts = [c for c in slack.calls("chat.postMessage") if c.params["channel"] == "CTEAM"]
-    assert team_posts and all("事故" not in json.dumps(c.params, ensure_ascii=False) for c in team_posts)
+    assert team_posts and "事故" not in slack_text(team_posts)
 
 
 def test_status_timeline_is_in_the_askers_language_with_people_as_mentions(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -65,7 +64,7 @@ def test_resolving_tells_the_paged_person_it_was_resolved_not_acknowledged(bot, 
     open_incident(app, slack)
     command(app, slack, "resolve 1", "UREPORTER")
     [update] = [c for c in slack.calls("chat.update") if c.params.get("channel") == "DUDRI1"]
-    assert "was resolved by <@UREPORTER>" in json.dumps(update.params)
+    assert "was resolved by <@UREPORTER>" in slack_text(update)
 
 
 def test_a_manual_escalation_says_who_escalated_not_that_nobody_acknowledged(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -73,15 +72,15 @@ def test_a_manual_escalation_says_who_escalated_not_that_nobody_acknowledged(bot
     open_incident(app, slack)
     slack.clear()
     command(app, slack, "escalate 1", "UREPORTER")
-    posts = json.dumps([c.params for c in slack.calls("chat.postMessage")])
+    posts = slack_text(slack.calls("chat.postMessage"))
     assert "<@UREPORTER> escalated incident #1 to <@USENIOR2> (2nd line)" in posts
     assert "Not acknowledged within" not in posts
 
 
-def test_undo_refusal_names_the_window_in_seconds_when_it_is_short(tmp_path, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
-    clock = FrozenClock(START)
-    services = make_services(f"sqlite:///{tmp_path / 'u.db'}", slack, team_config(undo_within="5s"), clock)
-    app = make_app(services)
+def test_undo_refusal_names_the_window_in_seconds_when_it_is_short(tmp_path, slack: SlackRecorder,  # type: ignore[no-untyped-def]
+                                                                   clock: FrozenClock) -> None:
+    services, app = make_bot(f"sqlite:///{tmp_path / 'u.db'}", slack, bot_config(incidents={"undo_within": "5s"}),
+                             clock)
     open_incident(app, slack)
     clock.advance(timedelta(seconds=6))
     with pytest.raises(Refused, match=r"undo works for 5s after opening"):

@@ -6,18 +6,18 @@ leader's scheduler would, while the Slack recorder answers like Slack does when 
 
 from __future__ import annotations
 
-import json
-import time
 from datetime import timedelta
 
 from bot.clock import FrozenClock
 from bot.incidents import store
 from bot.incidents.desk import OpenRequest
 from bot.services import Services
-from tests.e2e.conftest import team_config
+from tests.support.config import bot_config
 from tests.support.fixture_http import FixtureServer, Response
 from tests.support.inprocess import START, make_services
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
+from tests.support.waiting import wait_until
 
 SLACK_DOWN = ("conversations.open", "chat.postMessage")
 
@@ -53,7 +53,7 @@ def open_sev1(services: Services) -> int:
 def test_slack_down_20s_at_open_pages_first_line_once_within_seconds_of_return(db_url: str,
                                                                                 slack: SlackRecorder) -> None:
     clock = FrozenClock(START)
-    services = make_services(db_url, slack, team_config(page_retry_max="5s"), clock)
+    services = make_services(db_url, slack, bot_config(incidents={"page_retry_max": "5s"}), clock)
     slack_down(slack)
     incident_id = open_sev1(services)
     tick(services, clock, 20)
@@ -75,8 +75,8 @@ def test_slack_down_20s_at_open_pages_first_line_once_within_seconds_of_return(d
     assert dm_targets(slack) == ["DUDRI1"]  # exactly once
 
     confirmation = [c for c in slack.calls("chat.postMessage") if c.params.get("channel") == "CTEAM"
-                    and c.response.get("ok") and "Incident #1 opened" in json.dumps(c.params)]
-    assert len(confirmation) == 1 and "Paged <@UDRI1>" in json.dumps(confirmation[0].params)
+                    and c.response.get("ok") and "Incident #1 opened" in slack_text(c)]
+    assert len(confirmation) == 1 and "Paged <@UDRI1>" in slack_text(confirmation[0])
     second_tier = services.escalation.next_page(incident_id)
     delivered = services.escalation.first_page(incident_id)
     assert second_tier is not None and delivered is not None and delivered.sent_at is not None
@@ -89,13 +89,15 @@ def test_slack_down_20s_at_open_pages_first_line_once_within_seconds_of_return(d
 
 def test_html_503_from_slack_is_retried_not_a_failed_page(db_url: str, slack: SlackRecorder) -> None:
     clock = FrozenClock(START)
-    services = make_services(db_url, slack, team_config(page_retry_max="2s"), clock)
+    services = make_services(db_url, slack, bot_config(incidents={"page_retry_max": "2s"}), clock)
     slack.outage(("conversations.open",), seconds=2)
     incident_id = open_sev1(services)
     assert dm_targets(slack) == []
-    time.sleep(2)
+    wait_until(lambda: not slack.in_outage("conversations.open"), timeout=3, message="the 2 s outage to end")
     tick(services, clock, 4)
     assert dm_targets(slack) == ["DUDRI1"]
+    page = slack_text(slack.calls("chat.postMessage", channel="DUDRI1"))
+    assert "You are on call (1st line) for *incident #1*" in page
     kinds = [e.kind for e in store.load(services.sessions, incident_id).timeline]
     assert "page_failed" not in kinds and kinds.count("paged") == 1
 
@@ -103,23 +105,23 @@ def test_html_503_from_slack_is_retried_not_a_failed_page(db_url: str, slack: Sl
 def test_confirmation_says_the_page_is_retrying_and_is_updated_when_it_lands(db_url: str,
                                                                             slack: SlackRecorder) -> None:
     clock = FrozenClock(START)
-    services = make_services(db_url, slack, team_config(page_retry_max="2s"), clock)
+    services = make_services(db_url, slack, bot_config(incidents={"page_retry_max": "2s"}), clock)
     slack.fail_method("conversations.open", "service_unavailable")
     open_sev1(services)
     confirmation = next(c for c in slack.calls("chat.postMessage") if c.params.get("channel") == "CTEAM"
-                        and "Incident #1 opened" in json.dumps(c.params))
-    said = json.dumps(confirmation.params)
+                        and "Incident #1 opened" in slack_text(c))
+    said = slack_text(confirmation)
     assert "Page to <@UDRI1> (1st line) failed" in said and "Retrying" in said
     assert "acknowledge within" not in said  # it no longer promises a page that did not happen
     slack.fail_method("conversations.open", None)
     tick(services, clock, 4)
-    updates = [json.dumps(c.params) for c in slack.calls("chat.update")
+    updates = [slack_text(c) for c in slack.calls("chat.update")
                if c.params.get("ts") == confirmation.response["ts"]]
     assert updates and "Paged <@UDRI1> (1st line); acknowledge within 5m" in updates[-1]
 
 
 def test_permanent_page_failure_still_moves_to_the_next_tier_at_once(db_url: str, slack: SlackRecorder) -> None:
-    services = make_services(db_url, slack, team_config())
+    services = make_services(db_url, slack, bot_config())
     def dri_unknown(call):  # type: ignore[no-untyped-def]
         if call.params.get("users") == "UDRI1":
             return {"ok": False, "error": "user_not_found"}
@@ -128,12 +130,16 @@ def test_permanent_page_failure_still_moves_to_the_next_tier_at_once(db_url: str
     slack.respond("conversations.open", dri_unknown)
     open_sev1(services)
     assert dm_targets(slack) == ["DUSENIOR2"]
+    assert "Could not page <@UDRI1> (1st line) for incident #1: user_not_found" in slack_text(
+        slack.calls("chat.postMessage", channel="CTEAM"))
+    page = slack_text(slack.calls("chat.postMessage", channel="DUSENIOR2"))
+    assert "You are on call (2nd line) for *incident #1*" in page
 
 
 def test_pagerduty_is_triggered_while_slack_is_down(tmp_path, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     with FixtureServer() as pagerduty:
         pagerduty.add("POST", r"/v2/enqueue", lambda request: Response(202, {"status": "success"}))
-        services = make_services(f"sqlite:///{tmp_path / 'pd.db'}", slack, team_config(),
+        services = make_services(f"sqlite:///{tmp_path / 'pd.db'}", slack, bot_config(),
                                  pagerduty_routing_key="R0UTINGKEY", pagerduty_api_url=pagerduty.url)
         slack_down(slack)
         open_sev1(services)

@@ -9,24 +9,19 @@ import pytest
 
 from bot.clock import FrozenClock
 from bot.incidents import store
-from tests.e2e.conftest import team_config
+from tests.support.config import bot_config, team
 from tests.support.fixture_http import FixtureServer, Response
-from tests.support.inprocess import START, dispatch, make_app, make_services
+from tests.support.inprocess import START, dispatch, make_bot
 from tests.support.signing import event_body, interactivity_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 MESSAGE_TS = "1700000000.000100"
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
-
-
-@pytest.fixture
 def bot(tmp_path, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, team_config(), clock)
-    return services, make_app(services)
+    return make_bot(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(), clock)
 
 
 def react(app, user: str, name: str, channel: str = "CTEAM", ts: str = MESSAGE_TS) -> None:  # type: ignore[no-untyped-def]
@@ -39,7 +34,7 @@ def command(app, slack: SlackRecorder, text: str, channel: str = "CTEAM", user: 
     slack.clear()
     dispatch(app, slash_command_body(name, text, user_id=user, channel_id=channel,
                                      response_url=slack.response_url("r")))
-    return json.dumps([c.params for c in slack.calls()], ensure_ascii=False)
+    return slack_text(slack.calls())
 
 
 def open_incident(app, slack: SlackRecorder, text: str = "checkout 500s") -> None:  # type: ignore[no-untyped-def]
@@ -56,11 +51,18 @@ def test_eyes_on_the_page_by_the_dri_acknowledges(bot, slack: SlackRecorder) -> 
     services, app = bot
     open_incident(app, slack)
     page = next(c for c in slack.calls("chat.postMessage") if c.params["channel"] == "DUDRI1")
+    channel = incident_channel(slack)
+    slack.clear()
     react(app, "USTRANGER", "eyes", channel="DUDRI1", ts=page.response["ts"])
     assert store.load(services.sessions, 1).status == "open"  # not a responder
+    assert slack_text(slack.calls()) == ""  # and nobody is told anything
     react(app, "UDRI1", "eyes", channel="DUDRI1", ts=page.response["ts"])
     incident = store.load(services.sessions, 1)
     assert incident.status == "acknowledged" and incident.acknowledged_by == "UDRI1"
+    [page_now] = slack.calls("chat.update", channel="DUDRI1")
+    assert page_now.params["ts"] == page.response["ts"]
+    assert "Incident #1 acknowledged by <@UDRI1>" in slack_text(page_now)
+    assert "<@UDRI1> acknowledged incident #1" in slack_text(slack.calls("chat.postMessage", channel=channel))
 
 
 def test_incident_command_ack_note_status_and_resolve_in_the_incident_channel(bot, slack: SlackRecorder,  # type: ignore[no-untyped-def]
@@ -88,6 +90,8 @@ def test_check_mark_on_the_summary_by_a_responder_resolves(bot, slack: SlackReco
     summary = next(c for c in slack.calls("pins.add"))
     react(app, "UDRI1", "white_check_mark", channel=channel, ts=summary.params["timestamp"])
     assert store.load(services.sessions, 1).status == "resolved"
+    assert "<@UDRI1> resolved incident #1" in slack_text(slack.calls("chat.postMessage", channel=channel))
+    assert "Incident #1 was resolved by <@UDRI1>" in slack_text(slack.calls("chat.update", channel="DUDRI1"))
 
 
 def test_pushpin_in_the_incident_channel_adds_the_message_to_the_timeline(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -99,6 +103,9 @@ def test_pushpin_in_the_incident_channel_adds_the_message_to_the_timeline(bot, s
     react(app, "UDRI1", "pushpin", channel=channel, ts="1700000050.000001")
     pinned = [e for e in store.load(services.sessions, 1).timeline if e.kind == "pinned"]
     assert [e.text for e in pinned] == ["error rate back to 0.1%"]
+    [told] = slack.calls("chat.postEphemeral")  # the second pushpin adds nothing and says nothing
+    assert (told.params["channel"], told.params["user"]) == (channel, "UDRI1")
+    assert "Added to the timeline of incident #1" in slack_text(told)
 
 
 def test_severity_menu_changes_severity_and_records_it(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -112,6 +119,8 @@ def test_severity_menu_changes_severity_and_records_it(bot, slack: SlackRecorder
     incident = store.load(services.sessions, 1)
     assert incident.severity == "sev1"
     assert any(e.kind == "severity" and "sev2 -> sev1" in e.text for e in incident.timeline)
+    posts = slack_text(slack.calls("chat.postMessage", channel=incident_channel(slack)))
+    assert "<@UDRI1> changed severity of incident #1: sev2 → sev1" in posts
 
 
 def test_degraded_combo_opens_a_sev4_incident_without_paging(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -122,14 +131,18 @@ def test_degraded_combo_opens_a_sev4_incident_without_paging(bot, slack: SlackRe
     incident = store.load(services.sessions, 1)
     assert incident.severity == "sev4" and incident.title.startswith("Degraded")
     assert not [c for c in slack.calls("conversations.open")]
+    said = slack_text(slack.calls("chat.postMessage", channel="CTEAM"))
+    assert "Incident #1 opened* (sev4): Degraded: grafana is slow" in said and "sev4 does not page anyone" in said
 
 
 def test_declare_command_with_severity_pages_and_a_bad_severity_gets_usage(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     services, app = bot
-    command(app, slack, "declare payments API down sev1", channel="CTEAM", user="UREPORTER")
+    said = command(app, slack, "declare payments API down sev1", channel="CTEAM", user="UREPORTER")
     incident = store.load(services.sessions, 1)
     assert (incident.title, incident.severity) == ("payments API down", "sev1")
     assert slack.calls("conversations.open")[0].params["users"] == "UDRI1"
+    assert "Incident #1 opened* (sev1): payments API down" in slack_text(slack.calls("response_url"))
+    assert "You are on call (1st line) for *incident #1* (sev1): payments API down" in said
     assert "Usage" in command(app, slack, "severity 1 sev9")
 
 
@@ -139,8 +152,7 @@ def test_cannot_create_channels_runs_the_incident_in_the_thread_and_says_why(bot
     open_incident(app, slack)
     incident = store.load(services.sessions, 1)
     assert incident.channel_id == "CTEAM" and incident.thread_ts == MESSAGE_TS
-    said = json.dumps([c.params for c in slack.calls("chat.postMessage")])
-    assert "could not create an incident channel (missing_scope)" in said
+    assert "could not create an incident channel (missing_scope)" in slack_text(slack.calls("chat.postMessage"))
 
 
 def test_unreadable_message_still_opens_an_incident_and_says_what_is_missing(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -150,8 +162,7 @@ def test_unreadable_message_still_opens_an_incident_and_says_what_is_missing(bot
     react(app, "UALICE", "boom")
     incident = store.load(services.sessions, 1)
     assert incident.title == "Incident from a message in #CTEAM"
-    assert "could not read the original message (not_in_channel)" in json.dumps(
-        [c.params for c in slack.calls("chat.postMessage")])
+    assert "could not read the original message (not_in_channel)" in slack_text(slack.calls("chat.postMessage"))
 
 
 def test_huge_mojibake_message_gets_a_clean_short_title(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -161,6 +172,8 @@ def test_huge_mojibake_message_gets_a_clean_short_title(bot, slack: SlackRecorde
     title = store.load(services.sessions, 1).title
     assert title.startswith("部署失败 @") and "payments down" in title
     assert len(title) <= 80 and title.endswith("…")
+    assert f"(sev2): {title}" in slack_text(slack.calls("chat.postMessage", channel="CTEAM"))  # as it is shown
+    assert f"(sev2): {title}" in slack_text(slack.calls("chat.postMessage", channel="DUDRI1"))
 
 
 def test_message_shortcut_declares_an_incident_for_that_message(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -173,6 +186,10 @@ def test_message_shortcut_declares_an_incident_for_that_message(bot, slack: Slac
     dispatch(app, interactivity_body(payload))  # a double click
     assert store.load(services.sessions, 1).title == "queue is backing up"
     assert store.load(services.sessions, 2) is None
+    [opened] = [c for c in slack.calls("chat.postMessage", channel="CTEAM") if "Incident #" in slack_text(c)]
+    assert opened.params["thread_ts"] == MESSAGE_TS  # in the thread of the message it was declared for
+    assert "Incident #1 opened* (sev2): queue is backing up" in slack_text(opened)
+    assert "Opened by <@UALICE> from the Declare incident shortcut" in slack_text(opened)
 
 
 def test_stats_command_posts_numbers_and_a_chart(bot, slack: SlackRecorder, clock: FrozenClock) -> None:  # type: ignore[no-untyped-def]
@@ -198,9 +215,8 @@ def test_oncall_override_takes_over_and_oncall_shows_times_in_the_askers_zone(bo
 def test_pagerduty_gets_trigger_acknowledge_and_resolve_with_one_dedup_key(tmp_path, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     with FixtureServer() as pagerduty:
         pagerduty.add("POST", r"/v2/enqueue", lambda request: Response(202, {"status": "success"}))
-        services = make_services(f"sqlite:///{tmp_path / 'pd.db'}", slack, team_config(),
-                                 pagerduty_routing_key="R0UTINGKEY", pagerduty_api_url=pagerduty.url)
-        app = make_app(services)
+        _, app = make_bot(f"sqlite:///{tmp_path / 'pd.db'}", slack, bot_config(),
+                          pagerduty_routing_key="R0UTINGKEY", pagerduty_api_url=pagerduty.url)
         open_incident(app, slack)
         command(app, slack, "ack 1")
         command(app, slack, "resolve 1")
@@ -215,16 +231,13 @@ def test_typed_money_and_fire_posts_the_spend_report_in_the_thread(tmp_path, sla
     day = {"TimePeriod": {"Start": "2026-11-23", "End": "2026-11-24"}, "Estimated": False, "Total": {},
            "Groups": [{"Keys": ["team$ml"], "Metrics": {"UnblendedCost": {"Amount": "4800", "Unit": "USD"}}}]}
     moto_clean.queue_cost_results([{"ResultsByTime": [day], "DimensionValueAttributes": []}])
-    config = team_config()
-    config["teams"][0]["cost_tag"] = "ml"
-    services = make_services(f"sqlite:///{tmp_path / 'spend.db'}", slack, config,
-                             aws_endpoint_url=moto_clean.url, aws_default_region="us-east-1")
-    app = make_app(services)
+    _, app = make_bot(f"sqlite:///{tmp_path / 'spend.db'}", slack, bot_config(teams=[team(cost_tag="ml")]),
+                      aws_endpoint_url=moto_clean.url, aws_default_region="us-east-1")
     dispatch(app, event_body({"type": "message", "channel": "CTEAM", "user": "UALICE", "text": "GPU bill 💸🔥",
                               "ts": "1700000077.000001", "channel_type": "channel"}))
     report = [c for c in slack.calls("chat.postMessage") if c.params.get("thread_ts") == "1700000077.000001"]
-    assert report and "ml-platform" in json.dumps(report[0].params)
-    assert "40.0" in json.dumps(report[0].params)  # $4,800/day = $200/h = 40 cups of coffee an hour
+    assert report and "ml-platform" in slack_text(report[0])
+    assert "40.0" in slack_text(report[0])  # $4,800/day = $200/h = 40 cups of coffee an hour
     assert not slack.calls("conversations.create")  # 💸🔥 is not an incident
 
 
@@ -240,7 +253,11 @@ def test_ack_button_on_the_page_acknowledges_and_a_second_click_changes_nothing(
     incident = store.load(services.sessions, 1)
     assert incident.status == "acknowledged" and incident.acknowledged_by == "UDRI1"
     assert [e.kind for e in incident.timeline].count("acknowledged") == 1
-    assert "already acknowledged" in json.dumps([c.params for c in slack.calls("response_url")])
+    assert "already acknowledged" in slack_text(slack.calls("response_url"))
+    [page_now] = slack.calls("chat.update", channel="DUDRI1")  # the page says so, once
+    assert "Incident #1 acknowledged by <@UDRI1>" in slack_text(page_now)
+    acks = [c for c in slack.calls("chat.postMessage") if "acknowledged incident #1" in slack_text(c)]
+    assert [c.params["channel"] for c in acks] == [incident_channel(slack)]
 
 
 def test_user_text_cannot_make_the_bot_broadcast_or_spoof_a_mention(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -294,6 +311,11 @@ def test_escalate_button_pages_the_next_tier_now_and_mitigated_stops_paging(bot,
     click(app, slack, "incident_mitigated", user="USENIOR2")
     incident = store.load(services.sessions, 1)
     assert incident.status == "mitigated" and incident.acknowledged_by == "USENIOR2"
+    channel = incident_channel(slack)
+    assert "<@UBOB> escalated incident #1 to <@USENIOR2> (2nd line)" in slack_text(slack.calls(channel=channel))
+    assert "<@USENIOR2> marked incident #1 mitigated" in slack_text(slack.calls("chat.postMessage", channel=channel))
+    assert "marked mitigated by <@USENIOR2>. No need to acknowledge" in slack_text(
+        slack.calls("chat.update", channel="DUDRI1"))
     clock.advance(timedelta(hours=2))
 
     services.escalation.work_due()

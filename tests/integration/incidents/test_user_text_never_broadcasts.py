@@ -14,24 +14,19 @@ from typing import Any
 import pytest
 
 from bot.clock import FrozenClock
-from tests.e2e.conftest import team_config
-from tests.support.inprocess import START, dispatch, make_app, make_services
+from tests.support.config import bot_config
+from tests.support.inprocess import dispatch, make_bot
 from tests.support.payload_safety import unsafe_markup
 from tests.support.signing import event_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 HOSTILE_TITLE = "<@UEVIL1> &lt;!channel&gt; &lt;!everyone&gt; &lt;@UEVIL2|boss&gt; checkout down"
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
-
-
-@pytest.fixture
 def bot(tmp_path, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, team_config(repeat_last_tier=0), clock)
-    return services, make_app(services)
+    return make_bot(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(incidents={"repeat_last_tier": 0}), clock)
 
 
 def sent(slack: SlackRecorder) -> list[Any]:
@@ -41,7 +36,7 @@ def sent(slack: SlackRecorder) -> list[Any]:
 def command(app: Any, slack: SlackRecorder, name: str, text: str) -> str:
     dispatch(app, slash_command_body(name, text, user_id="UREPORTER", channel_id="CTEAM",
                                      response_url=slack.response_url("r")))
-    return json.dumps([c.params for c in slack.calls("response_url")], ensure_ascii=False)
+    return slack_text(slack.calls("response_url"))
 
 
 def test_hostile_title_stays_inert_through_paging_escalation_and_the_loud_post(bot, slack: SlackRecorder,  # type: ignore[no-untyped-def]
@@ -55,7 +50,7 @@ def test_hostile_title_stays_inert_through_paging_escalation_and_the_loud_post(b
     for _ in range(4):  # three tiers, then the loud "nobody acknowledged" post
         clock.advance(timedelta(minutes=16))
         services.escalation.work_due()
-    loud = [c for c in slack.calls("chat.postMessage") if "still not acknowledged" in json.dumps(c.params)]
+    loud = [c for c in slack.calls("chat.postMessage") if "still not acknowledged" in slack_text(c)]
     assert len(loud) == 1
     assert json.dumps(loud[0].params).count("<!here>") == 1  # the bot's own, at the start
     assert [problem for call in sent(slack) for problem in unsafe_markup(call.params)] == []
@@ -74,5 +69,5 @@ def test_replies_that_echo_what_was_typed_escape_it_in_blocks_and_text(bot, slac
                                                                        text: str) -> None:
     _, app = bot
     said = command(app, slack, name, text)
-    assert said != "[]"
+    assert said  # a reply was shown
     assert [problem for call in sent(slack) for problem in unsafe_markup(call.params)] == []

@@ -15,6 +15,7 @@ from bot.render.blocks import SECTION_LIMIT
 from bot.settings import Team, Thresholds
 from bot.spend.render import data_age, spend_blocks
 from bot.spend.service import SpendService
+from tests.support.slack_text import slack_text
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TODAY = NOW.date()
@@ -33,10 +34,6 @@ class ListedCosts(DemoAws):
         self.requests += 1
         self.asked.append((start, end, tag_key))
         return [row for row in self.rows if start <= row.day < end]
-
-
-def texts(blocks: list[dict]) -> str:
-    return json.dumps(blocks, ensure_ascii=False)
 
 
 def test_report_has_cost_burn_rate_and_cups_per_team(factory: sessionmaker[Session]) -> None:
@@ -135,7 +132,7 @@ def test_another_period_is_another_request(factory: sessionmaker[Session]) -> No
 def test_blocks_show_rows_coffee_flag_and_data_age(factory: sessionmaker[Session]) -> None:
     report = SpendService(DemoAws(), factory, FrozenClock(NOW), Thresholds()).by_team()
 
-    text = texts(spend_blocks(report, "en", NOW + timedelta(hours=2, minutes=10)))
+    text = slack_text(spend_blocks(report, "en", NOW + timedelta(hours=2, minutes=10)))
 
     assert "AWS spend by team: last 7 days" in text
     assert "• *ml* · $" in text and "☕/h 💸🔥" in text
@@ -148,7 +145,7 @@ def test_blocks_show_rows_coffee_flag_and_data_age(factory: sessionmaker[Session
 def test_blocks_in_chinese(factory: sessionmaker[Session]) -> None:
     report = SpendService(DemoAws(), factory, FrozenClock(NOW), Thresholds()).by_team()
 
-    text = texts(spend_blocks(report, "zh-CN", NOW + timedelta(minutes=5)))
+    text = slack_text(spend_blocks(report, "zh-CN", NOW + timedelta(minutes=5)))
 
     assert "按团队统计的 AWS 费用" in text and "未打标签" in text and "5 分钟前" in text
 
@@ -157,15 +154,16 @@ def test_team_tag_values_are_escaped(factory: sessionmaker[Session]) -> None:
     aws = ListedCosts([CostRow(TODAY - timedelta(days=1), "<!channel>", 10.0)])
     report = SpendService(aws, factory, FrozenClock(NOW), Thresholds()).by_team()
 
-    text = texts(spend_blocks(report, "en", NOW))
+    blocks = spend_blocks(report, "en", NOW)
 
-    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    assert "<!channel>" not in json.dumps(blocks, ensure_ascii=False)  # nowhere in what reaches Slack, shown or not
+    assert "&lt;!channel&gt;" in slack_text(blocks)
 
 
 def test_no_costs_says_so(factory: sessionmaker[Session]) -> None:
     report = SpendService(ListedCosts([]), factory, FrozenClock(NOW), Thresholds()).by_team(days=3)
 
-    text = texts(spend_blocks(report, "en", NOW))
+    text = slack_text(spend_blocks(report, "en", NOW))
 
     assert "Cost Explorer has no costs from 2026-02-27 to 2026-03-01." in text
 

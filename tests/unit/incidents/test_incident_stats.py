@@ -15,6 +15,7 @@ from bot.incidents.model import Incident
 from bot.incidents.render import stats_blocks
 from bot.incidents.stats import IncidentStats, StatsReport, compute
 from bot.render.chart import has_glyphs
+from tests.support.slack_text import slack_text
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -158,18 +159,9 @@ def test_naive_datetimes_are_read_as_utc() -> None:
 # ---------------------------------------------------------------- Block Kit
 
 
-def block_text(blocks: list[dict]) -> str:
-    parts = []
-    for block in blocks:
-        if "text" in block:
-            parts.append(block["text"]["text"])
-        parts += [element.get("text", "") for element in block.get("elements", [])]
-    return "\n".join(parts)
-
-
 def test_blocks_show_the_numbers_a_user_reads() -> None:
     blocks = stats_blocks(compute(INCIDENTS, T0, UNTIL), "en")
-    text = block_text(blocks)
+    text = slack_text(blocks)
 
     assert blocks[0]["type"] == "header"
     assert "*ml*: 3 incidents (sev1 1 · sev2 2 · sev3 0 · sev4 0)" in text
@@ -182,7 +174,7 @@ def test_blocks_show_the_numbers_a_user_reads() -> None:
 
 
 def test_blocks_show_a_dash_when_a_number_is_unknown() -> None:
-    text = block_text(stats_blocks(compute(INCIDENTS, T0, UNTIL), "en"))
+    text = slack_text(stats_blocks(compute(INCIDENTS, T0, UNTIL), "en"))
 
     infra_line = next(line for line in text.splitlines() if line.startswith("*infra*"))
     assert "MTBF —" in infra_line
@@ -190,13 +182,13 @@ def test_blocks_show_a_dash_when_a_number_is_unknown() -> None:
 
 
 def test_blocks_show_the_period() -> None:
-    text = block_text(stats_blocks(compute(INCIDENTS, T0, UNTIL), "en"))
+    text = slack_text(stats_blocks(compute(INCIDENTS, T0, UNTIL), "en"))
 
     assert "2026-03-01 00:00 UTC → 2026-03-31 00:00 UTC (30d)" in text
 
 
 def test_blocks_in_chinese() -> None:
-    text = block_text(stats_blocks(compute(INCIDENTS, T0, UNTIL), "zh-CN"))
+    text = slack_text(stats_blocks(compute(INCIDENTS, T0, UNTIL), "zh-CN"))
 
     assert "事故统计" in text
     assert "*ml*: 事故 3 起" in text
@@ -211,11 +203,11 @@ def test_blocks_for_one_team_have_no_all_teams_line() -> None:
     blocks = stats_blocks(compute(INCIDENTS, T0, UNTIL, team="ml"), "en")
 
     assert blocks[0]["text"]["text"] == "Incident stats: ml"
-    assert "All teams" not in block_text(blocks)
+    assert "All teams" not in slack_text(blocks)
 
 
 def test_blocks_say_when_there_were_no_incidents() -> None:
-    text = block_text(stats_blocks(compute([], T0, UNTIL), "en"))
+    text = slack_text(stats_blocks(compute([], T0, UNTIL), "en"))
 
     assert "No incidents in this period." in text
 
@@ -223,7 +215,7 @@ def test_blocks_say_when_there_were_no_incidents() -> None:
 def test_team_names_are_escaped_in_blocks() -> None:
     report = compute([incident(1, "<!channel>", "sev1", days(1))], T0, UNTIL)
 
-    text = block_text(stats_blocks(report, "en"))
+    text = slack_text(stats_blocks(report, "en"))
 
     assert "<!channel>" not in text
     assert "&lt;!channel&gt;" in text
@@ -236,7 +228,7 @@ def test_many_teams_stay_within_slack_limits() -> None:
 
     assert len(blocks) <= 50
     assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
-    assert "team-with-a-long-name-199" in block_text(blocks)
+    assert "team-with-a-long-name-199" in slack_text(blocks)
 
 
 # ---------------------------------------------------------------- chart

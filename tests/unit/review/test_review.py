@@ -15,6 +15,7 @@ from bot.retry import BackendError
 from bot.review.render import age_text, review_blocks
 from bot.review.service import ReviewService
 from bot.settings import Team
+from tests.support.slack_text import slack_text
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 ML = Team(name="ml", repos=["acme/inference-gateway", "acme/trainer"])
@@ -26,10 +27,6 @@ def pull(number: int, hours_old: float, reviewers: tuple[str, ...] = ("lena",), 
     return PullRequest(repo=repo, number=number, title=title, url=f"https://github.com/{repo}/pull/{number}",
                        author="wei", created_at=NOW - timedelta(hours=hours_old),
                        requested_reviewers=reviewers, draft=draft)
-
-
-def texts(blocks: list[dict]) -> str:
-    return json.dumps(blocks, ensure_ascii=False)
 
 
 def test_pending_lists_waiting_pull_requests_oldest_first_with_age() -> None:
@@ -55,7 +52,7 @@ def test_team_without_repos_has_an_empty_queue_and_is_told_how_to_configure_it()
     queue = ReviewService(DemoGitHub(), FrozenClock(NOW)).pending(Team(name="ops"))
 
     assert queue.items == [] and queue.repos == ()
-    assert "add `repos:` to the team" in texts(review_blocks(queue, "en"))
+    assert "add `repos:` to the team" in slack_text(review_blocks(queue, "en"))
 
 
 def test_nothing_waiting_says_so() -> None:
@@ -63,7 +60,7 @@ def test_nothing_waiting_says_so() -> None:
 
     queue = ReviewService(github, FrozenClock(NOW)).pending(Team(name="ml", repos=["acme/ml-platform"]))
 
-    assert "Nothing is waiting for review in `acme/ml-platform`." in texts(review_blocks(queue, "en"))
+    assert "Nothing is waiting for review in `acme/ml-platform`." in slack_text(review_blocks(queue, "en"))
 
 
 def test_github_failure_propagates() -> None:
@@ -85,14 +82,14 @@ def test_blocks_link_each_pull_request_with_author_age_and_reviewers() -> None:
     assert first == ("• <https://github.com/acme/inference-gateway/pull/412|acme/inference-gateway#412> "
                      "Autoscale vLLM replicas on queue depth · by wei-zhang · waiting 3 d · "
                      "reviewers: lena-k")
-    assert "3 pull requests waiting for review" in texts(blocks)
-    assert "Demo data — connect GitHub (see README)" in texts(blocks)
+    assert "3 pull requests waiting for review" in slack_text(blocks)
+    assert "Demo data — connect GitHub (see README)" in slack_text(blocks)
 
 
 def test_blocks_in_chinese() -> None:
     queue = ReviewService(DemoGitHub(FrozenClock(NOW)), FrozenClock(NOW)).pending(ML)
 
-    text = texts(review_blocks(queue, "zh-CN"))
+    text = slack_text(review_blocks(queue, "zh-CN"))
 
     assert "等待评审：ml" in text and "已等待 5 小时" in text and "演示数据" in text
 
@@ -100,11 +97,12 @@ def test_blocks_in_chinese() -> None:
 def test_titles_and_names_from_github_are_escaped() -> None:
     github = DemoGitHub(pulls=[pull(7, 2, reviewers=("<@U999>",), title="<!channel> deploy & pray")])
 
-    text = texts(review_blocks(ReviewService(github, FrozenClock(NOW)).pending(
-        Team(name="ml", repos=["acme/ml-platform"])), "en"))
+    blocks = review_blocks(ReviewService(github, FrozenClock(NOW)).pending(
+        Team(name="ml", repos=["acme/ml-platform"])), "en")
 
-    assert "<!channel>" not in text and "<@U999>" not in text
-    assert "&lt;!channel&gt; deploy &amp; pray" in text
+    payload = json.dumps(blocks, ensure_ascii=False)  # nowhere in what reaches Slack, shown or not
+    assert "<!channel>" not in payload and "<@U999>" not in payload
+    assert "&lt;!channel&gt; deploy &amp; pray" in slack_text(blocks)
 
 
 def test_long_queues_stay_within_slack_limits() -> None:

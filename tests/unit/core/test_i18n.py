@@ -11,7 +11,7 @@ import yaml
 
 from bot.i18n import catalog, normalise_language, t
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 I18N = ROOT / "bot" / "i18n"
 EN_FILES = sorted((I18N / "en").glob("*.yaml"))
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

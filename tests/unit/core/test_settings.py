@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from bot.settings import Config, ConfigError, Env, load_config, load_env
+from tests.support.config import layer, rotation
 
 
 def write(tmp_path: Path, config: object, name: str = "bot.yaml") -> Path:
@@ -174,9 +175,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert "emoji.window" in message
 
 
-ROTATION = {"tiers": [{"name": "1st line", "layers": [{
-    "members": ["UDRI1", "UDRI2"], "rotate_every": "1w", "handoff": "09:00",
-    "start": "2026-01-05", "timezone": "Asia/Shanghai"}]}]}
+ROTATION = rotation(layer("UDRI1", "UDRI2"))  # one tier: weekly, 09:00 in Shanghai
 
 
 def test_a_valid_oncall_rotation_loads(tmp_path: Path) -> None:
@@ -186,10 +185,9 @@ def test_a_valid_oncall_rotation_loads(tmp_path: Path) -> None:
 
 
 def test_a_bad_rotate_every_in_oncall_names_the_layer(tmp_path: Path) -> None:
-    rotation = yaml.safe_load(yaml.safe_dump(ROTATION))
-    rotation["tiers"][0]["layers"][0]["rotate_every"] = "fortnightly"
+    fortnightly = rotation(layer("UDRI1", "UDRI2", rotate_every="fortnightly"))
 
-    message = refusal(write(tmp_path, {"oncall": {"ml": rotation}}))
+    message = refusal(write(tmp_path, {"oncall": {"ml": fortnightly}}))
 
     assert "oncall.ml.tiers[0].layers[0].rotate_every" in message
     assert "'fortnightly'" in message

@@ -10,7 +10,7 @@ from bot import settings
 from bot.oncall.rotation import Layer, Tier
 from bot.settings import Config, load_config
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "example.yaml"
 DEMO = EXAMPLE.with_name("demo.yaml")
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import grimp
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("bot", "handlers")
 COMPOSITION_ROOT = "bot.app"
 ALLOWED_TO_IMPORT_HANDLERS = {COMPOSITION_ROOT}

@@ -20,7 +20,7 @@ from tests.support.payload_safety import expect_unsafe, unsafe_markup
 from tests.support.secrets_scan import LineRecorder
 from tests.support.slack_recorder import SlackRecorder
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def section(text: str) -> dict[str, object]:

@@ -14,21 +14,16 @@ import pytest
 
 from bot.clock import FrozenClock
 from bot.incidents import store
-from tests.e2e.conftest import team_config
-from tests.support.inprocess import START, dispatch, make_app, make_services
+from tests.support.config import bot_config
+from tests.support.inprocess import START, dispatch, make_bot
 from tests.support.signing import event_body, interactivity_body
 from tests.support.slack_recorder import SlackRecorder
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
+from tests.support.slack_text import slack_text
 
 
 @pytest.fixture
 def bot(db_url: str, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    services = make_services(db_url, slack, team_config(), clock)
-    return services, make_app(services)
+    return make_bot(db_url, slack, bot_config(), clock)
 
 
 def typed(app: Any, user: str, text: str, ts: str, channel: str = "CTEAM") -> None:
@@ -52,7 +47,7 @@ def answer(app: Any, slack: SlackRecorder, question: Any, action_id: str, user: 
                                       "team": {"id": "T1"}, "response_url": slack.response_url(action_id),
                                       "trigger_id": "t", "actions": [{"type": "button", "action_id": action_id,
                                                                       "value": button["value"], "block_id": "b"}]}))
-    return json.dumps([c.params for c in slack.calls()], ensure_ascii=False)
+    return slack_text(slack.calls())
 
 
 def test_twenty_five_fire_messages_from_one_user_open_one_incident_and_page_once(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -63,7 +58,7 @@ def test_twenty_five_fire_messages_from_one_user_open_one_incident_and_page_once
     assert pages(slack) == ["DUDRI1"]
     asked = questions(slack)
     assert len(asked) == 24 and {q.params["user"] for q in asked} == {"UALICE"}
-    assert "Same as *incident #1*" in json.dumps(asked[0].params)
+    assert "Same as *incident #1*" in slack_text(asked[0])
 
 
 def test_join_adds_the_report_to_the_incident_without_paging(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
@@ -88,6 +83,10 @@ def test_open_a_new_one_opens_and_pages(bot, slack: SlackRecorder) -> None:  # t
     second = store.load(services.sessions, 2)
     assert second is not None and second.reporter == "UBOB" and second.origin_ts == "1700000100.000002"
     assert pages(slack) == ["DUDRI1"]
+    page = slack_text(slack.calls("chat.postMessage", channel="DUDRI1"))
+    assert "You are on call (1st line) for *incident #2* (sev2)" in page
+    [opened] = [c for c in slack.calls("chat.postMessage", channel="CTEAM") if "Incident #2 opened" in slack_text(c)]
+    assert opened.params["thread_ts"] == "1700000100.000002"  # under UBOB's message
 
 
 def test_after_the_storm_window_a_new_fire_opens_a_new_incident(bot, slack: SlackRecorder,  # type: ignore[no-untyped-def]
@@ -98,3 +97,5 @@ def test_after_the_storm_window_a_new_fire_opens_a_new_incident(bot, slack: Slac
     typed(app, "UALICE", "now search 🔥💥", "1700000100.000002")
     assert store.load(services.sessions, 2) is not None
     assert not questions(slack) and pages(slack) == ["DUDRI1", "DUDRI1"]
+    said = slack_text(slack.calls("chat.postMessage", channel="CTEAM"))
+    assert "*Incident #1 opened*" in said and "*Incident #2 opened*" in said

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -12,28 +10,19 @@ from sqlalchemy import select
 from bot.clock import FrozenClock
 from bot.incidents import store
 from bot.store.models import OncallOverride
-from tests.e2e.conftest import team_config
-from tests.support.inprocess import START, dispatch, make_app, make_services
+from tests.support.config import bot_config
+from tests.support.inprocess import START, dispatch, make_bot
 from tests.support.signing import event_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_text import slack_text
 
 MESSAGE_TS = "1700000000.000100"
 ASKER = "UASKER"  # an admin, so authorization never stands between these tests and the parsing they test
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
-
-
-def config(**incidents: Any) -> dict[str, Any]:
-    return {**team_config(**incidents), "admins": [ASKER]}
-
-
-@pytest.fixture
 def bot(tmp_path, slack: SlackRecorder, clock: FrozenClock):  # type: ignore[no-untyped-def]
-    services = make_services(f"sqlite:///{tmp_path / 'bot.db'}", slack, config(), clock)
-    return services, make_app(services)
+    return make_bot(f"sqlite:///{tmp_path / 'bot.db'}", slack, bot_config(admins=[ASKER]), clock)
 
 
 def say(app, slack: SlackRecorder, name: str, text: str, user: str = ASKER,  # type: ignore[no-untyped-def]
@@ -42,19 +31,7 @@ def say(app, slack: SlackRecorder, name: str, text: str, user: str = ASKER,  # t
     slack.clear()
     dispatch(app, slash_command_body(name, text, user_id=user, channel_id=channel,
                                      response_url=slack.response_url("r")))
-    return "\n".join(texts([call.params for call in slack.calls("response_url")]))
-
-
-def texts(value: object) -> list[str]:
-    if isinstance(value, str) and value.startswith("["):
-        value = json.loads(value)
-    if isinstance(value, dict):
-        own = [value["text"]] if isinstance(value.get("text"), str) else []
-        return own + [text for key, item in value.items() for text in texts(item) if key != "text" or
-                      not isinstance(item, str)]
-    if isinstance(value, list):
-        return [text for item in value for text in texts(item)]
-    return []
+    return slack_text(slack.calls("response_url"))
 
 
 def open_incident(app, slack: SlackRecorder) -> str:  # type: ignore[no-untyped-def]
@@ -77,8 +54,8 @@ def assert_usage(said: str) -> None:
 @pytest.mark.parametrize("number", ["99999999999999999999999", "2147483648", "0", "#" + "9" * 5000])
 def test_an_incident_number_the_database_cannot_hold_is_a_usage_message(db_url: str, slack: SlackRecorder,
                                                                          number: str) -> None:
-    services = make_services(db_url, slack, config(), FrozenClock(START))
-    said = say(make_app(services), slack, "/incident", f"ack {number}")
+    _, app = make_bot(db_url, slack, bot_config(admins=[ASKER]), FrozenClock(START))
+    said = say(app, slack, "/incident", f"ack {number}")
     assert f"There is no incident #{number.lstrip('#')[:39]}" in said
     assert_usage(said)
 
@@ -114,13 +91,17 @@ def test_severity_takes_sevN_in_any_case_or_a_bare_number(bot, slack: SlackRecor
     said = say(app, slack, "/incident", f"severity {typed}", channel=channel)
     assert "didn't understand" not in said and "Usage" not in said
     assert store.load(services.sessions, 1).severity == severity
+    changed = slack_text(slack.calls("chat.postMessage", channel=channel))
+    assert f"<@{ASKER}> changed severity of incident #1: sev2 → {severity}." in changed
 
 
 def test_severity_with_an_incident_number_and_a_bare_number(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     services, app = bot
-    open_incident(app, slack)
+    channel = open_incident(app, slack)
     say(app, slack, "/incident", "severity #1 3")
     assert store.load(services.sessions, 1).severity == "sev3"
+    changed = slack_text(slack.calls("chat.postMessage", channel=channel))  # said in the incident's channel
+    assert f"<@{ASKER}> changed severity of incident #1: sev2 → sev3." in changed
 
 
 @pytest.mark.parametrize("typed", ["p1", "sev9", "sev1 now"])
@@ -143,22 +124,25 @@ def test_severity_without_a_word_lists_the_severities(bot, slack: SlackRecorder)
 
 def test_custom_severity_names_come_from_the_config(tmp_path, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     severities = {"critical": {"ack_within": "5m"}, "minor": {"ack_within": None, "page": False}}
-    services = make_services(f"sqlite:///{tmp_path / 'custom.db'}", slack,
-                             config(severities=severities, default_severity="critical", degraded_severity="minor"))
-    app = make_app(services)
-    say(app, slack, "/incident", "declare queue stuck MINOR")
+    incidents = {"severities": severities, "default_severity": "critical", "degraded_severity": "minor"}
+    services, app = make_bot(f"sqlite:///{tmp_path / 'custom.db'}", slack,
+                             bot_config(admins=[ASKER], incidents=incidents))
+    opened = say(app, slack, "/incident", "declare queue stuck MINOR")
     assert store.load(services.sessions, 1).severity == "minor"
+    assert "*Incident #1 opened* (minor): queue stuck" in opened
     said = say(app, slack, "/incident", "severity #1 sev1")
     assert "`sev1`" in said and "`critical`, `minor`" in said
     say(app, slack, "/incident", "severity #1 Critical")
     assert store.load(services.sessions, 1).severity == "critical"
+    assert "changed severity of incident #1: minor → critical." in slack_text(slack.calls("chat.postMessage"))
 
 
 def test_declare_reads_a_trailing_number_as_part_of_the_title(bot, slack: SlackRecorder) -> None:  # type: ignore[no-untyped-def]
     services, app = bot
-    say(app, slack, "/incident", "declare disk full on node 1")
+    opened = say(app, slack, "/incident", "declare disk full on node 1")
     incident = store.load(services.sessions, 1)
     assert incident.title == "disk full on node 1" and incident.severity == "sev2"
+    assert "*Incident #1 opened* (sev2): disk full on node 1" in opened
 
 
 # --- /oncall override times ---------------------------------------------------------------------

@@ -5,6 +5,7 @@ fast, retried within bounds, and with the diagnosis that matches it."""
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -23,6 +24,7 @@ from bot.clients.prom import PrometheusClient
 from bot.retry import BackendError, Timeout, backend_error_text
 from tests.support.fixture_http import FixtureServer, Response
 from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 TIMEOUT = Timeout(connect=0.5, read=0.5)
 GITHUB_SECONDS = 1  # PyGithub takes whole seconds
@@ -96,12 +98,19 @@ def full_accept_queue() -> Iterator[str]:
         with suppress(BlockingIOError):
             filler.connect(("127.0.0.1", port))
         fillers.append(filler)
-    time.sleep(0.2)
+    wait_until(lambda: any(_connected(filler) for filler in fillers), timeout=2,
+               message="a filler connection to take the only place in the accept queue")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         for sock in [*fillers, listener]:
             sock.close()
+
+
+def _connected(sock: socket.socket) -> bool:
+    """A non-blocking connect has completed (writable) without an error."""
+    _, writable, _ = select.select([], [sock], [], 0)
+    return bool(writable) and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
 
 
 def kubeconfig(tmp_path: Path, server: str) -> str:

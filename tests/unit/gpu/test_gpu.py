@@ -17,6 +17,7 @@ from bot.i18n import catalog
 from bot.render.blocks import SECTION_LIMIT
 from bot.retry import BackendError
 from bot.settings import Team
+from tests.support.slack_text import slack_text
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 ORG = Team(name="organisation")
@@ -26,10 +27,6 @@ INFER = Team(name="infer", namespaces=["ml-infer"])
 def service(prom: DemoPrometheus | None = None, kube: DemoKube | None = None,
             threshold: float = 20) -> GpuService:
     return GpuService(prom or DemoPrometheus(), kube or DemoKube(), FrozenClock(NOW), threshold)
-
-
-def texts(blocks: list[dict]) -> str:
-    return json.dumps(blocks, ensure_ascii=False)
 
 
 def test_organisation_summary_counts_every_gpu_allocation_and_idle_gpu() -> None:
@@ -140,7 +137,7 @@ def test_blocks_show_totals_nodes_idle_gpus_and_the_demo_notice() -> None:
 
     assert blocks[0]["type"] == "header"
     assert blocks[0]["text"]["text"] == "GPUs across the organisation"
-    text = texts(blocks)
+    text = slack_text(blocks)
     assert "*24* GPUs · *21* allocated · *7* idle" in text
     assert "`gpu-a100-1` · A100-SXM4-80GB · 6/8 allocated · 31%" in text
     assert "held by `ml-infer/vllm-llama-70b-0`: allocated but idle" in text
@@ -150,7 +147,7 @@ def test_blocks_show_totals_nodes_idle_gpus_and_the_demo_notice() -> None:
 
 
 def test_blocks_in_chinese_come_from_the_zh_catalog() -> None:
-    text = texts(gpu_blocks(service().summary(INFER), "zh-CN"))
+    text = slack_text(gpu_blocks(service().summary(INFER), "zh-CN"))
 
     assert "infer 团队的 GPU" in text
     assert "已分配但空闲" in text
@@ -161,7 +158,7 @@ def test_real_data_has_no_demo_notice() -> None:
     prom, kube = DemoPrometheus(), DemoKube()
     prom.demo = kube.demo = False  # type: ignore[misc]
 
-    assert "Demo data" not in texts(gpu_blocks(service(prom, kube).summary(ORG), "en"))
+    assert "Demo data" not in slack_text(gpu_blocks(service(prom, kube).summary(ORG), "en"))
 
 
 def test_external_text_is_escaped() -> None:
@@ -169,17 +166,18 @@ def test_external_text_is_escaped() -> None:
                        namespace="ml", pod="<!here>")
     kube = DemoKube(nodes=[], pods=[PodGpus("ml", "<!here>", None, "Running", 1)])
 
-    text = texts(gpu_blocks(service(DemoPrometheus([sample]), kube).summary(ORG), "en"))
+    blocks = gpu_blocks(service(DemoPrometheus([sample]), kube).summary(ORG), "en")
 
-    assert "<!channel>" not in text and "<@U123>" not in text and "<!here>" not in text
-    assert "&lt;!channel&gt;" in text and "&lt;@U123&gt; &amp; co" in text
+    payload = json.dumps(blocks, ensure_ascii=False)  # nowhere in what reaches Slack, shown or not
+    assert "<!channel>" not in payload and "<@U123>" not in payload and "<!here>" not in payload
+    assert "&lt;!channel&gt;" in slack_text(blocks) and "&lt;@U123&gt; &amp; co" in slack_text(blocks)
 
 
 def test_nothing_found_says_so() -> None:
     empty = service(DemoPrometheus([]), DemoKube(nodes=[], pods=[]))
 
-    assert "No GPUs found" in texts(gpu_blocks(empty.summary(ORG), "en"))
-    assert "holds no GPUs in namespaces `ml-infer`" in texts(gpu_blocks(empty.summary(INFER), "en"))
+    assert "No GPUs found" in slack_text(gpu_blocks(empty.summary(ORG), "en"))
+    assert "holds no GPUs in namespaces `ml-infer`" in slack_text(gpu_blocks(empty.summary(INFER), "en"))
 
 
 def test_large_clusters_stay_within_slack_limits() -> None:

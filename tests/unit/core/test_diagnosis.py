@@ -13,6 +13,8 @@ from sqlalchemy import exc as sa
 import handlers.common as common
 from bot.retry import BackendError, backend_error_text, backend_name, diagnose
 from handlers.common import answering_failures, working_notice
+from tests.support.slack_text import slack_text
+from tests.support.waiting import wait_until
 
 
 def database_error(kind: type[sa.DBAPIError], message: str) -> sa.DBAPIError:
@@ -58,7 +60,8 @@ def test_a_database_failure_in_a_handler_is_answered_naming_the_database() -> No
     with answering_failures(said.append, "zh-CN", "command", "/oncall"):
         raise database_error(sa.OperationalError, "connection refused")
 
-    text = said[0][0]["text"]["text"]
+    [reply] = said
+    text = slack_text(reply)
     assert "数据库" in text and "DATABASE_URL" in text and "错误编号" not in text
 
 
@@ -68,17 +71,8 @@ def test_a_programming_error_in_a_query_still_gets_an_error_id() -> None:
     with answering_failures(said.append, "en", "command", "/oncall"):
         raise database_error(sa.IntegrityError, "UNIQUE constraint failed")
 
-    assert "error id" in said[0][0]["text"]["text"]
-
-
-def texts(said: list[Any]) -> list[str]:
-    return [block_text for blocks in said for block in blocks for block_text in _texts(block)]
-
-
-def _texts(block: dict[str, Any]) -> list[str]:
-    if block["type"] == "context":
-        return [element["text"] for element in block["elements"]]
-    return [block["text"]["text"]]
+    [reply] = said
+    assert "error id" in slack_text(reply)
 
 
 def test_a_slow_answer_is_preceded_by_one_working_notice(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,11 +80,11 @@ def test_a_slow_answer_is_preceded_by_one_working_notice(monkeypatch: pytest.Mon
     said: list[Any] = []
 
     with working_notice(said.append, "en", ("prometheus", "kubernetes")) as answer:
-        time.sleep(0.3)
+        wait_until(lambda: said, timeout=2, message="the working notice of a slow answer")
         answer([{"type": "section", "text": {"type": "mrkdwn", "text": "the answer"}}])
 
-    assert texts(said) == [":hourglass_flowing_sand: Working on it… (asking Prometheus and Kubernetes)",
-                           "the answer"]
+    assert [slack_text(reply) for reply in said] == [
+        ":hourglass_flowing_sand: Working on it… (asking Prometheus and Kubernetes)", "the answer"]
 
 
 def test_a_fast_answer_comes_alone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -99,9 +93,9 @@ def test_a_fast_answer_comes_alone(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with working_notice(said.append, "zh-CN") as answer:
         answer([{"type": "section", "text": {"type": "mrkdwn", "text": "答案"}}])
-    time.sleep(0.4)
+    time.sleep(0.4)  # twice WORKING_AFTER: a notice, had one been scheduled, would have come by now
 
-    assert texts(said) == ["答案"]
+    assert [slack_text(reply) for reply in said] == ["答案"]
 
 
 def test_an_answer_arriving_while_the_notice_is_posted_waits_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
