@@ -18,8 +18,8 @@ from bot.clients.slack import make_web_client
 from bot.clients.slack_groups import UserGroups
 from bot.clients.slack_users import UserDirectory
 from bot.clock import Clock, SystemClock
-from bot.combos import ComboEngine
-from bot.emoji_dialect import ActionRegistry, Dialect
+from bot.emoji.combos import ComboEngine
+from bot.emoji.dialect import ActionRegistry, Dialect
 from bot.gpu.service import GpuService
 from bot.incidents.desk import IncidentDesk
 from bot.incidents.escalation import Escalator

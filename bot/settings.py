@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.config_types import Duration, Strict, TimeZone
 from bot.durations import format_duration
-from bot.emoji_dialect import EmojiConfig, emoji_config_problems
+from bot.emoji.dialect import EmojiConfig, emoji_config_problems
 from bot.oncall.rotation import TeamRotation
 
 Language = Literal["en", "zh-CN"]

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.emoji_dialect import ComboContext
+from bot.emoji.dialect import ComboContext
 from bot.i18n import t
 from bot.render.blocks import section
 from bot.services import Services

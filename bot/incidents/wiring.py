@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from bot.emoji_dialect import ActionRegistry, ComboContext
+from bot.emoji.dialect import ActionRegistry, ComboContext
 from bot.incidents.desk import IncidentDesk, OpenRequest, Refused
 from bot.incidents.model import Incident
 

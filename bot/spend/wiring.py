@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.clients import ChatSender
 from bot.clock import Clock
-from bot.emoji_dialect import ActionRegistry, ComboContext
+from bot.emoji.dialect import ActionRegistry, ComboContext
 from bot.render.blocks import section
 from bot.retry import BackendError, backend_error_text
 from bot.settings import Config

@@ -11,8 +11,8 @@ import yaml
 from sqlalchemy import func, select
 
 from bot.clock import FrozenClock
-from bot.combos import ComboEngine
-from bot.emoji_dialect import ActionRegistry, Dialect, EmojiConfig
+from bot.emoji.combos import ComboEngine
+from bot.emoji.dialect import ActionRegistry, Dialect, EmojiConfig
 from bot.settings import ConfigError, load_config
 from bot.store.db import make_engine, migrate, session_factory
 from bot.store.models import ComboFire
@@ -393,7 +393,7 @@ def test_a_fired_combo_without_a_handler_reports_false(harness: MakeHarness) -> 
 
 
 def test_colons_inside_words_and_times_are_not_shortcodes() -> None:
-    from bot.emoji_dialect import Dialect, EmojiConfig
+    from bot.emoji.dialect import Dialect, EmojiConfig
 
     dialect = Dialect(EmojiConfig())
     assert dialect.in_text("a:b:c at 12:30:00, ratio 1:100:1") == []

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.emoji_dialect import ActionRegistry, Combo, ComboContext, Dialect
+from bot.emoji.dialect import ActionRegistry, Combo, ComboContext, Dialect
 from bot.metrics import ACTIONS_FIRED
 from bot.store import repo
 
