@@ -30,7 +30,6 @@ from bot.incidents.summary import IncidentSummary
 from bot.incidents.titles import clean_title, mentioned_users, slug
 from bot.notify import Notifier
 from bot.permissions import Audience, Denied, Permissions
-from bot.render.blocks import context, section
 from bot.render.time import local
 from bot.retry import BackendError
 from bot.settings import Config, Team
@@ -363,8 +362,7 @@ class IncidentDesk:
         except BackendError as exc:
             text = f"(message {ts}: {exc.reason})"
         if self.note(incident.id, user, text, key=f"pin:{channel}:{ts}", kind="pinned"):
-            self.notifier.ephemeral(channel, user, [context(t("incident.pinned", incident.language,
-                                                              number=incident.number))])
+            self.notifier.ephemeral(channel, user, render.pinned_blocks(incident, incident.language))
         return incident
 
     # Helpers -----------------------------------------------------------------------------------
@@ -393,7 +391,7 @@ class IncidentDesk:
                 if dm_key and page.dm_channel and page.dm_ts:
                     lang = self._reader(page.user, incident)
                     self.notifier.update(page.dm_channel, page.dm_ts,
-                                         [section(t(dm_key, lang, number=incident.number, user=actor or ""))])
+                                         render.page_answered_blocks(incident, lang, dm_key, actor or ""))
         self.notices.in_incident(incident, message)
         self.summary.refresh(incident)
         if pager:

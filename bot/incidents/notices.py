@@ -11,8 +11,8 @@ from bot.clients import PagerAction
 from bot.clock import Clock
 from bot.incidents import store
 from bot.incidents.model import Incident, TimelineEntry
+from bot.incidents.render import news_blocks
 from bot.notify import Notifier
-from bot.render.blocks import section
 from bot.retry import BackendError
 from bot.settings import Config
 
@@ -30,7 +30,7 @@ class IncidentNotices:
         """Post where the incident runs: its own channel, else the thread it hangs off."""
         channel = incident.channel_id or incident.origin_channel
         if channel:
-            self.notifier.post(channel, [section(text)], incident.thread_ts)
+            self.notifier.post(channel, news_blocks(text), incident.thread_ts)
 
     def to_team(self, incident: Incident, text: str, loud: bool = False) -> None:
         """Tell the team channel (or wherever the incident lives). Used for failures and warnings."""
@@ -39,7 +39,7 @@ class IncidentNotices:
             or incident.channel_id
         if channel:
             thread = None if loud or channel != incident.channel_id else incident.thread_ts
-            self.notifier.post(channel, [section(text)], thread, loud=loud)
+            self.notifier.post(channel, news_blocks(text), thread, loud=loud)
 
     def invite(self, incident: Incident, users: list[str]) -> None:
         """Into the incident's own channel; an incident running in a thread has no one to invite."""

@@ -94,6 +94,20 @@ def severity_select(incident: Incident, lang: str, severities: Sequence[str] = S
             "placeholder": {"type": "plain_text", "text": t("incident.severity_placeholder", lang)}}
 
 
+def news_blocks(text: str) -> list[Block]:
+    """One line of incident news (acknowledged, escalated, a warning) as a message of its own."""
+    return [section(text)]
+
+
+def page_answered_blocks(incident: Incident, lang: str, key: str, actor: str) -> list[Block]:
+    """What a page DM becomes once someone acted (acknowledged, resolved, cancelled…)."""
+    return [section(t(key, lang, number=incident.number, user=actor))]
+
+
+def pinned_blocks(incident: Incident, lang: str) -> list[Block]:
+    return [context(t("incident.pinned", lang, number=incident.number))]
+
+
 def page_blocks(incident: Incident, lang: str, tier: str, sla: str | None) -> list[Block]:
     """The page DM; it promises escalation only when the severity has an ack window."""
     key = "incident.page_dm" if sla else "incident.page_dm_no_sla"
