@@ -1,5 +1,5 @@
 """The composition root: builds the Bolt app from settings and services and registers every listener.
-The only module of `bot` that imports `handlers` (tests/unit/test_layering.py)."""
+The only module of `bot` that imports `handlers` (tests/unit/core/test_layering.py)."""
 
 from __future__ import annotations
 
