@@ -12,7 +12,6 @@ from slack_bolt import App
 from bot.escape import Markup, escape
 from bot.i18n import t
 from bot.incidents import render
-from bot.incidents.chart import chart_png
 from bot.incidents.desk import IncidentDesk, OpenRequest, Refused
 from bot.incidents.model import Incident
 from bot.render.blocks import Block, context, section
@@ -140,6 +139,8 @@ def stats(services: Services, inv: Invocation, rest: list[str]) -> list[Block]:
             days = period_days(word, inv.language)
         else:
             team = resolve_team(services, inv.team, word, inv.language).name
+    from bot.incidents.chart import chart_png  # matplotlib takes ~0.3 s to import; only this needs it
+
     report = services.incidents.stats(days, team)
     services.chat.upload(inv.channel, "incident-stats.png", chart_png(report, inv.language),
                          title=f"incidents {days}d")
