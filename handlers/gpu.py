@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.gpu.render import gpu_blocks
 from slack_bolt import App
 
+from bot.gpu.render import gpu_blocks
 from bot.render.blocks import Block
 from bot.services import Services
 from handlers.common import Command, Invocation, register_commands, resolve_team, single_optional

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.review.render import review_blocks
 from slack_bolt import App
 
 from bot.render.blocks import Block
+from bot.review.render import review_blocks
 from bot.services import Services
 from handlers.common import Command, Invocation, register_commands, resolve_team, single_optional
 
