@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import yaml
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     BeforeValidator,
@@ -130,6 +131,7 @@ class Env(BaseSettings):
     github_api_url: HttpUrl = "https://api.github.com"
     pagerduty_routing_key: SecretStr | None = None
     alertmanager_token: SecretStr | None = None
+    alertmanager_url: HttpUrl | None = None
     pagerduty_api_url: HttpUrl = "https://events.pagerduty.com"
     port: Port = 3000
     log_level: Annotated[str, BeforeValidator(_check_log_level)] = "INFO"
@@ -168,6 +170,7 @@ class Team(Strict):
     cost_tag: str | None = None
     repos: list[str] = []
     user_group: str | None = None
+    page_on: list[str] | None = None  # alert severity labels that open an incident; None: alerts.page_on
 
     @field_validator("name")
     @classmethod
@@ -240,6 +243,8 @@ class IncidentConfig(Strict):
     title_max_chars: Annotated[int, whole_number(20, 250)] = 80
     storm_window: Duration = timedelta(minutes=10)
     page_retry_max: Annotated[Duration, duration_within(timedelta(seconds=1))] = timedelta(seconds=10)
+    evidence_budget: Annotated[Duration, duration_within(timedelta(0), timedelta(seconds=60), above=True)] = \
+        timedelta(seconds=5)
 
     @field_validator("default_severity", "degraded_severity")
     @classmethod
@@ -268,7 +273,46 @@ class Timeouts(Strict):
     kubernetes: BackendTimeout = BackendTimeout()
     aws: BackendTimeout = BackendTimeout()
     github: BackendTimeout = BackendTimeout()
+    alertmanager: BackendTimeout = BackendTimeout()
     pagerduty: PagerDutyTimeout = PagerDutyTimeout()
+
+
+def _check_cron(value: str) -> str:
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        raise ValueError(f"expected a cron expression such as '0 2 * * 6' (minute hour day month weekday): {exc}") \
+            from None
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_check_cron)]
+
+
+class MaintenanceWindow(Strict):
+    """A recurring quiet window: alerts matching `team` or `namespace` are held while it is open."""
+
+    team: str | None = None
+    namespace: str | None = None
+    cron: Cron  # when each window opens, in the team's time zone (else defaults.timezone)
+    duration: Annotated[Duration, duration_within(timedelta(minutes=1), timedelta(days=7))]
+    reason: str = ""
+
+    @field_validator("namespace")
+    @classmethod
+    def _names_something(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value and not info.data.get("team"):
+            raise ValueError("expected a team or a namespace that the window quiets")
+        return value
+
+
+class AlertsConfig(Strict):
+    default_channel: str | None = None  # alert groups no team claims go here
+    reopen_within: Duration = timedelta(hours=1)
+    page_on: list[str] = ["critical"]  # `severity` label values that open an incident and page
+    severities: dict[str, str] = {"critical": "sev1", "error": "sev2", "warning": "sev3", "info": "sev4"}
+    silence_for: Annotated[Duration, duration_within(timedelta(minutes=1), timedelta(days=30))] = timedelta(hours=2)
+    maintenance: list[MaintenanceWindow] = []
 
 
 class Defaults(Strict):
@@ -286,6 +330,7 @@ class Config(Strict):
     timeouts: Timeouts = Timeouts()
     oncall: dict[str, TeamRotation] = {}
     admins: list[str] = []
+    alerts: AlertsConfig = AlertsConfig()
 
     @field_validator("teams")
     @classmethod
@@ -295,6 +340,21 @@ class Config(Strict):
         if duplicated:
             raise ValueError(f"expected unique team names, got {', '.join(duplicated)} more than once")
         return teams
+
+    @field_validator("alerts")
+    @classmethod
+    def _alerts_name_known_things(cls, alerts: AlertsConfig, info: ValidationInfo) -> AlertsConfig:
+        incidents = info.data.get("incidents")
+        known = list(incidents.severities) if incidents else []
+        wrong = sorted({value for value in alerts.severities.values() if known and value not in known})
+        if wrong:
+            raise ValueError(f"severities: {', '.join(wrong)} is not defined under incidents.severities "
+                             f"(expected one of {', '.join(known)})")
+        teams = {team.name for team in info.data.get("teams") or []}
+        unknown = sorted({w.team for w in alerts.maintenance if w.team and w.team not in teams})
+        if unknown:
+            raise ValueError(f"maintenance: team {', '.join(unknown)} is not one of the teams configured above")
+        return alerts
 
     def team_for_channel(self, channel_id: str | None, channel_name: str | None = None) -> Team:
         """The team that owns a channel; any channel no team claims belongs to the whole organisation."""

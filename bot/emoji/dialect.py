@@ -55,6 +55,7 @@ class EmojiConfig(Strict):
     resolve: list[str] = ["✅"]
     pin: list[str] = ["📌"]
     shutdown: list[str] = ["🛑"]
+    noisy: list[str] = ["👎"]
 
 
 def strip_modifiers(text: str) -> str:
@@ -125,7 +126,7 @@ class Dialect:
         return any(canonical in needed for _, needed in self.combos)
 
     def means(self, canonical: str | None, signal: str) -> bool:
-        """Whether an emoji carries a single-emoji signal: acknowledge, resolve, pin or shutdown."""
+        """Whether an emoji carries a single-emoji signal: acknowledge, resolve, pin, shutdown or noisy."""
         if canonical is None:
             return False
         return canonical in {self._from_any(e) for e in getattr(self.config, signal)}
@@ -143,7 +144,7 @@ def emoji_config_problems(emoji: EmojiConfig) -> list[str]:
     for i, combo in enumerate(emoji.combos):
         problems += [f"  emoji.combos[{i}].emoji[{j}] = {value!r}: {expected}"
                      for j, value in enumerate(combo.emoji) if dialect.canonical(value) is None]
-    for signal in ("acknowledge", "resolve", "pin", "shutdown"):
+    for signal in ("acknowledge", "resolve", "pin", "shutdown", "noisy"):
         problems += [f"  emoji.{signal}[{i}] = {value!r}: {expected}"
                      for i, value in enumerate(getattr(emoji, signal)) if dialect.canonical(value) is None]
     return problems

@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any  # at runtime too: SQLAlchemy evaluates the Mapped[...] annotations
 
-from sqlalchemy import JSON, DateTime, Float, Index, Integer, LargeBinary, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -89,6 +101,7 @@ class AlertRecord(Base):
     ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
     receiver: Mapped[str] = mapped_column(String(255), default="")
+    group_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
 
 
 class SchedulerJob(Base):
@@ -186,3 +199,90 @@ class OncallOverride(Base):
     ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AlertGroupRow(Base):
+    """One Alertmanager alert group (its `groupKey`), where it is routed and the Slack message showing it."""
+
+    __tablename__ = "alert_groups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of group_key, which can be long
+    group_key: Mapped[str] = mapped_column(Text)
+    alertname: Mapped[str] = mapped_column(String(255), default="", index=True)
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    channel: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))  # firing | resolved
+    common_labels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    common_annotations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    external_url: Mapped[str] = mapped_column(String(512), default="")
+    message_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the group's message, once posted
+    shown: Mapped[str] = mapped_column(String(64), default="")  # digest of the state last queued for Slack
+    held: Mapped[bool] = mapped_column(Boolean, default=False)  # a maintenance window holds its post
+    silence_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    silenced_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    silenced_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AlertFiringRow(Base):
+    """One firing streak of a group: from its first firing notification to the resolve (the alert-quality facts)."""
+
+    __tablename__ = "alert_firings"
+    __table_args__ = (Index("ix_alert_firings_group", "group_id", "started_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    notifications: Mapped[int] = mapped_column(Integer, default=0)
+    incident_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # set once: the streak's incident
+    paged: Mapped[bool] = mapped_column(Boolean, default=False)  # the incident was opened by page_on and paged
+
+
+class AlertOutboxRow(Base):
+    """A Slack side effect of an alert, written before it is sent; the worker claims it with one UPDATE."""
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (Index("ix_alert_outbox_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # post | update | reply | notice
+    channel: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"blocks": [...]} and kind's extras
+    status: Mapped[str] = mapped_column(String(16))  # pending | sending | sent | superseded | failed
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AlertFeedbackRow(Base):
+    """Someone said an alert group is noisy (👎 or the Noisy button), once per person per group."""
+
+    __tablename__ = "alert_feedback"
+    __table_args__ = (UniqueConstraint("group_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[int] = mapped_column(Integer)
+    alertname: Mapped[str] = mapped_column(String(255), default="", index=True)
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class MaintenanceRow(Base):
+    """A quiet window (from /alerts quiet, or one occurrence of a configured recurring window)."""
+
+    __tablename__ = "maintenance_windows"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)  # config occurrences: one row per opening
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    namespace: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(32))
+    start_announced: Mapped[bool] = mapped_column(Boolean, default=False)
+    end_announced: Mapped[bool] = mapped_column(Boolean, default=False)
