@@ -14,7 +14,7 @@ from bot.retry import BackendError, backend_name
 from bot.services import Services
 from bot.settings import Config, ConfigError, Env
 
-OK, FAIL, SKIP = "ok", "FAIL", "skip"
+OK, FAIL, SKIP, WARN = "ok", "FAIL", "skip", "warn"
 # No probe waits longer than this for a connection or an answer, so that with start-up the whole check
 # stays within ~10 s even when every backend accepts connections and never answers.
 PROBE_TIMEOUT = timedelta(seconds=8)
@@ -41,7 +41,8 @@ def run(out: TextIO = sys.stdout) -> int:
     database, slack_rows, backends = _concurrently(
         lambda: [_database(services)], lambda: _slack(env, services), lambda: _backends(env, services))
     slack_ok = bool(slack_rows) and slack_rows[-1].status == OK
-    rows += [*database, *slack_rows, *backends, *_rotations(services, slack_ok), *_user_groups(services, slack_ok)]
+    rows += [*database, *slack_rows, *backends, *_rotations(services, slack_ok), *_user_groups(services, slack_ok),
+             _alert_channels(config)]
     _print(rows, out)
     return 1 if any(row.status == FAIL for row in rows) else 0
 
@@ -131,6 +132,8 @@ def _backends(env: Env, services: Services) -> list[Row]:
          "AWS credentials",
          "Check the AWS credentials, AWS_ENDPOINT_URL if set, and the IAM policy (README, Backend permissions)."),
         ("github", bool(env.github_token), "GITHUB_TOKEN", "Check GITHUB_TOKEN and GITHUB_API_URL."),
+        ("alertmanager", bool(env.alertmanager_url), "ALERTMANAGER_URL",
+         "Check ALERTMANAGER_URL (the Silence button creates silences through its API v2)."),
     ]
     probes = [_backend_probe(services, name, variable, fix) if configured
               else _skipped(name, variable) for name, configured, variable, fix in checks]
@@ -141,7 +144,7 @@ def _backends(env: Env, services: Services) -> list[Row]:
 
 
 def _backend_probe(services: Services, name: str, variable: str, fix: str) -> Callable[[], list[Row]]:
-    attribute = {"prometheus": "prom", "kubernetes": "kube"}.get(name, name)
+    attribute = {"prometheus": "prom", "kubernetes": "kube", "alertmanager": "silences"}.get(name, name)
     return lambda: [_probe(_label(name), lambda: getattr(services, attribute).probe(), fix)]
 
 
@@ -164,6 +167,19 @@ def _rotations(services: Services, slack_ok: bool) -> list[Row]:
         else:
             rows.append(Row(OK, f"on-call {team}", f"{len(members)} member(s) resolve to Slack users"))
     return rows
+
+
+def _alert_channels(config: Config) -> Row:
+    """Where Alertmanager's alerts will be posted; with nowhere at all they are kept but nobody sees them."""
+    posting = [team.name for team in config.teams if team.channel]
+    default = config.alerts.default_channel
+    if not posting and not default:
+        return Row(WARN, "alerts", "no channel to post alerts in: they are stored (see /alerts) but not posted. "
+                                   "Set alerts.default_channel, or teams[].channel with teams[].namespaces, "
+                                   "in the config (config/example.yaml).")
+    where = ", ".join(posting) or "no team"
+    return Row(OK, "alerts", f"routed by team label or namespace to {where}; anything else to "
+                             f"{default or 'nowhere (set alerts.default_channel to post the rest)'}")
 
 
 def _user_groups(services: Services, slack_ok: bool) -> list[Row]:

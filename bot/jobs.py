@@ -37,10 +37,15 @@ def work_escalations() -> None:
     _bound().escalation.work_due()
 
 
+def deliver_alerts() -> None:
+    _bound().alerts.deliver()
+
+
 def job_specs(services: Services) -> list[JobSpec]:
     return [
         JobSpec("forget-old-events", "bot.jobs:forget_old_events", IntervalTrigger(hours=6)),
         JobSpec("work-escalations", "bot.jobs:work_escalations", IntervalTrigger(seconds=1)),
+        JobSpec("deliver-alerts", "bot.jobs:deliver_alerts", IntervalTrigger(seconds=1)),
     ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 HANDLER_SECONDS = Histogram(
     "bot_handler_seconds", "Time to handle one Slack request, by kind and name", ["kind", "name"],
@@ -14,3 +14,8 @@ ERRORS = Counter("bot_errors_total", "Errors by backend (slack, prometheus, kube
 RETRIES = Counter("bot_retries_total", "Retries of transient backend errors", ["backend"])
 DUPLICATES = Counter("bot_duplicate_events_total", "Slack events dropped as redeliveries")
 ACTIONS_FIRED = Counter("bot_emoji_actions_total", "Emoji combos that fired an action", ["action"])
+ALERT_OUTBOX = Counter("bot_alert_outbox_total", "Alert outbox rows finished or retried, by kind and outcome",
+                       ["kind", "outcome"])
+ALERTS_RECEIVED = Counter("bot_alert_notifications_total", "Alertmanager notifications, by result", ["result"])
+ALERT_OUTBOX_DEPTH = Gauge("bot_alert_outbox_depth", "Alert outbox rows waiting to be sent (read at scrape)")
+ALERT_OUTBOX_AGE = Gauge("bot_alert_outbox_oldest_seconds", "Age of the oldest alert outbox row waiting (at scrape)")

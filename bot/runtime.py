@@ -10,6 +10,7 @@ from pathlib import Path
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.alerts import wiring as alert_wiring
 from bot.app import build_app
 from bot.clock import Clock
 from bot.incidents import wiring as incident_wiring
@@ -45,6 +46,8 @@ def start_services(env: Env, config: Config, *, demo: bool = False, clock: Clock
 def register_domains(services: Services) -> None:
     """Domain packages attach what their emoji mean (combos and single-emoji signals)."""
     incident_wiring.register(services.actions, services.incidents)
+    services.incidents.opened.append(services.alerts.attach)
+    alert_wiring.register(services.actions, services.alerts)
     spend_wiring.register(services.actions, services.spend, services.chat, services.config, services.clock)
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.alerts.receive import AlertReceiver
-from bot.clients import ChatSender, CostSource, GitHubSource, KubeSource, Pager, PrometheusSource
+from bot.alerts.service import AlertService
+from bot.clients import ChatSender, CostSource, GitHubSource, KubeSource, Pager, PrometheusSource, SilenceSource
 from bot.clients.chat import Chat
 from bot.clients.pager import PagerDuty
 from bot.clients.slack import make_web_client
@@ -34,6 +36,8 @@ from bot.settings import Config, Env, Team
 from bot.spend.service import SpendService
 from bot.store.db import make_engine, session_factory
 
+log = logging.getLogger(__name__)
+
 
 def _not_configured(backend: str, variable: str) -> BackendError:
     return BackendError(backend, code="not_configured", params={"setting": variable})
@@ -48,6 +52,7 @@ class Services:
     slack: WebClient
     demo: bool = False
     actions: ActionRegistry = field(default_factory=ActionRegistry)
+    _bot_user: str = ""
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
@@ -55,8 +60,18 @@ class Services:
         return session_factory(self.engine)
 
     @cached_property
-    def alerts(self) -> AlertReceiver:
-        return AlertReceiver(self.sessions, self.clock)
+    def alerts(self) -> AlertService:
+        return AlertService(self.config, self.sessions, self.clock, self.chat, self.incidents, self.permissions,
+                            self.oncall.audience, lambda: self.silences, self.bot_user)
+
+    def bot_user(self) -> str:
+        """The bot's own Slack user id (the reporter of incidents alerts open); "" while Slack can't say."""
+        if not self._bot_user:
+            try:
+                self._bot_user = str(self.slack.auth_test().get("user_id") or "")
+            except (SlackApiError, SlackClientError, OSError) as exc:
+                log.warning("could not learn the bot's own user id: %s", exc)
+        return self._bot_user
 
     @cached_property
     def dialect(self) -> Dialect:
@@ -137,6 +152,18 @@ class Services:
 
         region = self.env.aws_default_region or os.environ.get("AWS_REGION") or "us-east-1"
         return AwsClient(region, endpoint_url=self.env.aws_endpoint_url, timeout=self.config.timeouts.aws)
+
+    @cached_property
+    def silences(self) -> SilenceSource:
+        if self.demo:
+            from bot.clients.demo import DemoAlertmanager
+
+            return DemoAlertmanager()
+        if not self.env.alertmanager_url:
+            raise _not_configured("alertmanager", "ALERTMANAGER_URL")
+        from bot.clients.alertmanager import AlertmanagerClient
+
+        return AlertmanagerClient(self.env.alertmanager_url, timeout=self.config.timeouts.alertmanager)
 
     @cached_property
     def github(self) -> GitHubSource:

@@ -15,12 +15,15 @@ from flask import Flask, Response, abort, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from bot.alerts import outbox as alert_outbox
 from bot.alerts.parse import BadPayload
 from bot.health import HealthCheck
 from bot.i18n import t
+from bot.metrics import ALERT_OUTBOX_AGE, ALERT_OUTBOX_DEPTH
+from bot.retry import DATABASE_ERRORS
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -36,10 +39,17 @@ def build_web(bolt: App, services: Services, alertmanager_token: str | None = No
     slack = SlackRequestHandler(bolt)
     health = HealthCheck(services.engine)
 
+    def bad_alert_payload(reason: str) -> tuple[Response, int]:
+        log.warning("rejected Alertmanager payload: %s", reason)
+        return jsonify(error=t("core.alert_bad_payload", services.config.defaults.language, reason=reason)), 400
+
     @web.before_request
-    def refuse_large_bodies() -> None:
+    def refuse_large_bodies() -> tuple[Response, int] | None:
         if (request.content_length or 0) > MAX_BODY_BYTES:
+            if request.path == "/alertmanager":  # Alertmanager logs the body: say why, like any bad payload
+                return bad_alert_payload(f"body: larger than {MAX_BODY_BYTES} bytes")
             abort(413)
+        return None
 
     @web.post("/slack/events")
     def slack_events() -> Response | tuple[Response, int]:
@@ -59,9 +69,9 @@ def build_web(bolt: App, services: Services, alertmanager_token: str | None = No
         try:
             stored = services.alerts.receive(_json_body())
         except BadPayload as exc:
-            log.warning("rejected Alertmanager payload: %s", exc)
-            return jsonify(error=t("core.alert_bad_payload", services.config.defaults.language,
-                                   reason=str(exc))), 400
+            return bad_alert_payload(str(exc))
+        except RequestEntityTooLarge:  # a chunked body of unknown length that turned out too large
+            return bad_alert_payload(f"body: larger than {MAX_BODY_BYTES} bytes")
         return jsonify(stored=stored), 200
 
     @web.get("/healthz")
@@ -71,6 +81,12 @@ def build_web(bolt: App, services: Services, alertmanager_token: str | None = No
 
     @web.get("/metrics")
     def metrics() -> Response:
+        try:
+            waiting, oldest = alert_outbox.depth(services.sessions, services.clock.now())
+            ALERT_OUTBOX_DEPTH.set(waiting)
+            ALERT_OUTBOX_AGE.set(oldest)
+        except DATABASE_ERRORS as exc:  # the metrics still answer; the gauges keep their last values
+            log.warning("could not read the alert outbox for /metrics: %s", type(exc).__name__)
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
     return web

@@ -14,7 +14,7 @@ from bot.services import Services
 from handlers.common import answering_failures, ephemeral, post
 
 log = logging.getLogger(__name__)
-SIGNALS = ("acknowledge", "resolve", "pin", "shutdown")
+SIGNALS = ("acknowledge", "resolve", "pin", "shutdown", "noisy")
 
 
 def register(app: App, services: Services) -> None:

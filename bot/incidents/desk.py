@@ -8,7 +8,8 @@ the incident. Paging is the `Escalator`'s.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +53,8 @@ class OpenRequest:
     emoji: str = ""
     degraded: bool = False
     force: bool = False  # open even if the channel just had an incident (the reporter said it's a new one)
+    team: str | None = None  # the owning team when the channel does not say (an alert routed by its labels)
+    alert_group: int | None = None  # the alert group it was opened from, when its message is not the origin
 
 
 class Refused(Exception):
@@ -71,6 +74,9 @@ class IncidentDesk:
     permissions: Permissions
     notifier: Notifier
     escalator: Escalator
+    # Run after a new incident is announced (alerts attach, Kubernetes evidence, resembling incidents), in order;
+    # each is best-effort: a failure is logged and the incident stands.
+    opened: list[Callable[[Incident, OpenRequest], None]] = field(default_factory=list)
 
     @property
     def notices(self) -> IncidentNotices:
@@ -88,7 +94,7 @@ class IncidentDesk:
     def open(self, request: OpenRequest) -> tuple[Incident, bool]:
         """Open an incident for a message (or a command); one incident per message, ever."""
         config = self.config
-        team = config.team_for_channel(request.channel)
+        team = (config.team_named(request.team) if request.team else None) or config.team_for_channel(request.channel)
         similar = self._storm_twin(request)
         if similar is not None:
             self._ask_same_or_new(similar, request)
@@ -104,7 +110,15 @@ class IncidentDesk:
         incident_id, created = store.insert(self.factory, row, f"opened from {request.source}")
         if created:
             self._announce(incident_id, request, team, chain, unreadable)
+            self._after_open(incident_id, request)
         return self.load(incident_id), created
+
+    def _after_open(self, incident_id: int, request: OpenRequest) -> None:
+        for hook in self.opened:
+            try:
+                hook(self.load(incident_id), request)
+            except Exception:
+                log.exception("after opening incident %s: %s failed", incident_id, getattr(hook, "__name__", hook))
 
     def _title(self, request: OpenRequest, team: Team) -> tuple[str, str | None]:
         limit = self.config.incidents.title_max_chars
@@ -338,6 +352,10 @@ class IncidentDesk:
     def in_channel(self, channel: str) -> Incident | None:
         """The incident whose own channel this is."""
         return store.find_by_channel(self.factory, channel)
+
+    def open_for_team(self, team: str) -> Incident | None:
+        """The team's most recent incident that is not resolved or cancelled."""
+        return store.latest_open(self.factory, team)
 
     def of_message(self, channel: str, ts: str) -> Incident | None:
         """The incident whose summary, confirmation, origin or page DM this message is."""

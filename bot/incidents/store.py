@@ -147,3 +147,11 @@ def recent_in_channel(factory: sessionmaker[Session], channel: str, since: datet
             query = query.where(or_(IncidentRow.origin_ts.is_(None), IncidentRow.origin_ts != exclude_ts))
         row_id = session.scalar(query.order_by(IncidentRow.id.desc()).limit(1))
     return load(factory, row_id) if row_id else None
+
+
+def latest_open(factory: sessionmaker[Session], team: str) -> Incident | None:
+    with factory() as session:
+        row_id = session.scalar(select(IncidentRow.id).where(IncidentRow.team == team,
+                                                             IncidentRow.status.in_(OPEN_STATUSES))
+                                .order_by(IncidentRow.id.desc()).limit(1))
+    return load(factory, row_id) if row_id else None

@@ -18,7 +18,7 @@ from bot.clients.slack_users import UserDirectory
 from bot.clock import Clock
 from bot.i18n import t
 from bot.oncall.roster import add_override, rotation_for, who_is_on_call
-from bot.oncall.rotation import TeamRotation, TierOnCall
+from bot.oncall.rotation import TierOnCall
 from bot.oncall.when import override_window
 from bot.permissions import Audience, Permissions
 from bot.settings import Config, Team
@@ -102,16 +102,18 @@ class OncallService:
         tier = request.tier if request.tier is not None else tiers[0]
         if tier not in tiers:
             raise OverrideRefused("oncall.override_unknown_tier", team=team.name, tier=tier, tiers=", ".join(tiers))
-        self._permissions.require(by, "override", f"{team.name} / {tier}", self._audience(team.name, rotation, lang),
-                                  lang)
+        self._permissions.require(by, "override", f"{team.name} / {tier}", self.audience(team.name, lang), lang)
         tz = self._users.get(by).tz or team.timezone
         now = self._clock.now()
         start, end = override_window(request.start, request.end, tz, now)
         add_override(self._factory, team.name, tier, request.user, start, end, by, now)
         return SavedOverride(user=request.user, team=team.name, tier=tier, start=start, end=end, tz=tz)
 
-    def _audience(self, team: str, rotation: TeamRotation, lang: str) -> Audience:
-        """The rotation's members, the team's user group and the admins may override."""
-        members = {m for each in rotation.tiers for layer in each.layers for m in layer.members}
+    def audience(self, team: str, lang: str) -> Audience:
+        """The team's rotation members and its user group (and always the admins): who may override on-call,
+        silence or quiet the team's alerts."""
+        rotation = rotation_for(self._config, team)
+        tiers = rotation.tiers if rotation else []
+        members = {m for each in tiers for layer in each.layers for m in layer.members}
         people = frozenset(u.id for u in map(self._users.resolve, sorted(members)) if u.found)
         return Audience(people=people, teams=(team,), description=t("permissions.rotation_members", lang))

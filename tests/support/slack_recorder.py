@@ -162,6 +162,9 @@ class SlackRecorder(LoopbackHTTPServer):
         self._users: dict[str, dict[str, Any]] = {}
         self._outages: dict[str, tuple[float, int]] = {}
         self._counter = itertools.count(1)
+        self._every: dict[str, tuple[int, int, int]] = {}  # method -> (every nth call, calls so far, Retry-After)
+        self._per_channel: tuple[frozenset[str], float, int] | None = None  # (methods, interval, Retry-After)
+        self._last_in_channel: dict[tuple[str, str], float] = {}
 
     # ----------------------------------------------------------------- addresses
 
@@ -209,6 +212,37 @@ class SlackRecorder(LoopbackHTTPServer):
         with self._changed:
             until, _status = self._outages.get(method, (0.0, 0))
         return time.monotonic() < until
+
+    def rate_limit_every(self, methods: tuple[str, ...], every: int = 2, retry_after: int = 1) -> None:
+        """Every `every`-th call of each of `methods` answers 429 with Retry-After (every=0 undoes it)."""
+        with self._changed:
+            for method in methods:
+                if every:
+                    self._every[method] = (every, 0, retry_after)
+                else:
+                    self._every.pop(method, None)
+
+    def rate_limit_per_channel(self, methods: tuple[str, ...], per_second: float = 1.0, retry_after: int = 1) -> None:
+        """Like Slack: more than `per_second` calls of `methods` to one channel answer 429 with Retry-After."""
+        with self._changed:
+            self._per_channel = (frozenset(methods), 1.0 / per_second, retry_after) if per_second else None
+
+    def _rate_limited(self, call: Call) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+        limited = (429, {"ok": False, "error": "ratelimited"})
+        with self._changed:
+            if call.method in self._every:
+                every, seen, retry_after = self._every[call.method]
+                self._every[call.method] = (every, seen + 1, retry_after)
+                if (seen + 1) % every == 0:
+                    return (*limited, {"Retry-After": str(retry_after)})
+            if self._per_channel and call.method in self._per_channel[0]:
+                _methods, interval, retry_after = self._per_channel
+                key = (call.method, str(call.params.get("channel", "")))
+                now = time.monotonic()
+                if now - self._last_in_channel.get(key, -interval) < interval:
+                    return (*limited, {"Retry-After": str(retry_after)})
+                self._last_in_channel[key] = now
+        return None
 
     def fail_method(self, method: str, error: str | None = "not_allowed_token_type") -> None:
         """Every call of `method` answers 200 {"ok": false, "error": error}; error=None undoes it."""
@@ -277,12 +311,15 @@ class SlackRecorder(LoopbackHTTPServer):
             self._messages.clear()
             self._users.clear()
             self._outages.clear()
+            self._every.clear()
+            self._per_channel = None
 
     # ----------------------------------------------------------------- answering
 
     def answer(self, call: Call) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Decide the reply to `call`, record it, and return (status, payload, headers)."""
-        status, payload, headers = self._programmed_failure(call.method) or self._success(call)
+        status, payload, headers = self._programmed_failure(call.method) or self._rate_limited(call) or \
+            self._success(call)
         recorded = Call(call.method, call.params, call.headers, call.path, call.body, status, payload)
         payload_safety.check_call(call.method, call.params)
         with self._changed:

@@ -1,0 +1,163 @@
+"""/alerts (firing now, noisy, quiet) and the buttons on alert messages: Silence, Open incident, Noisy."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+from bot.alerts.quality_render import noisy_blocks, noisy_chart_png
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.alerts.render import firing_blocks, noisy_modal
+from bot.alerts.service import AlertRefused
+from bot.durations import DurationTooLong, format_duration, parse_duration
+from bot.i18n import t
+from bot.incidents.desk import Refused
+from bot.permissions import Denied
+from bot.render.blocks import Block, context, section
+from bot.render.time import local
+from bot.services import Services
+from handlers.common import (
+    Button,
+    Click,
+    Command,
+    Invocation,
+    UsageError,
+    answering_failures,
+    echo,
+    ephemeral,
+    register_buttons,
+    register_commands,
+    resolve_team,
+)
+
+log = logging.getLogger("handlers")
+NOISY_PERIODS = {"7d": 7, "30d": 30}
+MAX_QUIET = timedelta(days=7)
+
+
+def alerts(services: Services, inv: Invocation) -> list[Block]:
+    sub = inv.args[0].lower() if inv.args else ""
+    if sub == "noisy":
+        return noisy(services, inv, inv.args[1:])
+    if sub == "quiet":
+        return quiet(services, inv, inv.args[1:])
+    if len(inv.args) > 1:
+        raise UsageError(t("core.unknown_argument", inv.language, argument=echo(" ".join(inv.args[1:]))))
+    team = resolve_team(services, inv.team, inv.args[0] if inv.args else None, inv.language) \
+        if inv.args or services.config.team_named(inv.team.name) else None
+    groups = services.alerts.firing(team.name if team else None)
+    tz = services.users.get(inv.user).tz or (team.timezone if team else services.config.defaults.timezone)
+    return firing_blocks(groups, team.name if team else None, inv.language, tz, services.clock.now())
+
+
+def noisy(services: Services, inv: Invocation, args: list[str]) -> list[Block]:
+    """/alerts noisy [team] [7d|30d]: the noisiest alert names, with a chart."""
+    days, words = 7, list(args)
+    for word in list(words):
+        if word.lower() in NOISY_PERIODS:
+            days = NOISY_PERIODS[word.lower()]
+            words.remove(word)
+    if len(words) > 1:
+        raise UsageError(t("core.unknown_argument", inv.language, argument=echo(" ".join(words[1:]))))
+    named = resolve_team(services, inv.team, words[0], inv.language) if words else None
+    team = named.name if named else (inv.team.name if services.config.team_named(inv.team.name) else None)
+    now = services.clock.now()
+    report = services.alerts.noisy(team, now - timedelta(days=days))
+    if report:
+        services.chat.upload(inv.channel, f"noisy-alerts-{days}d.png", noisy_chart_png(report, inv.language),
+                             title=t("alerts.chart_title", inv.language, days=days))
+    return noisy_blocks(report, team, days, inv.language)
+
+
+def quiet(services: Services, inv: Invocation, args: list[str]) -> list[Block]:
+    """/alerts quiet <team|namespace> <duration> [reason]"""
+    if len(args) < 2:
+        raise UsageError(t("alerts.quiet_needs", inv.language))
+    try:
+        duration = parse_duration(args[1])
+    except (ValueError, DurationTooLong):
+        raise UsageError(t("alerts.quiet_bad_duration", inv.language, duration=echo(args[1]))) from None
+    if not timedelta(minutes=1) <= duration <= MAX_QUIET:
+        raise UsageError(t("alerts.quiet_bad_duration", inv.language, duration=echo(args[1])))
+    try:
+        window = services.alerts.quiet(args[0].lstrip("#"), duration, " ".join(args[2:]), inv.user, inv.language)
+    except (Denied, AlertRefused) as exc:
+        return [section(str(exc))]
+    tz = services.users.get(inv.user).tz or inv.team.timezone
+    return [section(t("alerts.quiet_saved", inv.language, target=args[0], until=f"{local(window.ends_at, tz):%H:%M}",
+                      duration=format_duration(duration)))]
+
+
+# Buttons ---------------------------------------------------------------------------------------------
+
+
+def silence(services: Services, click: Click) -> list[Block] | None:
+    try:
+        done = services.alerts.silence(_group_id(click), click.user, click.language)
+    except (Denied, AlertRefused) as exc:
+        return [section(str(exc))]
+    tz = services.users.get(click.user).tz or services.alerts.team_zone(done.group.team)
+    return [context(t("alerts.silenced", click.language, alertname=done.group.alertname,
+                      until=f"{local(done.until, tz):%H:%M}"))]
+
+
+def open_incident(services: Services, click: Click) -> list[Block] | None:
+    try:
+        incident = services.alerts.open_incident(_group_id(click), click.user)
+    except (Refused, AlertRefused) as exc:
+        return [section(str(exc))]
+    return [context(t("incident.opened", click.language, number=incident.number, severity=incident.severity,
+                      title=incident.title))]
+
+
+def _group_id(click: Click) -> int:
+    return int(str(click.value))
+
+
+COMMANDS = {"/alerts": Command("alerts", alerts)}
+BUTTONS: dict[str, Button] = {"alerts_silence": silence, "alerts_incident": open_incident}
+NOISY_VIEW = "alerts_noisy_reason"
+
+
+def register(app: App, services: Services) -> None:
+    register_commands(app, services, COMMANDS)
+    register_buttons(app, services, BUTTONS)
+
+    def ask_reason(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """The Noisy button opens a one-line modal at once: Slack's trigger_id expires after 3 s."""
+        ack()
+        user = body.get("user", {}).get("id", "")
+        lang = services.language(user, services.config.team_for_channel(body.get("channel", {}).get("id")))
+        action = body["actions"][0]
+        metadata = {"group": action.get("value"), "channel": body.get("channel", {}).get("id")}
+        try:
+            client.views_open(trigger_id=body["trigger_id"], view=noisy_modal(json.dumps(metadata), lang))
+        except (SlackApiError, KeyError) as exc:  # too late, or Slack refused: record without a reason
+            log.info("could not open the noisy modal: %s", exc)
+            record_noisy(body, metadata, "")
+
+    def record_noisy(body: dict[str, Any], metadata: dict[str, Any], reason: str) -> None:
+        user = body.get("user", {}).get("id", "")
+        channel = str(metadata.get("channel") or "")
+        lang = services.language(user, services.config.team_for_channel(channel))
+        reply = ephemeral(services.chat, channel, user)
+        with answering_failures(reply, lang, "view", NOISY_VIEW):
+            try:
+                services.alerts.mark_noisy(int(metadata["group"]), user, reason, tell=True)
+            except AlertRefused as exc:
+                reply([section(str(exc))])
+
+    def submitted(body: dict[str, Any]) -> None:
+        view = body.get("view", {})
+        values = view.get("state", {}).get("values", {})
+        reason = str(values.get("reason", {}).get("reason", {}).get("value") or "")
+        record_noisy(body, json.loads(view.get("private_metadata") or "{}"), reason)
+
+    app.action("alerts_noisy")(ask_reason)
+    app.view(NOISY_VIEW)(ack=lambda ack: ack(), lazy=[submitted])
+
