@@ -13,8 +13,8 @@ SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    kind: str  # opened, paged, page_failed, acknowledged, escalated, severity, note, pinned, mitigated,
-    #            resolved, cancelled, gap, exhausted
+    kind: str  # opened, paged, page_failed, acknowledged, escalated, severity, note, resolution, pinned,
+    #            mitigated, resolved, cancelled, gap, exhausted, alert (params: {"labels": {…}, "group": id})
     actor: str | None  # Slack user id, or None for the bot
     text: str  # English, for logs and old rows; readers see `incident.timeline_<kind>` filled with `params`
     params: dict[str, Any] | None = None
@@ -56,6 +56,18 @@ class Incident:
 
     def time_to(self, moment: datetime | None) -> timedelta | None:
         return moment - self.created_at if moment else None
+
+    @property
+    def resolution(self) -> TimelineEntry | None:
+        """How it was resolved: the last note marked as the resolution (kind "resolution"), else the last plain
+        note written before it was resolved (kind "note"), else None. The entry's kind tells which."""
+        marked = [e for e in self.timeline if e.kind == "resolution" and e.text.strip()]
+        if marked:
+            return marked[-1]
+        end = self.resolved_at
+        notes = [e for e in self.timeline
+                 if e.kind == "note" and e.text.strip() and (end is None or e.at <= end)]
+        return notes[-1] if notes else None
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,8 @@ def timeline_line(entry: TimelineEntry, lang: str) -> str:
     """One timeline entry in the reader's language, people as mentions; notes and pins as written."""
     actor = mention(entry.actor) + " " if entry.actor else ""
     key = f"incident.timeline_{entry.kind}"
+    if entry.kind == "resolution":
+        return actor + t(key, lang, text=entry.text)
     if entry.kind in {"note", "pinned"} or entry.params is None or key not in catalog("en"):
         return actor + escape(entry.text)
     params = {name: mention(value) if name in {"user", "by"} and value else value

@@ -49,8 +49,8 @@ def to_incident(row: IncidentRow, events: Any = ()) -> Incident:
     timeline = tuple(TimelineEntry(at=e.at, kind=e.kind, actor=e.actor, text=e.text, params=e.params)
                      for e in events)
     responders = tuple(dict.fromkeys(e.actor for e in events
-                                     if e.actor and e.kind in {"acknowledged", "note", "mitigated", "resolved",
-                                                               "severity", "escalated", "pinned"}))
+                                     if e.actor and e.kind in {"acknowledged", "note", "resolution", "mitigated",
+                                                               "resolved", "severity", "escalated", "pinned"}))
     return Incident(
         id=row.id, title=row.title, severity=row.severity, team=row.team, status=row.status,
         reporter=row.reporter, commander=row.commander, language=row.language, created_at=row.created_at,
