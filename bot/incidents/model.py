@@ -134,3 +134,33 @@ class Page:
     sent_at: datetime | None = None
     dm_channel: str | None = None
     dm_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class Resemblance:
+    """A past incident of the same team that looks like a new one, with why, so the reader can judge the match.
+
+    `shared_labels` are (label, value) pairs in the order alertname, namespace, deployment; `shared_words` the
+    title tokens both titles have (CJK as character pairs), in the new title's order. `resolution` is the
+    note marked as the resolution (`resolution_kind` "resolution") or the last note before it was resolved
+    ("note"); None when nobody wrote either. `duration` runs from opening to resolving (to mitigating when it
+    was only mitigated); `ago` from its opening to the new incident's.
+    """
+
+    incident_id: int
+    title: str
+    status: str  # resolved | mitigated
+    created_at: datetime
+    resolved_at: datetime | None
+    duration: timedelta | None
+    ago: timedelta
+    shared_labels: tuple[tuple[str, str], ...] = ()
+    shared_words: tuple[str, ...] = ()
+    title_overlap: float = 0.0  # Jaccard overlap of the title tokens, 0…1
+    resolution: str | None = None
+    resolution_kind: str | None = None  # resolution | note | None
+    channel_id: str | None = None
+
+    @property
+    def number(self) -> int:
+        return self.incident_id

@@ -137,6 +137,25 @@ def in_period(factory: sessionmaker[Session], since: datetime, team: str | None 
         return [to_incident(r) for r in rows]
 
 
+def past_of_team(factory: sessionmaker[Session], team: str, since: datetime, until: datetime, exclude: int,
+                 statuses: tuple[str, ...], kinds: tuple[str, ...], limit: int) -> list[Incident]:
+    """The team's incidents opened in [since, until] with one of `statuses` (not `exclude`), newest first, at
+    most `limit`; their timelines hold only the events of `kinds`. Two queries, whatever the count."""
+    with factory() as session:
+        rows = session.scalars(select(IncidentRow).where(
+            IncidentRow.team == team, IncidentRow.created_at >= since, IncidentRow.created_at <= until,
+            IncidentRow.id != exclude, IncidentRow.status.in_(statuses))
+            .order_by(IncidentRow.created_at.desc(), IncidentRow.id.desc()).limit(limit)).all()
+        if not rows:
+            return []
+        events: dict[int, list[IncidentEventRow]] = {row.id: [] for row in rows}
+        for event in session.scalars(select(IncidentEventRow).where(
+                IncidentEventRow.incident_id.in_(list(events)), IncidentEventRow.kind.in_(kinds))
+                .order_by(IncidentEventRow.at, IncidentEventRow.id)):
+            events[event.incident_id].append(event)
+        return [to_incident(row, events[row.id]) for row in rows]
+
+
 def recent_in_channel(factory: sessionmaker[Session], channel: str, since: datetime,
                       exclude_ts: str | None = None) -> Incident | None:
     """The newest still-open incident opened from `channel` since `since` (other than from message `exclude_ts`)."""
