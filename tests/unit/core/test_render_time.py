@@ -85,7 +85,7 @@ def test_age_in_the_spend_catalog_says_just_now_and_hours_for_two_days(delta: ti
 
 
 @pytest.mark.parametrize(("delta", "en", "zh"), [
-    (timedelta(days=13, hours=23), "13 days ago", "13 天前"),
+    (timedelta(days=13, hours=23), "13 d ago", "13 天前"),
     (timedelta(days=14), "2 weeks ago", "2 周前"),
     (timedelta(days=27), "3 weeks ago", "3 周前"),
 ])

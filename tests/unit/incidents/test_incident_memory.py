@@ -184,7 +184,7 @@ def test_line_for_a_mitigated_incident_with_only_a_last_note_and_words() -> None
     line = resembling_line(resemblance(status="mitigated", resolved_at=None, shared_labels=(),
                                        shared_words=("checkout", "500s"), resolution="scaled up",
                                        resolution_kind="note", ago=timedelta(days=3)), "en")
-    assert line == ("Looks like *#12* api pods crash (3 days ago, mitigated after 42m): matched title words "
+    assert line == ("Looks like *#12* api pods crash (3 d ago, mitigated after 42m): matched title words "
                     "checkout, 500s — last note: scaled up")
 
 
