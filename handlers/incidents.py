@@ -33,6 +33,7 @@ from handlers.common import (
 
 NUMBER = re.compile(r"^#?(\d+)$")
 PERIOD = re.compile(r"^(\d+)d$")
+RESOLUTION = re.compile(r"^\s*(?:resolution|解决)\s*[:：]\s*", re.IGNORECASE)  # `note resolution: …`, `note 解决：…`
 MAX_NUMBER = 2**31 - 1  # incident ids are 32-bit integers in the database
 MAX_PERIOD_DAYS = 365
 Subcommand = Callable[[Services, Invocation, list[str]], list[Block]]
@@ -109,8 +110,16 @@ def note(services: Services, inv: Invocation, rest: list[str]) -> list[Block]:
     found, words = target(services, inv, rest, "note")
     if not words:
         raise UsageError()
-    services.incidents.note(found.id, inv.user, " ".join(words))
-    return [context(t("incident.note_added", inv.language, number=found.number))]
+    text = " ".join(words)
+    marked = RESOLUTION.match(text)
+    if marked is None:
+        services.incidents.note(found.id, inv.user, text)
+        return [context(t("incident.note_added", inv.language, number=found.number))]
+    resolution = text[marked.end():].strip()
+    if not resolution:
+        raise UsageError()
+    services.incidents.note(found.id, inv.user, resolution, kind="resolution")
+    return [context(t("incident.resolution_added", inv.language, number=found.number))]
 
 
 def severity(services: Services, inv: Invocation, rest: list[str]) -> list[Block]:

@@ -13,8 +13,8 @@ SEVERITIES = ("sev1", "sev2", "sev3", "sev4")
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    kind: str  # opened, paged, page_failed, acknowledged, escalated, severity, note, pinned, mitigated,
-    #            resolved, cancelled, gap, exhausted
+    kind: str  # opened, paged, page_failed, acknowledged, escalated, severity, note, resolution, pinned,
+    #            mitigated, resolved, cancelled, gap, exhausted, alert (params: {"labels": {…}, "group": id})
     actor: str | None  # Slack user id, or None for the bot
     text: str  # English, for logs and old rows; readers see `incident.timeline_<kind>` filled with `params`
     params: dict[str, Any] | None = None
@@ -56,6 +56,18 @@ class Incident:
 
     def time_to(self, moment: datetime | None) -> timedelta | None:
         return moment - self.created_at if moment else None
+
+    @property
+    def resolution(self) -> TimelineEntry | None:
+        """How it was resolved: the last note marked as the resolution (kind "resolution"), else the last plain
+        note written before it was resolved (kind "note"), else None. The entry's kind tells which."""
+        marked = [e for e in self.timeline if e.kind == "resolution" and e.text.strip()]
+        if marked:
+            return marked[-1]
+        end = self.resolved_at
+        notes = [e for e in self.timeline
+                 if e.kind == "note" and e.text.strip() and (end is None or e.at <= end)]
+        return notes[-1] if notes else None
 
 
 @dataclass(frozen=True)
@@ -122,3 +134,33 @@ class Page:
     sent_at: datetime | None = None
     dm_channel: str | None = None
     dm_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class Resemblance:
+    """A past incident of the same team that looks like a new one, with why, so the reader can judge the match.
+
+    `shared_labels` are (label, value) pairs in the order alertname, namespace, deployment; `shared_words` the
+    title tokens both titles have (CJK as character pairs), in the new title's order. `resolution` is the
+    note marked as the resolution (`resolution_kind` "resolution") or the last note before it was resolved
+    ("note"); None when nobody wrote either. `duration` runs from opening to resolving (to mitigating when it
+    was only mitigated); `ago` from its opening to the new incident's.
+    """
+
+    incident_id: int
+    title: str
+    status: str  # resolved | mitigated
+    created_at: datetime
+    resolved_at: datetime | None
+    duration: timedelta | None
+    ago: timedelta
+    shared_labels: tuple[tuple[str, str], ...] = ()
+    shared_words: tuple[str, ...] = ()
+    title_overlap: float = 0.0  # Jaccard overlap of the title tokens, 0…1
+    resolution: str | None = None
+    resolution_kind: str | None = None  # resolution | note | None
+    channel_id: str | None = None
+
+    @property
+    def number(self) -> int:
+        return self.incident_id

@@ -44,7 +44,8 @@ def review_markdown(incident: Incident, names: Mapping[str, str], language: str,
         _key_times(incident, zone, tz, lang),
         _responders(incident, names, lang),
         _timeline(incident.timeline, names, zone, tz, lang),
-        *(_empty_section(name, lang) for name in _FILL_IN),
+        *(_empty_section(name, lang, _resolution(incident, names, lang) if name == "root_cause" else "")
+          for name in _FILL_IN),
         _action_items(lang),
         f"> {_text('blameless', lang)}",
     ]
@@ -160,8 +161,20 @@ def _kind(kind: str, lang: str) -> str:
 # ---------------------------------------------------------------- sections to fill in
 
 
-def _empty_section(name: str, lang: str) -> str:
-    return f"## {_text(f'{name}', lang)}\n\n<!-- {_text(f'hint_{name}', lang)} -->"
+def _empty_section(name: str, lang: str, known: str = "") -> str:
+    """A section for the humans: what the bot already knows (if anything), then a hint they can't see."""
+    body = f"{known}\n\n" if known else ""
+    return f"## {_text(f'{name}', lang)}\n\n{body}<!-- {_text(f'hint_{name}', lang)} -->"
+
+
+def _resolution(incident: Incident, names: Mapping[str, str], lang: str) -> str:
+    """The note marked as the resolution (`/incident note resolution: …`), else the last note before resolving,
+    labelled as such; "" when there is neither."""
+    entry = incident.resolution
+    if entry is None:
+        return ""
+    label = _text("resolution" if entry.kind == "resolution" else "last_note", lang)
+    return _fact(label, _inline(entry.text, names), lang)
 
 
 def _action_items(lang: str) -> str:

@@ -1,4 +1,4 @@
-"""Block Kit for incidents: confirmation, pinned summary, page DM, status, stats."""
+"""Block Kit for incidents: confirmation, pinned summary, page DM, status, stats, past incidents like this one."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 from bot.durations import format_duration
 from bot.escape import Markup, escape
 from bot.i18n import catalog, t
-from bot.incidents.model import SEVERITIES, Incident, Page, TimelineEntry
+from bot.incidents.model import SEVERITIES, Incident, Page, Resemblance, TimelineEntry
 from bot.incidents.stats import IncidentStats, StatsReport
 from bot.render.blocks import SECTION_LIMIT, Block, actions, button, context, header, mention, section
-from bot.render.time import local, stamp
+from bot.render.text import fit_lines
+from bot.render.time import age, local, stamp
 
 __all__ = ["section"]
 
@@ -138,6 +139,8 @@ def timeline_line(entry: TimelineEntry, lang: str) -> str:
     """One timeline entry in the reader's language, people as mentions; notes and pins as written."""
     actor = mention(entry.actor) + " " if entry.actor else ""
     key = f"incident.timeline_{entry.kind}"
+    if entry.kind == "resolution":
+        return actor + t(key, lang, text=entry.text)
     if entry.kind in {"note", "pinned"} or entry.params is None or key not in catalog("en"):
         return actor + escape(entry.text)
     params = {name: mention(value) if name in {"user", "by"} and value else value
@@ -204,3 +207,47 @@ def _chunks(lines: Sequence[str], limit: int) -> list[str]:
         else:
             chunks.append(line)
     return chunks
+
+
+RESEMBLING_TITLE_CHARS = 80
+RESEMBLING_TEXT_CHARS = 300
+
+
+def resembling_blocks(items: Sequence[Resemblance], lang: str) -> list[Block]:
+    """Past incidents like a new one (`bot.incidents.memory.resembling`), one compact line each: when, how long,
+    what matched and how it was resolved. Nothing when there are none."""
+    if not items:
+        return []
+    lines = [resembling_line(item, lang) for item in items]
+    text = fit_lines(lines, lambda count: t("incident.resembling_more", lang, count=count), SECTION_LIMIT - 100)
+    return [section(t("incident.resembling_header", lang) + "\n" + text)]
+
+
+def resembling_line(item: Resemblance, lang: str) -> str:
+    """`Looks like #12 checkout 500s (3 weeks ago, 42m): matched alertname `X`, namespace `y` — resolution: …`"""
+    separator = t("core.list_separator", lang)
+    why = [t("incident.resembling_label", lang, name=name, value=value.replace("`", "'"))
+           for name, value in item.shared_labels]
+    if item.shared_words:
+        why.append(t("incident.resembling_words", lang, words=", ".join(item.shared_words)))
+    if item.duration is None:
+        duration = t("incident.resembling_no_duration", lang)
+    elif item.resolved_at is None:
+        duration = t("incident.resembling_mitigated", lang, duration=format_duration(item.duration))
+    else:
+        duration = format_duration(item.duration)
+    if item.resolution:
+        text = _clip(item.resolution, RESEMBLING_TEXT_CHARS)
+        resolution = (t("incident.resembling_resolution", lang, text=text) if item.resolution_kind == "resolution"
+                      else t("incident.resembling_last_note", lang, text=text))
+    else:
+        resolution = t("incident.resembling_no_resolution", lang)
+    return t("incident.resembling_line", lang, number=item.number, title=_clip(item.title, RESEMBLING_TITLE_CHARS),
+             ago=age(item.ago, lang, "incident", weeks_from=timedelta(weeks=2)), duration=Markup(duration),
+             why=Markup(separator.join(why)), resolution=resolution)
+
+
+def _clip(text: str, limit: int) -> str:
+    """User text on one line, at most `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

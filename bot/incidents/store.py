@@ -49,8 +49,8 @@ def to_incident(row: IncidentRow, events: Any = ()) -> Incident:
     timeline = tuple(TimelineEntry(at=e.at, kind=e.kind, actor=e.actor, text=e.text, params=e.params)
                      for e in events)
     responders = tuple(dict.fromkeys(e.actor for e in events
-                                     if e.actor and e.kind in {"acknowledged", "note", "mitigated", "resolved",
-                                                               "severity", "escalated", "pinned"}))
+                                     if e.actor and e.kind in {"acknowledged", "note", "resolution", "mitigated",
+                                                               "resolved", "severity", "escalated", "pinned"}))
     return Incident(
         id=row.id, title=row.title, severity=row.severity, team=row.team, status=row.status,
         reporter=row.reporter, commander=row.commander, language=row.language, created_at=row.created_at,
@@ -135,6 +135,25 @@ def in_period(factory: sessionmaker[Session], since: datetime, team: str | None 
             query = query.where(IncidentRow.team == team)
         rows = session.scalars(query.order_by(IncidentRow.created_at)).all()
         return [to_incident(r) for r in rows]
+
+
+def past_of_team(factory: sessionmaker[Session], team: str, since: datetime, until: datetime, exclude: int,
+                 statuses: tuple[str, ...], kinds: tuple[str, ...], limit: int) -> list[Incident]:
+    """The team's incidents opened in [since, until] with one of `statuses` (not `exclude`), newest first, at
+    most `limit`; their timelines hold only the events of `kinds`. Two queries, whatever the count."""
+    with factory() as session:
+        rows = session.scalars(select(IncidentRow).where(
+            IncidentRow.team == team, IncidentRow.created_at >= since, IncidentRow.created_at <= until,
+            IncidentRow.id != exclude, IncidentRow.status.in_(statuses))
+            .order_by(IncidentRow.created_at.desc(), IncidentRow.id.desc()).limit(limit)).all()
+        if not rows:
+            return []
+        events: dict[int, list[IncidentEventRow]] = {row.id: [] for row in rows}
+        for event in session.scalars(select(IncidentEventRow).where(
+                IncidentEventRow.incident_id.in_(list(events)), IncidentEventRow.kind.in_(kinds))
+                .order_by(IncidentEventRow.at, IncidentEventRow.id)):
+            events[event.incident_id].append(event)
+        return [to_incident(row, events[row.id]) for row in rows]
 
 
 def recent_in_channel(factory: sessionmaker[Session], channel: str, since: datetime,

@@ -36,10 +36,13 @@ def local_stamp(at: datetime, tz: str | ZoneInfo) -> str:
 
 
 def age(delta: timedelta, lang: str, domain: str, *, days_from: timedelta = timedelta(days=1),
-        just_now: bool = False) -> str:
+        just_now: bool = False, weeks_from: timedelta | None = None) -> str:
     """How old something is, in whole units from the `domain` catalog: `<domain>.age_minutes` under an hour,
-    `age_hours` under `days_from`, else `age_days`; with `just_now`, `age_now` under a minute. Never negative."""
+    `age_hours` under `days_from`, else `age_days`; with `just_now`, `age_now` under a minute; with `weeks_from`,
+    `age_weeks` from then on. Never negative."""
     minutes = int(max(delta, timedelta()).total_seconds() // 60)
+    if weeks_from is not None and minutes >= weeks_from.total_seconds() // 60:
+        return t(f"{domain}.age_weeks", lang, count=minutes // (7 * 24 * 60))
     if just_now and minutes < 1:
         return t(f"{domain}.age_now", lang)
     if minutes < 60:

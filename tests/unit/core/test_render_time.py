@@ -82,3 +82,13 @@ def test_age_in_the_review_catalog(delta: timedelta, en: str, zh: str) -> None:
 def test_age_in_the_spend_catalog_says_just_now_and_hours_for_two_days(delta: timedelta, en: str, zh: str) -> None:
     assert age(delta, "en", "spend", days_from=timedelta(hours=48), just_now=True) == en
     assert age(delta, "zh-CN", "spend", days_from=timedelta(hours=48), just_now=True) == zh
+
+
+@pytest.mark.parametrize(("delta", "en", "zh"), [
+    (timedelta(days=13, hours=23), "13 d ago", "13 天前"),
+    (timedelta(days=14), "2 weeks ago", "2 周前"),
+    (timedelta(days=27), "3 weeks ago", "3 周前"),
+])
+def test_age_counts_weeks_from_weeks_from(delta: timedelta, en: str, zh: str) -> None:
+    assert age(delta, "en", "incident", weeks_from=timedelta(weeks=2)) == en
+    assert age(delta, "zh-CN", "incident", weeks_from=timedelta(weeks=2)) == zh

@@ -259,9 +259,46 @@ def test_every_table_is_well_formed() -> None:
     "heading", ["Summary", "Impact", "Root cause", "What went well", "What went wrong"]
 )
 def test_sections_to_fill_in_are_present_and_empty(heading: str) -> None:
-    body = section(review_markdown(make_incident(), NAMES, "en", "UTC"), heading)
+    without_notes = make_incident(timeline=tuple(e for e in TIMELINE if e.kind != "note"))
+    body = section(review_markdown(without_notes, NAMES, "en", "UTC"), heading)
 
     assert re.fullmatch(r"<!-- [^\n]* -->", body), body  # only an invisible hint
+
+
+def test_root_cause_section_shows_the_resolution_note_before_the_hint() -> None:
+    timeline = (*TIMELINE,
+                TimelineEntry(at(40), "resolution", "U_BOB", "raised the memory limit to 16Gi\nsince usage > 8Gi"),
+                TimelineEntry(at(50), "note", "U_CAROL", "watching it for a while"))
+    text = review_markdown(make_incident(timeline=timeline), NAMES, "en", "UTC")
+
+    body = section(text, "Root cause").splitlines()
+    assert body[0] == "- **Resolution:** raised the memory limit to 16Gi since usage &gt; 8Gi"
+    assert body[-1].startswith("<!-- ")
+    assert "| resolution |" in section(text, "Timeline")
+
+
+def test_a_later_resolution_note_replaces_an_earlier_one() -> None:
+    timeline = (*TIMELINE, TimelineEntry(at(40), "resolution", "U_BOB", "restarted the pods"),
+                TimelineEntry(at(60), "resolution", "U_BOB", "raised the memory limit"))
+    body = section(review_markdown(make_incident(timeline=timeline), NAMES, "en", "UTC"), "Root cause")
+
+    assert body.splitlines()[0] == "- **Resolution:** raised the memory limit"
+
+
+def test_without_a_resolution_note_the_last_note_before_resolving_is_shown_as_such() -> None:
+    timeline = (*TIMELINE, TimelineEntry(at(70), "note", "U_CAROL", "written after resolving"))
+    body = section(review_markdown(make_incident(timeline=timeline), NAMES, "en", "UTC"), "Root cause")
+
+    assert body.splitlines()[0] == ("- **Last note before resolving (no resolution was recorded with "
+                                    "`/incident note resolution: …`):** kubectl describe: OOMKilled \\| BackOff "
+                                    "node gpu-7 cordoned")
+
+
+def test_chinese_review_labels_the_resolution_in_chinese() -> None:
+    timeline = (*TIMELINE, TimelineEntry(at(40), "resolution", "U_BOB", "回滚到 v41"))
+    text = review_markdown(make_incident(timeline=timeline, language="zh-CN"), NAMES, "zh-CN", "UTC")
+
+    assert "- **解决方法：** 回滚到 v41" in text
 
 
 def test_action_items_table_has_one_empty_row() -> None:
