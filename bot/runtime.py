@@ -46,7 +46,7 @@ def start_services(env: Env, config: Config, *, demo: bool = False, clock: Clock
 def register_domains(services: Services) -> None:
     """Domain packages attach what their emoji mean (combos and single-emoji signals)."""
     incident_wiring.register(services.actions, services.incidents)
-    services.incidents.opened.append(services.alerts.attach)
+    services.incidents.opened += [services.alerts.attach, services.incidents.show_resembling]
     alert_wiring.register(services.actions, services.alerts)
     spend_wiring.register(services.actions, services.spend, services.chat, services.config, services.clock)
 

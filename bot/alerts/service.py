@@ -91,6 +91,7 @@ class AlertService:
                 store.set_held(session, group.id, True)
                 return
             if channel:
+                store.show(session, group)
                 outbox.enqueue(session, "post", channel, now, group.id)
                 if group.team:
                     outbox.enqueue(session, "correlate", channel, now, group.id, {"streak": change.streak_id})

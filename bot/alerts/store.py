@@ -7,6 +7,7 @@ and the Slack side effects it causes (bot.alerts.outbox) commit together or not 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -197,6 +198,24 @@ def alerts_since(factory: sessionmaker[Session], team: str, since: datetime) -> 
 
 def set_message(session: Session, group_id: int, ts: str) -> None:
     session.execute(update(AlertGroupRow).where(AlertGroupRow.id == group_id).values(message_ts=ts))
+
+
+def show(session: Session, group: AlertGroup) -> bool:
+    """Record what the group's message is to show; False when that is what it shows already."""
+    digest = visible_digest(group)
+    return rows_matched(session.execute(update(AlertGroupRow).where(
+        AlertGroupRow.id == group.id, AlertGroupRow.shown != digest).values(shown=digest))) == 1
+
+
+def visible_digest(group: AlertGroup) -> str:
+    """A digest of everything the message shows except the passing of time."""
+    alerts = [(a.fingerprint, a.status, sorted(a.labels.items()), sorted(a.annotations.items()), a.generator_url)
+              for a in group.alerts]
+    streak = group.streak
+    state = [group.status, group.alertname, sorted(group.common_labels.items()),
+             sorted(group.common_annotations.items()), group.external_url, alerts, group.silenced_by,
+             str(group.silenced_until), streak.id if streak else None, streak.incident_id if streak else None]
+    return hashlib.sha256(json.dumps(state, default=str).encode()).hexdigest()
 
 
 def set_held(session: Session, group_id: int, held: bool) -> None:

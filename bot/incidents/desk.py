@@ -24,6 +24,7 @@ from bot.escape import unescape
 from bot.i18n import t
 from bot.incidents import render, store
 from bot.incidents.escalation import Escalator
+from bot.incidents.memory import resembling
 from bot.incidents.model import ChainSnapshot, Incident, Page, TimelineEntry
 from bot.incidents.notices import IncidentNotices
 from bot.incidents.stats import StatsReport, compute
@@ -119,6 +120,12 @@ class IncidentDesk:
                 hook(self.load(incident_id), request)
             except Exception:
                 log.exception("after opening incident %s: %s failed", incident_id, getattr(hook, "__name__", hook))
+
+    def show_resembling(self, incident: Incident, request: OpenRequest) -> None:
+        """Up to 3 past incidents of the team like this one, with how they were resolved (an `opened` hook)."""
+        blocks = render.resembling_blocks(resembling(self.factory, incident, {}), incident.language)
+        if blocks:
+            self.notices.blocks_in_incident(incident, blocks)
 
     def _title(self, request: OpenRequest, team: Team) -> tuple[str, str | None]:
         limit = self.config.incidents.title_max_chars

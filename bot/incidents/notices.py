@@ -13,6 +13,7 @@ from bot.incidents import store
 from bot.incidents.model import Incident, TimelineEntry
 from bot.incidents.render import news_blocks
 from bot.notify import Notifier
+from bot.render.blocks import Block
 from bot.retry import BackendError
 from bot.settings import Config
 
@@ -31,6 +32,11 @@ class IncidentNotices:
         channel = incident.channel_id or incident.origin_channel
         if channel:
             self.notifier.post(channel, news_blocks(text), incident.thread_ts)
+
+    def blocks_in_incident(self, incident: Incident, blocks: list[Block]) -> str | None:
+        """Post blocks where the incident runs; the message's ts, or None when Slack would not take it."""
+        channel = incident.channel_id or incident.origin_channel
+        return self.notifier.post(channel, blocks, incident.thread_ts) if channel else None
 
     def to_team(self, incident: Incident, text: str, loud: bool = False) -> None:
         """Tell the team channel (or wherever the incident lives). Used for failures and warnings."""
