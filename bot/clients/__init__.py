@@ -8,6 +8,7 @@ so that mypy proves the real client (and its demo twin) still satisfies its Prot
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -148,3 +149,16 @@ class Pager(Protocol):
 
     def send(self, action: PagerAction, incident_id: int, summary: str = "", severity: str = "sev2",
              source: str = "emoji-ops", link: str | None = None) -> None: ...
+
+
+class SilenceSource(Protocol):
+    """Alertmanager silences (bot.clients.alertmanager); each call raises BackendError on failure."""
+
+    demo: bool
+
+    def create_silence(self, matchers: Mapping[str, str], ends_at: datetime, created_by: str, comment: str,
+                       starts_at: datetime | None = None) -> str: ...
+
+    def expire_silence(self, silence_id: str) -> None: ...
+
+    def probe(self) -> str: ...
