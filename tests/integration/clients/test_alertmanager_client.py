@@ -4,7 +4,6 @@ failures a real one cannot be made to show (a lost answer, a proxy's 503)."""
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +13,7 @@ import requests
 
 from bot.clients.alertmanager import AlertmanagerClient
 from bot.retry import BackendError, Timeout, backend_error_text
+from tests.integration.clients.test_backend_failures import SilentServer
 from tests.support.fixture_http import FixtureServer, Response
 from tests.support.servers import AlertmanagerServer, alertmanager_config_for, free_port
 from tests.support.waiting import wait_until
@@ -179,30 +179,17 @@ def test_credentials_in_the_url_never_reach_the_message() -> None:
 # A real Alertmanager cannot be made to lose an answer or stand behind a busy proxy: stand-ins can.
 
 
-class HangUp:
+class HangUp(SilentServer):
     """Reads each request, then closes the connection without a word: the request may have been applied."""
 
-    def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.requests = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+    def _handle(self, connection: socket.socket) -> None:
+        connection.recv(65536)
+        self.connections.append(connection)  # counted before the client can see the hang-up
+        connection.close()
 
     @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            with connection:
-                connection.recv(65536)
-                self.requests += 1
-
-    def close(self) -> None:
-        self._listener.close()
+    def requests(self) -> int:
+        return len(self.connections)
 
 
 @pytest.fixture
