@@ -43,7 +43,7 @@ TRANSIENT_CODES = frozenset({"refused", "connect_timeout", "read_timeout", "dns"
                              "server_error", "db_unreachable", "db_busy"})
 # Product names are the same in every language; only "the database" is words, so it is in the catalog.
 PRODUCT_NAMES = {"prometheus": "Prometheus", "kubernetes": "Kubernetes", "aws": "AWS", "github": "GitHub",
-                 "slack": "Slack", "pagerduty": "PagerDuty"}
+                 "slack": "Slack", "pagerduty": "PagerDuty", "alertmanager": "Alertmanager"}
 BACKENDS = (*PRODUCT_NAMES, "database")
 # Errors that mean "the database is down, read-only or overloaded", not a bug in a query.
 DATABASE_ERRORS = (sa.OperationalError, sa.InterfaceError, sa.InternalError, sa.TimeoutError)

@@ -152,7 +152,7 @@ class Pager(Protocol):
 
 
 class SilenceSource(Protocol):
-    """Alertmanager's API v2 silences (bot.clients.alertmanager.AlertmanagerClient)."""
+    """Alertmanager silences (bot.clients.alertmanager); each call raises BackendError on failure."""
 
     demo: bool
 

@@ -3,13 +3,16 @@
 Three GPU nodes (two H100, one A100 whose DCGM Hostname is the exporter pod's name), pods in
 ml-train and ml-infer with a few GPUs allocated but idle, AWS costs for ml / platform / untagged
 (ml burns more than 30 cups of coffee an hour), and three pull requests waiting for review
-in the repositories of config/demo.yaml.
+in the repositories of config/demo.yaml, and an Alertmanager that keeps its silences in memory.
 Each constructor takes optional data so tests can bring their own.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.clients import (
@@ -22,8 +25,10 @@ from bot.clients import (
     PodGpus,
     PrometheusSource,
     PullRequest,
+    SilenceSource,
 )
 from bot.clock import Clock, SystemClock
+from bot.retry import BackendError
 
 H100 = "NVIDIA H100 80GB HBM3"
 A100 = "NVIDIA A100-SXM4-80GB"
@@ -175,8 +180,57 @@ class DemoGitHub:
         return "demo GitHub (made-up pull requests)"
 
 
+@dataclass(frozen=True)
+class DemoSilence:
+    id: str
+    matchers: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+    expired: bool = False
+
+
+class DemoAlertmanager:
+    """Silences kept in memory; refuses what the real Alertmanager refuses (no matchers, end before start)."""
+
+    demo = True
+    where = "demo-alertmanager:9093"
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock = clock or SystemClock()
+        self.silences: dict[str, DemoSilence] = {}
+
+    def create_silence(self, matchers: Mapping[str, str], ends_at: datetime, created_by: str, comment: str,
+                       starts_at: datetime | None = None) -> str:
+        starts_at = starts_at or self._clock.now()
+        if not matchers or ends_at <= starts_at:
+            error = "at least one matcher required" if not matchers else "start time must be before end time"
+            raise BackendError("alertmanager", code="alertmanager_rejected",
+                               params={"where": self.where, "status": "HTTP 400", "error": error})
+        silence = DemoSilence(id=str(uuid.uuid4()), matchers=dict(matchers), starts_at=starts_at, ends_at=ends_at,
+                              created_by=created_by, comment=comment)
+        self.silences[silence.id] = silence
+        return silence.id
+
+    def expire_silence(self, silence_id: str) -> None:
+        if silence_id not in self.silences:
+            raise BackendError("alertmanager", code="alertmanager_silence_not_found",
+                               params={"where": self.where, "status": "HTTP 500", "error": "silence not found",
+                                       "id": silence_id})
+        self.silences[silence_id] = replace(self.silences[silence_id], expired=True)
+
+    def active(self) -> list[DemoSilence]:
+        now = self._clock.now()
+        return [s for s in self.silences.values() if not s.expired and s.starts_at <= now < s.ends_at]
+
+    def probe(self) -> str:
+        return f"demo Alertmanager ({len(self.active())} active silences, kept in memory)"
+
+
 if TYPE_CHECKING:  # mypy proves that each demo twin satisfies the same Protocol as its real client
     _prometheus: type[PrometheusSource] = DemoPrometheus
     _kube: type[KubeSource] = DemoKube
     _aws: type[CostSource] = DemoAws
     _github: type[GitHubSource] = DemoGitHub
+    _alertmanager: type[SilenceSource] = DemoAlertmanager

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import timedelta
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
 
-from bot.i18n import catalog, normalise_language
 from bot.incidents.stats import IncidentStats, StatsReport
-from bot.render.chart import font_covering, grouped_bars, label_axes, png
+from bot.render.chart import ChartText, chart_text, font_covering, grouped_bars, label_axes, png
 
 _SEVERITY_COLOURS = {"sev1": "#d62728", "sev2": "#ff7f0e", "sev3": "#e6c229", "sev4": "#7f8fa6"}
 _TIME_COLOURS = ("#1f77b4", "#2ca02c")
-
-
-@dataclass(frozen=True)
-class _ChartText:
-    labels: Mapping[str, str]
-    font: FontProperties | None
 
 
 def chart_png(report: StatsReport, language: str) -> bytes:
@@ -45,7 +36,7 @@ def chart_png(report: StatsReport, language: str) -> bytes:
     return png(figure)
 
 
-def _draw_counts(axes: Axes, teams: Sequence[IncidentStats], names: list[str], text: _ChartText) -> None:
+def _draw_counts(axes: Axes, teams: Sequence[IncidentStats], names: list[str], text: ChartText) -> None:
     severities = list(dict.fromkeys(s for stats in teams for s in stats.by_severity))
     grouped_bars(axes, names, {sev: [float(s.by_severity.get(sev, 0)) for s in teams] for sev in severities},
                  lambda i, sev: _SEVERITY_COLOURS.get(sev, f"C{i}"), text.font)
@@ -53,7 +44,7 @@ def _draw_counts(axes: Axes, teams: Sequence[IncidentStats], names: list[str], t
     label_axes(axes, text.labels["chart_counts_title"], text.labels["chart_counts_ylabel"], text.font)
 
 
-def _draw_times(axes: Axes, teams: Sequence[IncidentStats], names: list[str], text: _ChartText) -> None:
+def _draw_times(axes: Axes, teams: Sequence[IncidentStats], names: list[str], text: ChartText) -> None:
     series = {
         text.labels["chart_mtta"]: [_minutes(s.mtta) for s in teams],
         text.labels["chart_mttr"]: [_minutes(s.mttr) for s in teams],
@@ -62,7 +53,7 @@ def _draw_times(axes: Axes, teams: Sequence[IncidentStats], names: list[str], te
     label_axes(axes, text.labels["chart_times_title"], text.labels["chart_minutes_ylabel"], text.font)
 
 
-def _no_data(figure: Figure, counts_axes: Axes, times_axes: Axes, text: _ChartText) -> None:
+def _no_data(figure: Figure, counts_axes: Axes, times_axes: Axes, text: ChartText) -> None:
     for axes in (counts_axes, times_axes):
         axes.set_axis_off()
     figure.text(0.5, 0.45, text.labels["chart_no_data"], ha="center", va="center", fontproperties=text.font)
@@ -76,16 +67,6 @@ _CHART_KEYS = ("chart_title", "chart_counts_title", "chart_counts_ylabel", "char
                "chart_minutes_ylabel", "chart_mtta", "chart_mttr", "chart_no_data", "all_teams")
 
 
-def _chart_text(language: str) -> _ChartText:
-    """Labels in `language`, with a font that has their glyphs; English labels if no such font exists."""
-    lang = normalise_language(language) or "en"
-    labels = {key: catalog(lang).get(f"incident_stats.{key}", "") for key in _CHART_KEYS}
-    wide = "".join(sorted({ch for text in labels.values() for ch in text if ord(ch) > 0x2FFF}))
-    if not wide:
-        return _ChartText(labels, None)
-    path = font_covering(wide)
-    if path is None:
-        return _chart_text("en")
-    return _ChartText(labels, FontProperties(fname=path))
-
-
+def _chart_text(language: str) -> ChartText:
+    # font_covering looked up here, at each call, so tests can stand in for the installed fonts
+    return chart_text("incident_stats", _CHART_KEYS, language, font_covering)

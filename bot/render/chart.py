@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 
 from matplotlib import font_manager
@@ -12,6 +13,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.ft2font import FT2Font
+
+from bot.i18n import catalog, normalise_language
 
 _PREFERRED_CJK_FONTS = (
     "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
@@ -42,6 +45,27 @@ def label_axes(axes: Axes, title: str, ylabel: str, font: FontProperties | None)
     axes.set_title(title, fontproperties=font)
     axes.set_ylabel(ylabel, fontproperties=font)
     axes.grid(axis="y", alpha=0.3)
+
+
+@dataclass(frozen=True)
+class ChartText:
+    labels: Mapping[str, str]
+    font: FontProperties | None
+
+
+def chart_text(domain: str, keys: Sequence[str], language: str,
+               find_font: Callable[[str], str | None] | None = None) -> ChartText:
+    """The `<domain>.<key>` labels in `language`, with a font that has their glyphs; English labels if no such
+    font exists (`find_font`: how to look for one, `font_covering` unless told)."""
+    lang = normalise_language(language) or "en"
+    labels = {key: catalog(lang).get(f"{domain}.{key}", "") for key in keys}
+    wide = "".join(sorted({ch for text in labels.values() for ch in text if ord(ch) > 0x2FFF}))
+    if not wide:
+        return ChartText(labels, None)
+    path = (find_font or font_covering)(wide)
+    if path is None:
+        return chart_text(domain, keys, "en", find_font)
+    return ChartText(labels, FontProperties(fname=path))
 
 
 def png(figure: Figure) -> bytes:
