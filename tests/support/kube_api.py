@@ -143,9 +143,9 @@ def event(namespace: str, kind: str, name: str, reason: str, message: str, *, co
           type_: str = "Warning", uid: str | None = None) -> Obj:
     """A core v1 Event; old-style ones have first/lastTimestamp, new-style ones eventTime (and null timestamps)."""
     stamp = event_time or last or first or datetime(2026, 11, 24, tzinfo=UTC)
+    uid = uid or f"{abs(hash((name, reason, message, stamp, count))):x}"
     return {"kind": "Event", "apiVersion": "v1",
-            "metadata": {"name": f"{name}.{uid or abs(hash((reason, message, stamp))):x}", "namespace": namespace,
-                         "uid": uid or f"ev-{abs(hash((name, reason, message, stamp))):x}",
+            "metadata": {"name": f"{name}.{uid}", "namespace": namespace, "uid": uid,
                          "resourceVersion": "7", "creationTimestamp": ts(stamp)},
             "involvedObject": {"kind": kind, "namespace": namespace, "name": name, "uid": f"uid-{namespace}-{name}",
                                "apiVersion": "v1" if kind in ("Pod", "Node") else "apps/v1",
