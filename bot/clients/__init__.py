@@ -57,6 +57,91 @@ class PodGpus:
 
 
 @dataclass(frozen=True)
+class ContainerState:
+    """One container of a pod as its status reports it (evidence for an incident)."""
+
+    name: str
+    ready: bool
+    restarts: int
+    waiting: str | None = None  # state.waiting.reason: CrashLoopBackOff, ImagePullBackOff, ErrImagePull…
+    waiting_message: str | None = None
+    terminated: str | None = None  # state.terminated.reason, while the container is terminated
+    last_reason: str | None = None  # lastState.terminated.reason: OOMKilled, Error…
+    last_exit_code: int | None = None
+    last_finished: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PodState:
+    """A pod of any phase, with what its status says about its health."""
+
+    namespace: str
+    name: str
+    node: str | None
+    phase: str
+    ready: bool
+    reason: str | None = None  # status.reason: Evicted, NodeLost…
+    message: str | None = None
+    containers: tuple[ContainerState, ...] = ()
+    created: datetime | None = None
+
+
+@dataclass(frozen=True)
+class KubeEvent:
+    """A core v1 event; `first_seen`/`last_seen` already fall back across eventTime, first/lastTimestamp and
+    the object's creation, so either may be None only when the API sent no time at all."""
+
+    namespace: str
+    kind: str  # the involved object's
+    name: str
+    reason: str
+    message: str
+    count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    type: str = "Warning"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A Deployment or StatefulSet (apps/v1)."""
+
+    kind: Literal["Deployment", "StatefulSet"]
+    namespace: str
+    name: str
+    uid: str
+    images: tuple[str, ...]
+    revision: str | None = None  # deployment.kubernetes.io/revision
+    change_cause: str | None = None  # kubernetes.io/change-cause
+    current_revision: str | None = None  # StatefulSet status.currentRevision
+    update_revision: str | None = None  # StatefulSet status.updateRevision
+
+
+@dataclass(frozen=True)
+class WorkloadRevision:
+    """One revision of a workload: a Deployment's ReplicaSet or a StatefulSet's ControllerRevision."""
+
+    kind: Literal["Deployment", "StatefulSet"]  # the owner's kind
+    namespace: str
+    owner: str
+    owner_uid: str
+    name: str
+    revision: int
+    images: tuple[str, ...]
+    created: datetime | None
+    change_cause: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeHealth:
+    name: str
+    ready: bool | None  # None: the Ready condition is Unknown or missing (the kubelet stopped reporting)
+    pressures: tuple[str, ...] = ()  # MemoryPressure, DiskPressure, PIDPressure that are True
+    unschedulable: bool = False
+    ready_reason: str | None = None
+
+
+@dataclass(frozen=True)
 class CostRow:
     day: date
     team: str | None  # None: resources without the tag
@@ -100,6 +185,27 @@ class KubeSource(Protocol):
     def gpu_pods(self, namespaces: list[str] | None = None) -> list[PodGpus]: ...
 
     def probe(self) -> str: ...
+
+
+class KubeEvidenceSource(Protocol):
+    """What an incident's Kubernetes evidence reads; every call raises BackendError on failure (a 403 names
+    the RBAC verb and resource it needed)."""
+
+    demo: bool
+
+    def pods(self, namespace: str) -> list[PodState]: ...
+
+    def warning_events(self, namespace: str) -> list[KubeEvent]: ...
+
+    def deployments(self, namespace: str) -> list[Workload]: ...
+
+    def replica_sets(self, namespace: str) -> list[WorkloadRevision]: ...
+
+    def stateful_sets(self, namespace: str) -> list[Workload]: ...
+
+    def controller_revisions(self, namespace: str) -> list[WorkloadRevision]: ...
+
+    def nodes(self, names: list[str]) -> list[NodeHealth]: ...
 
 
 class CostSource(Protocol):

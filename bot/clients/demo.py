@@ -16,16 +16,23 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.clients import (
+    ContainerState,
     CostRow,
     CostSource,
     GitHubSource,
     GpuSample,
+    KubeEvent,
+    KubeEvidenceSource,
     KubeSource,
     NodeGpus,
+    NodeHealth,
     PodGpus,
+    PodState,
     PrometheusSource,
     PullRequest,
     SilenceSource,
+    Workload,
+    WorkloadRevision,
 )
 from bot.clock import Clock, SystemClock
 from bot.retry import BackendError
@@ -100,21 +107,80 @@ class DemoPrometheus:
         return f"demo Prometheus (made-up DCGM metrics, {len(self.samples)} GPU series)"
 
 
+VLLM = "registry.example.com/vllm-openai"
+
+
 class DemoKube:
+    """GPU nodes and pods; and an incident's evidence in ml-infer: vLLM rolled out to 0.6.0 18 minutes ago and
+    crash-looping since, an embeddings pod OOMKilled, gpu-a100-1 under memory pressure."""
+
     demo = True
 
-    def __init__(self, nodes: list[NodeGpus] | None = None, pods: list[PodGpus] | None = None) -> None:
-        self.nodes = demo_nodes() if nodes is None else nodes
-        self.pods = demo_pods() if pods is None else pods
+    def __init__(self, nodes: list[NodeGpus] | None = None, pods: list[PodGpus] | None = None,
+                 clock: Clock | None = None) -> None:
+        self.gpu_node_list = demo_nodes() if nodes is None else nodes
+        self.gpu_pod_list = demo_pods() if pods is None else pods
+        self._clock = clock or SystemClock()
+
+    def pods(self, namespace: str) -> list[PodState]:
+        now = self._clock.now()
+        if namespace != "ml-infer":
+            return []
+        crash = ContainerState("vllm", ready=False, restarts=9, waiting="CrashLoopBackOff",
+                               waiting_message="back-off 5m0s restarting failed container", last_reason="Error",
+                               last_exit_code=1, last_finished=now - timedelta(minutes=2))
+        oom = ContainerState("embed", ready=True, restarts=3, last_reason="OOMKilled", last_exit_code=137,
+                             last_finished=now - timedelta(minutes=11))
+        healthy = ContainerState("vllm", ready=True, restarts=0)
+        return [PodState("ml-infer", "vllm-llama-70b-0", "gpu-a100-1", "Running", False, containers=(crash,)),
+                PodState("ml-infer", "embeddings-api-0", "gpu-h100-2", "Running", True, containers=(oom,)),
+                PodState("ml-infer", "vllm-llama-70b-1", "gpu-a100-1", "Running", True, containers=(healthy,))]
+
+    def warning_events(self, namespace: str) -> list[KubeEvent]:
+        now = self._clock.now()
+        if namespace != "ml-infer":
+            return []
+        return [KubeEvent("ml-infer", "Pod", "vllm-llama-70b-0", "BackOff",
+                          "Back-off restarting failed container vllm in pod vllm-llama-70b-0", 14,
+                          now - timedelta(minutes=16), now - timedelta(minutes=1)),
+                KubeEvent("ml-infer", "Pod", "vllm-llama-70b-0", "Unhealthy",
+                          "Readiness probe failed: HTTP probe failed with statuscode: 503", 31,
+                          now - timedelta(minutes=17), now - timedelta(minutes=1))]
+
+    def deployments(self, namespace: str) -> list[Workload]:
+        if namespace != "ml-infer":
+            return []
+        return [Workload("Deployment", "ml-infer", "vllm-llama-70b", "uid-vllm", (f"{VLLM}:v0.6.0",), "8",
+                         "bump vLLM to 0.6 (prefix caching)")]
+
+    def replica_sets(self, namespace: str) -> list[WorkloadRevision]:
+        now = self._clock.now()
+        if namespace != "ml-infer":
+            return []
+        return [WorkloadRevision("Deployment", "ml-infer", "vllm-llama-70b", "uid-vllm", "vllm-llama-70b-7c9d", 7,
+                                 (f"{VLLM}:v0.5.4",), now - timedelta(days=9)),
+                WorkloadRevision("Deployment", "ml-infer", "vllm-llama-70b", "uid-vllm", "vllm-llama-70b-5f2b", 8,
+                                 (f"{VLLM}:v0.6.0",), now - timedelta(minutes=18),
+                                 "bump vLLM to 0.6 (prefix caching)")]
+
+    def stateful_sets(self, namespace: str) -> list[Workload]:
+        return []
+
+    def controller_revisions(self, namespace: str) -> list[WorkloadRevision]:
+        return []
+
+    def nodes(self, names: list[str]) -> list[NodeHealth]:
+        return [NodeHealth(name, ready=True, pressures=("MemoryPressure",) if name == "gpu-a100-1" else ())
+                for name in sorted(set(names))]
 
     def gpu_nodes(self) -> list[NodeGpus]:
-        return list(self.nodes)
+        return list(self.gpu_node_list)
 
     def gpu_pods(self, namespaces: list[str] | None = None) -> list[PodGpus]:
-        return [p for p in self.pods if not namespaces or p.namespace in namespaces]
+        return [p for p in self.gpu_pod_list if not namespaces or p.namespace in namespaces]
 
     def probe(self) -> str:
-        return f"demo Kubernetes ({len(self.nodes)} GPU nodes, {sum(n.gpus for n in self.nodes)} GPUs)"
+        return f"demo Kubernetes ({len(self.gpu_node_list)} GPU nodes, {sum(n.gpus for n in self.gpu_node_list)} GPUs)"
 
 
 class DemoAws:
@@ -231,6 +297,7 @@ class DemoAlertmanager:
 if TYPE_CHECKING:  # mypy proves that each demo twin satisfies the same Protocol as its real client
     _prometheus: type[PrometheusSource] = DemoPrometheus
     _kube: type[KubeSource] = DemoKube
+    _kube_evidence: type[KubeEvidenceSource] = DemoKube
     _aws: type[CostSource] = DemoAws
     _github: type[GitHubSource] = DemoGitHub
     _alertmanager: type[SilenceSource] = DemoAlertmanager

@@ -9,59 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bot.clients import NodeGpus, PodGpus
 from bot.clients.kube import KubeClient
 from bot.retry import BackendError
 from tests.support.fixture_http import FixtureServer, Request, Response
-
-TOKEN = "kube-test-token"
-
-
-def meta(name: str, namespace: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    found: dict[str, Any] = {"name": name, "uid": f"uid-{name}", "resourceVersion": "1",
-                             "creationTimestamp": "2026-03-01T08:00:00Z", "labels": labels or {}}
-    if namespace:
-        found["namespace"] = namespace
-    return found
-
-
-def node(name: str, gpus: int | None, product: str | None = None) -> dict[str, Any]:
-    allocatable = {"cpu": "96", "memory": "1056Gi", "pods": "110"}
-    if gpus is not None:
-        allocatable["nvidia.com/gpu"] = str(gpus)
-    labels = {"kubernetes.io/hostname": name, **({"nvidia.com/gpu.product": product} if product else {})}
-    return {"kind": "Node", "apiVersion": "v1", "metadata": meta(name, labels=labels),
-            "spec": {"providerID": f"aws:///us-east-1a/i-{name}"},
-            "status": {"capacity": allocatable, "allocatable": allocatable,
-                       "conditions": [{"type": "Ready", "status": "True"}]}}
-
-
-def container(name: str, gpus: int | None = None) -> dict[str, Any]:
-    resources: dict[str, Any] = {"requests": {"cpu": "4"}}
-    if gpus is not None:
-        resources["limits"] = {"nvidia.com/gpu": str(gpus)}
-    return {"name": name, "image": f"registry.example.com/{name}:1.0", "resources": resources}
-
-
-def pod(namespace: str, name: str, node_name: str | None, containers: list[dict[str, Any]],
-        phase: str = "Running", init: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    spec: dict[str, Any] = {"containers": containers, "restartPolicy": "Always"}
-    if node_name:
-        spec["nodeName"] = node_name
-    if init:
-        spec["initContainers"] = init
-    return {"kind": "Pod", "apiVersion": "v1", "metadata": meta(name, namespace), "spec": spec,
-            "status": {"phase": phase}}
-
-
-def listing(kind: str, items: list[dict[str, Any]], continue_token: str | None = None) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"resourceVersion": "100"}
-    if continue_token:
-        metadata["continue"] = continue_token
-    return {"kind": kind, "apiVersion": "v1", "metadata": metadata, "items": items}
-
+from tests.support.kube_api import TOKEN, container, kubeconfig, listing, node, pod
 
 NODES = [node("gpu-h100-1", 8, "NVIDIA-H100-80GB-HBM3"), node("gpu-a100-1", 4), node("cpu-1", None),
          node("gpu-cordoned", 0)]
@@ -95,17 +48,6 @@ def api() -> Iterator[FixtureServer]:
         ("GET", "/version/?"): VERSION,
     }) as server:
         yield server
-
-
-def kubeconfig(tmp_path: Path, server: str) -> str:
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "test",
-        "clusters": [{"name": "test", "cluster": {"server": server}}],
-        "users": [{"name": "bot", "user": {"token": TOKEN}}],
-        "contexts": [{"name": "test", "context": {"cluster": "test", "user": "bot"}}],
-    }))
-    return str(path)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ b. Nothing in `bot` imports `handlers`, except the composition root `bot.app`, w
    the handlers; everything else (`bot.shell`, `bot.web`, `bot.__main__`…) reaches them only through
    `bot.app`. Handlers are the outermost layer: the bot's own code must work, and be testable, without them.
 c. The domain packages (`bot.incidents`, `bot.gpu`, `bot.spend`, `bot.review`, `bot.oncall`, `bot.alerts`,
-   each once it exists) import `slack_bolt`/`slack_sdk` only in their `render` and `wiring` modules, so
+   `bot.evidence`, each once it exists) import `slack_bolt`/`slack_sdk` only in their `render` and `wiring` modules, so
    domain logic can be tested and reused without Slack (direct imports: going through render/wiring or an
    injected client is the intended path to Slack); and none of their modules reaches `bot.services`,
    `bot.app`, `bot.runtime` or `bot.web`, directly or through other modules: their dependencies are
@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("bot", "handlers")
 COMPOSITION_ROOT = "bot.app"
 ALLOWED_TO_IMPORT_HANDLERS = {COMPOSITION_ROOT}
-DOMAIN_PACKAGES = ("bot.incidents", "bot.gpu", "bot.spend", "bot.review", "bot.oncall", "bot.alerts")
+DOMAIN_PACKAGES = ("bot.incidents", "bot.gpu", "bot.spend", "bot.review", "bot.oncall", "bot.alerts",
+                   "bot.evidence")
 SLACK_LIBRARIES = ("slack_bolt", "slack_sdk")
 SLACK_ALLOWED_IN = ("render", "wiring")  # bot.<domain>.render / bot.<domain>.wiring (and their submodules)
 COMPOSITION_MODULES = ("bot.services", "bot.app", "bot.runtime", "bot.web")

@@ -1,0 +1,1 @@
+"""Kubernetes evidence for an incident: what the cluster looks like when it opens (see service.py)."""
