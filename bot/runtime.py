@@ -46,7 +46,10 @@ def start_services(env: Env, config: Config, *, demo: bool = False, clock: Clock
 def register_domains(services: Services) -> None:
     """Domain packages attach what their emoji mean (combos and single-emoji signals)."""
     incident_wiring.register(services.actions, services.incidents)
-    services.incidents.opened += [services.alerts.attach, services.incidents.show_resembling]
+    services.incidents.opened.append(services.alerts.attach)
+    if services.kube_configured:
+        services.incidents.opened.append(services.evidence.on_open)
+    services.incidents.opened.append(services.incidents.show_resembling)
     alert_wiring.register(services.actions, services.alerts)
     spend_wiring.register(services.actions, services.spend, services.chat, services.config, services.clock)
 

@@ -6,6 +6,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -13,7 +14,16 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.alerts.service import AlertService
-from bot.clients import ChatSender, CostSource, GitHubSource, KubeSource, Pager, PrometheusSource, SilenceSource
+from bot.clients import (
+    ChatSender,
+    CostSource,
+    GitHubSource,
+    KubeEvidenceSource,
+    KubeSource,
+    Pager,
+    PrometheusSource,
+    SilenceSource,
+)
 from bot.clients.chat import Chat
 from bot.clients.pager import PagerDuty
 from bot.clients.slack import make_web_client
@@ -22,9 +32,11 @@ from bot.clients.slack_users import UserDirectory
 from bot.clock import Clock, SystemClock
 from bot.emoji.combos import ComboEngine
 from bot.emoji.dialect import ActionRegistry, Dialect
+from bot.evidence.service import EvidenceCollector
 from bot.gpu.service import GpuService
 from bot.incidents.desk import IncidentDesk
 from bot.incidents.escalation import Escalator
+from bot.incidents.evidence import IncidentEvidence
 from bot.incidents.notices import IncidentNotices
 from bot.incidents.summary import IncidentSummary
 from bot.notify import Notifier
@@ -35,6 +47,10 @@ from bot.review.service import ReviewService
 from bot.settings import Config, Env, Team
 from bot.spend.service import SpendService
 from bot.store.db import make_engine, session_factory
+
+if TYPE_CHECKING:
+    from bot.clients.demo import DemoKube
+    from bot.clients.kube import KubeClient
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +122,13 @@ class Services:
                             self.escalation)
 
     @cached_property
+    def evidence(self) -> IncidentEvidence:
+        collector = EvidenceCollector(self.kube_evidence, self.clock,
+                                      self.config.incidents.evidence_budget.total_seconds())
+        return IncidentEvidence(self.config, self.sessions, self.notifier, self.escalation.notices, collector,
+                                self.alerts.labels_for, self.alerts.firing_in, self.clock.now)
+
+    @cached_property
     def pager(self) -> Pager | None:
         key = self.env.pagerduty_routing_key
         return PagerDuty(key.get_secret_value(), self.env.pagerduty_api_url) if key else None
@@ -134,6 +157,14 @@ class Services:
 
     @cached_property
     def kube(self) -> KubeSource:
+        return self._kube_client
+
+    @cached_property
+    def kube_evidence(self) -> KubeEvidenceSource:
+        return self._kube_client
+
+    @cached_property
+    def _kube_client(self) -> KubeClient | DemoKube:
         if self.demo:
             from bot.clients.demo import DemoKube
 
@@ -141,6 +172,10 @@ class Services:
         from bot.clients.kube import KubeClient
 
         return KubeClient(self.env.kubeconfig, timeout=self.config.timeouts.kubernetes)
+
+    @property
+    def kube_configured(self) -> bool:
+        return self.demo or bool(self.env.kubeconfig or os.environ.get("KUBERNETES_SERVICE_HOST"))
 
     @cached_property
     def aws(self) -> CostSource:

@@ -7,11 +7,11 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from bot.alerts.quality_render import noisy_blocks, noisy_chart_png
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.alerts.quality_render import noisy_blocks, noisy_chart_png
 from bot.alerts.render import firing_blocks, noisy_modal
 from bot.alerts.service import AlertRefused
 from bot.durations import DurationTooLong, format_duration, parse_duration

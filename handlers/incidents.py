@@ -122,6 +122,16 @@ def note(services: Services, inv: Invocation, rest: list[str]) -> list[Block]:
     return [context(t("incident.resolution_added", inv.language, number=found.number))]
 
 
+def evidence(services: Services, inv: Invocation, rest: list[str]) -> list[Block]:
+    """/incident context: take the Kubernetes evidence again and post it in the incident."""
+    found, words = target(services, inv, rest, "context")
+    if not services.kube_configured:
+        return [section(t("incident.evidence_needs_kube", inv.language))]
+    snapshot = services.evidence.take(found, " ".join(words))
+    return [context(t("incident.evidence_taken", inv.language, number=found.number, pods=len(snapshot.pods),
+                      skipped=len(snapshot.skipped)))]
+
+
 def severity(services: Services, inv: Invocation, rest: list[str]) -> list[Block]:
     found, words = target(services, inv, rest, "severity", words_after=1)  # a lone `1` is sev1, not #1
     known = ", ".join(f"`{escape(name)}`" for name in services.config.incidents.severities)
@@ -168,7 +178,7 @@ def period_days(word: str, lang: str) -> int:
 SUBCOMMANDS: dict[str, Subcommand] = {
     "declare": declare, "ack": lifecycle("ack"), "mitigated": lifecycle("mitigated"),
     "resolve": lifecycle("resolve"), "escalate": lifecycle("escalate"), "note": note,
-    "severity": severity, "status": status, "stats": stats,
+    "severity": severity, "status": status, "stats": stats, "context": evidence,
 }
 
 

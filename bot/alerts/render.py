@@ -48,9 +48,12 @@ def _title(group: AlertGroup, lang: str) -> str:
 
 
 def _facts(group: AlertGroup, lang: str) -> str:
+    """The labels every alert of the group shares: the well-known ones first, then the rest (up to a few)."""
     shown = [(name, group.common_labels[name]) for name in SHOWN_LABELS if group.common_labels.get(name)]
     if group.team and not group.common_labels.get("team"):
         shown.append(("team", group.team))
+    others = [(k, v) for k, v in sorted(group.common_labels.items()) if k not in {*SHOWN_LABELS, *HIDDEN_LABELS}]
+    shown += others[:MAX_LINE_LABELS]
     if not shown:
         return t("alerts.no_common_labels", lang)
     return " · ".join(f"*{escape(name)}* `{escape(_cut(value, 80))}`" for name, value in shown)
@@ -91,7 +94,7 @@ def _status_line(group: AlertGroup, lang: str, tz: str, now: datetime, incident:
         parts.append(t("alerts.firing_since", lang, time=f"{local(streak.started_at, tz):%H:%M}",
                        duration=age(elapsed(streak.started_at, now), lang, "alerts")))
         if streak.number_today > 1:
-            parts.append(t("alerts.times_today", lang, count=streak.number_today, nth=ordinal(streak.number_today)))
+            parts.append(t("alerts.times_today", lang, nth=ordinal(streak.number_today, lang)))
     if group.silenced_until and group.silenced_until > now:
         parts.append(t("alerts.silenced_by", lang, user=mention(group.silenced_by),
                        until=f"{local(group.silenced_until, tz):%H:%M}"))
@@ -143,12 +146,14 @@ def said_blocks(key: str, params: Mapping[str, object], lang: str) -> list[Block
     if isinstance(values.get("seconds"), int | float):
         values["after"] = age(timedelta(seconds=float(values["seconds"])), lang, "alerts")  # type: ignore[arg-type]
     if isinstance(values.get("count"), int):
-        values["nth"] = ordinal(values["count"])  # type: ignore[arg-type]
+        values["nth"] = ordinal(values["count"], lang)  # type: ignore[arg-type]
     return [section(t(f"alerts.{key}", lang, **values))]
 
 
-def ordinal(number: int) -> str:
-    """1st, 2nd, 3rd, 4th, 11th, 21st (the English catalog uses it; Chinese says 第 N 次)."""
+def ordinal(number: int, lang: str) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st in English; the number alone in Chinese (the catalog says 第 N 次)."""
+    if lang != "en":
+        return str(number)
     suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
     return f"{number}{suffix}"
 

@@ -25,6 +25,7 @@ from bot.alerts.routing import route
 from bot.clients import ChatSender, SilenceSource
 from bot.clock import Clock
 from bot.durations import format_duration
+from bot.evidence.model import FiringAlert
 from bot.i18n import t
 from bot.incidents.desk import IncidentDesk, OpenRequest
 from bot.incidents.model import Incident, TimelineEntry
@@ -98,6 +99,8 @@ class AlertService:
             self._maybe_page(session, group, change.streak_id, now)
             return
         if group.held or not channel or (change.what == "same_streak_resolved" and not group.message_ts):
+            return
+        if not store.show(session, group):  # Alertmanager's repeat notification: nothing visible changed
             return
         outbox.enqueue(session, "update", channel, now, group.id)
         if change.what == "resolved" and group.streak and group.streak.resolved_at:
@@ -358,6 +361,12 @@ class AlertService:
     # Reading ------------------------------------------------------------------------------------------
     def firing(self, team: str | None) -> list[AlertGroup]:
         return store.firing(self.factory, team)
+
+    def firing_in(self, namespaces: list[str]) -> list[FiringAlert]:
+        """Alerts firing now in these namespaces (for an incident's Kubernetes evidence)."""
+        return [FiringAlert(a.labels.get("alertname", ""), a.labels.get("namespace", ""), a.labels.get("severity", ""),
+                            a.starts_at or self.clock.now(), a.annotations.get("summary", ""))
+                for a in store.firing_alerts(self.factory, namespaces)]
 
     def noisy(self, team: str | None, since: datetime) -> list[quality.NoisyAlert]:
         return quality.noisy_report(self.factory, team, since, self.clock.now())

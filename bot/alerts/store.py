@@ -52,7 +52,7 @@ def apply(session: Session, payload: WebhookPayload, route: Route, now: datetime
             row.message_ts = None
             row.held = False
         row.team, row.channel = route.team, route.channel
-        streak = _new_streak(session, row.id, now)
+        streak = _new_streak(session, row.id, _started(payload, now, streak.resolved_at if streak else None))
     elif not firing and was == "firing":
         what = "resolved"
     elif not firing:
@@ -80,12 +80,19 @@ def _create(session: Session, payload: WebhookPayload, route: Route, now: dateti
                         held=False, created_at=now, updated_at=now)
     session.add(row)
     session.flush()
-    streak = _new_streak(session, row.id, now)
+    streak = _new_streak(session, row.id, _started(payload, now, None))
     _save_alerts(session, payload, row.id, now)
     if payload.status == "firing":
         return Change(row.id, "new", streak.id, None)
     streak.resolved_at = max((a.ended_at for a in payload.alerts if a.ended_at), default=now)
     return Change(row.id, "same_streak_resolved", streak.id, None)
+
+
+def _started(payload: WebhookPayload, now: datetime, after: datetime | None) -> datetime:
+    """When a streak began: its earliest firing alert's startsAt (not before the last resolve, not after now)."""
+    starts = [a.starts_at for a in payload.alerts if a.status == "firing" and a.starts_at and a.starts_at.year > 1]
+    began = min(starts, default=now)
+    return min(max(began, after) if after else began, now)
 
 
 def _alertname(payload: WebhookPayload) -> str:
@@ -183,6 +190,15 @@ def firing(factory: sessionmaker[Session], team: str | None) -> list[AlertGroup]
             query = query.where(AlertGroupRow.team == team)
         groups = [g for g in (group_in(session, i) for i in session.scalars(query)) if g is not None]
     return sorted(groups, key=lambda g: g.streak.started_at if g.streak else g.id)
+
+
+def firing_alerts(factory: sessionmaker[Session], namespaces: list[str]) -> list[AlertView]:
+    """Alerts firing now whose `namespace` label is one of `namespaces`."""
+    wanted = set(namespaces)
+    with factory() as session:
+        records = session.scalars(select(AlertRecord).where(AlertRecord.status == "firing")
+                                  .order_by(AlertRecord.starts_at).limit(2000)).all()
+        return [_view(r) for r in records if (r.labels or {}).get("namespace") in wanted]
 
 
 def alerts_since(factory: sessionmaker[Session], team: str, since: datetime) -> tuple[int, set[str]]:

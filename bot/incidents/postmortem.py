@@ -44,6 +44,7 @@ def review_markdown(incident: Incident, names: Mapping[str, str], language: str,
         _key_times(incident, zone, tz, lang),
         _responders(incident, names, lang),
         _timeline(incident.timeline, names, zone, tz, lang),
+        *_evidence(incident.timeline, zone, lang),
         *(_empty_section(name, lang, _resolution(incident, names, lang) if name == "root_cause" else "")
           for name in _FILL_IN),
         _action_items(lang),
@@ -152,6 +153,16 @@ def _timeline(entries: Sequence[TimelineEntry], names: Mapping[str, str], zone: 
 
 def _who(actor: str | None, names: Mapping[str, str], lang: str) -> str:
     return _cell(names.get(actor) or actor, {}) if actor else _text("bot", lang)
+
+
+def _evidence(entries: Sequence[TimelineEntry], zone: ZoneInfo, lang: str) -> list[str]:
+    """The Kubernetes evidence taken during the incident (the latest snapshot), as the bot wrote it."""
+    taken = [e for e in entries if e.kind == "evidence" and e.params and e.params.get("markdown")]
+    if not taken:
+        return []
+    latest = max(taken, key=lambda e: aware(e.at))
+    heading = f"## {_text('evidence', lang, at=local_stamp(latest.at, zone))}"
+    return [f"{heading}\n\n{str(latest.params['markdown']).strip()}" if latest.params else heading]
 
 
 def _kind(kind: str, lang: str) -> str:
