@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from bot.durations import parse_duration
@@ -33,3 +34,27 @@ class Strict(BaseModel):
     """A config section: unknown keys are refused, not ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")  # crontab numbering: 0 and 7 are Sunday
+
+
+def crontab_trigger(expression: str, timezone: ZoneInfo | None = None) -> CronTrigger:
+    """A standard 5-field crontab (`0 2 * * 6` is Saturday) as an APScheduler trigger.
+
+    APScheduler 3 reads a numeric day of week as Monday=0, so weekday numbers are turned into names first.
+    """
+    fields = expression.split()
+    if len(fields) == 5:
+        fields[4] = ",".join(_weekday_names(part) for part in fields[4].split(","))
+    return CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
+
+
+def _weekday_names(part: str) -> str:
+    low, _, high = part.partition("-")
+    if not low.isdecimal() or (high and not high.isdecimal()):
+        return part  # names, `*` and steps are the same in both
+    first, last = int(low), int(high or low)
+    if not 0 <= first <= last <= 7:
+        raise ValueError(f"day of week {part!r} is outside 0-7")
+    return ",".join(dict.fromkeys(_WEEKDAYS[day] for day in range(first, last + 1)))

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import yaml
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     AfterValidator,
     BeforeValidator,
@@ -25,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.config_types import Duration, Strict, TimeZone
+from bot.config_types import Duration, Strict, TimeZone, crontab_trigger
 from bot.durations import format_duration
 from bot.emoji.dialect import EmojiConfig, emoji_config_problems
 from bot.oncall.rotation import TeamRotation
@@ -279,7 +278,7 @@ class Timeouts(Strict):
 
 def _check_cron(value: str) -> str:
     try:
-        CronTrigger.from_crontab(value)
+        crontab_trigger(value)
     except ValueError as exc:
         raise ValueError(f"expected a cron expression such as '0 2 * * 6' (minute hour day month weekday): {exc}") \
             from None

@@ -9,12 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.alerts.model import Window
+from bot.config_types import crontab_trigger
 from bot.settings import Config, MaintenanceWindow
 from bot.store.db import rows_matched
 from bot.store.models import MaintenanceRow
@@ -34,10 +34,13 @@ def add(factory: sessionmaker[Session], key: str, team: str | None, namespace: s
         return None
 
 
-def active(session: Session, now: datetime) -> list[Window]:
+def active(session: Session, config: Config, now: datetime) -> list[Window]:
+    """Windows open now: saved ones, and configured ones whose opening may not have a row yet."""
     rows = session.scalars(select(MaintenanceRow).where(MaintenanceRow.starts_at <= now,
                                                         MaintenanceRow.ends_at > now)).all()
-    return [_window(r) for r in rows]
+    configured = [Window(0, w.team, w.namespace, starts, starts + w.duration, w.reason, "config")
+                  for w in config.alerts.maintenance if (starts := current_opening(w, _zone(config, w), now))]
+    return [_window(r) for r in rows] + configured
 
 
 def to_announce(factory: sessionmaker[Session], now: datetime) -> tuple[list[Window], list[Window]]:
@@ -70,7 +73,7 @@ def open_configured(factory: sessionmaker[Session], config: Config, now: datetim
 
 def current_opening(window: MaintenanceWindow, zone: ZoneInfo, now: datetime) -> datetime | None:
     """When the opening of `window` that covers `now` started, or None when it is closed now."""
-    trigger = CronTrigger.from_crontab(window.cron, timezone=zone)
+    trigger = crontab_trigger(window.cron, zone)
     opened = trigger.get_next_fire_time(None, now - window.duration)
     if opened is None or opened > now:
         return None

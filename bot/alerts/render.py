@@ -30,8 +30,8 @@ def group_blocks(group: AlertGroup, lang: str, tz: str, now: datetime, silence_f
     said = _said(group)
     if said:
         blocks.append(section(said))
-    lines = [_alert_line(alert, group.common_labels, lang) for alert in _ordered(group.alerts)]
-    if len(group.alerts) > 1 or (lines and lines[0].strip(" 🔥✅")):
+    lines = [_alert_line(alert, group, lang) for alert in _ordered(group.alerts)]
+    if len(group.alerts) > 1:
         blocks.append(section(fit_lines(lines, lambda n: t("alerts.more_alerts", lang, count=n))))
     blocks.append(context(_status_line(group, lang, tz, now, incident)))
     links = _links(group, lang)
@@ -73,11 +73,13 @@ def _ordered(alerts: Sequence[AlertView]) -> list[AlertView]:
                                          a.fingerprint))
 
 
-def _alert_line(alert: AlertView, common: Mapping[str, str], lang: str) -> str:
+def _alert_line(alert: AlertView, group: AlertGroup, lang: str) -> str:
     """The labels that tell this alert from the others in its group, and its summary when it has its own."""
+    common = group.common_labels
     distinct = [(k, v) for k, v in sorted(alert.labels.items()) if k not in common and k not in HIDDEN_LABELS]
     labels = " ".join(f"{escape(k)}=`{escape(_cut(v, 60))}`" for k, v in distinct[:MAX_LINE_LABELS])
-    own = alert.annotations.get("summary") if alert.annotations.get("summary") != common.get("summary") else None
+    summary = alert.annotations.get("summary")
+    own = summary if summary and summary != group.common_annotations.get("summary") else None
     text = f"{STATE_EMOJI[alert.status]} {labels}".rstrip()
     if own:
         text += f" — {escape(_cut(own, 160))}"

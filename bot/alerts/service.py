@@ -88,7 +88,8 @@ class AlertService:
     def _queue(self, session: Session, change: store.Change, group: AlertGroup, now: datetime) -> None:
         channel = group.channel or ""
         if change.what == "new":
-            if any(w.covers(group.team, store.namespaces_of(group)) for w in maintenance.active(session, now)):
+            windows = maintenance.active(session, self.config, now)
+            if any(w.covers(group.team, store.namespaces_of(group)) for w in windows):
                 store.set_held(session, group.id, True)
                 return
             if channel:
@@ -331,7 +332,7 @@ class AlertService:
     def _release(self, window: Window, now: datetime) -> HeldSummary:
         alerts = firing = 0
         with self.factory.begin() as session:
-            still_open = [w for w in maintenance.active(session, now) if w.id != window.id]
+            still_open = [w for w in maintenance.active(session, self.config, now) if w.id != window.id]
             for group in store.held_groups(session, window.team, window.namespace):
                 if any(w.covers(group.team, store.namespaces_of(group)) for w in still_open):
                     continue
