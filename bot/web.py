@@ -39,15 +39,16 @@ def build_web(bolt: App, services: Services, alertmanager_token: str | None = No
     slack = SlackRequestHandler(bolt)
     health = HealthCheck(services.engine)
 
-    def bad_alert_payload(reason: str) -> tuple[Response, int]:
+    def bad_alert_payload(reason: str, **extra: object) -> tuple[Response, int]:
         log.warning("rejected Alertmanager payload: %s", reason)
-        return jsonify(error=t("core.alert_bad_payload", services.config.defaults.language, reason=reason)), 400
+        return jsonify(error=t("core.alert_bad_payload", services.config.defaults.language, reason=reason),
+                       **extra), 400
 
     @web.before_request
     def refuse_large_bodies() -> tuple[Response, int] | None:
         if (request.content_length or 0) > MAX_BODY_BYTES:
             if request.path == "/alertmanager":  # Alertmanager logs the body: say why, like any bad payload
-                return bad_alert_payload(f"body: larger than {MAX_BODY_BYTES} bytes")
+                return bad_alert_payload(f"body: larger than {MAX_BODY_BYTES} bytes", max_bytes=MAX_BODY_BYTES)
             abort(413)
         return None
 
@@ -71,7 +72,7 @@ def build_web(bolt: App, services: Services, alertmanager_token: str | None = No
         except BadPayload as exc:
             return bad_alert_payload(str(exc))
         except RequestEntityTooLarge:  # a chunked body of unknown length that turned out too large
-            return bad_alert_payload(f"body: larger than {MAX_BODY_BYTES} bytes")
+            return bad_alert_payload(f"body: larger than {MAX_BODY_BYTES} bytes", max_bytes=MAX_BODY_BYTES)
         return jsonify(stored=stored), 200
 
     @web.get("/healthz")

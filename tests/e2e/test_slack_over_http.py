@@ -137,7 +137,7 @@ def test_alertmanager_webhook_stores_valid_payloads_and_rejects_bad_ones(bot: Bo
                            "endsAt": "0001-01-01T00:00:00Z", "fingerprint": "abc123"}]}
     ok = bot.post(json.dumps(payload).encode(), path="/alertmanager")
     assert ok.status_code == 200 and ok.json() == {"stored": 1}
-    bad = bot.post(b'{"version": "4", "status": "firing", "alerts": "nope"}', path="/alertmanager")
+    bad = bot.post(b'{"version": "4", "status": "firing", "groupKey": "g", "alerts": "nope"}', path="/alertmanager")
     assert bad.status_code == 400 and "alerts" in bad.json()["error"]
     garbage = bot.post(b"not json {", path="/alertmanager")
     assert garbage.status_code == 400

@@ -10,13 +10,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
+from bot.alerts.outbox import LEASE
 from bot.clock import FrozenClock
+from bot.store.models import AlertOutboxRow
 from tests.support.alert_payloads import alert, notification
 from tests.support.config import bot_config, team
 from tests.support.inprocess import START, make_bot
 from tests.support.slack_recorder import SlackRecorder
 from tests.support.slack_text import slack_text
+from tests.support.threads import all_at_once
 
 CRASH = "KubePodCrashLooping"
 FIRED = START - timedelta(minutes=2)
@@ -211,3 +215,30 @@ def test_a_new_day_counts_firings_again_from_one(bot, slack: SlackRecorder, cloc
     deliver(services)
     [reply] = slack.calls("chat.postMessage")
     assert "1st time today" in slack_text(reply)
+
+
+def test_two_replicas_delivering_at_once_post_each_group_once(db_url: str, slack: SlackRecorder,
+                                                              clock: FrozenClock) -> None:
+    config = bot_config(teams=[team(namespaces=["payments"])])
+    first, _ = make_bot(db_url, slack, config, clock)
+    second, _ = make_bot(db_url, slack, config, clock)
+    for n in range(6):
+        (first if n % 2 else second).alerts.receive(notification([alert(f"Group{n}", namespace="payments")]))
+    replicas = iter([first, second, first, second])
+    all_at_once(lambda: next(replicas).alerts.deliver(), threads=4)
+    names = sorted(slack_text(c).split(" · ")[0] for c in posts(slack))
+    assert names == [f"🔥 Group{n}" for n in range(6)]
+
+
+def test_a_row_left_sending_by_a_killed_process_is_taken_over_after_the_lease(bot, slack: SlackRecorder,
+                                                                               clock: FrozenClock) -> None:
+    services, _app = bot
+    services.alerts.receive(notification([crash()]))
+    with services.sessions.begin() as session:  # what a process killed mid-send leaves behind
+        session.execute(update(AlertOutboxRow).where(AlertOutboxRow.kind == "post").values(
+            status="sending", claimed_at=clock.now()))
+    deliver(services)
+    assert posts(slack) == []  # another process may still be sending it
+    clock.advance(LEASE + timedelta(seconds=1))
+    deliver(services)
+    assert len(posts(slack)) == 1
