@@ -123,6 +123,20 @@ def test_check_passes_when_everything_required_is_fine(tmp_path: Path, slack: Sl
     assert result.returncode == 0, result.stdout
 
 
+@pytest.mark.parametrize(("config", "status", "says"), [
+    (bot_config(teams=[team(channel=None)]), "warn", "no channel to post alerts in"),  # kept, not posted
+    (bot_config(alerts={"default_channel": "CALERTS"}), "ok", "to ml-platform; anything else to CALERTS"),
+])
+def test_check_says_where_alerts_go_and_where_to_configure_a_channel(tmp_path: Path, slack: SlackRecorder,
+                                                                    config: dict, status: str, says: str) -> None:
+    (tmp_path / "bot.yaml").write_text(yaml.safe_dump(config))
+    result = run_bot(["check"], tmp_path, BOT_CONFIG=str(tmp_path / "bot.yaml"), SLACK_BOT_TOKEN="xoxb-check",
+                     SLACK_SIGNING_SECRET="s", SLACK_API_URL=slack.base_url)
+    [row] = [line for line in result.stdout.splitlines() if line.split()[1:2] == ["alerts"]]
+    assert row.split()[0] == status and says in row
+    assert result.returncode == 0, result.stdout  # a warning, not a failure
+
+
 def test_migrate_creates_the_tables(tmp_path: Path) -> None:
     result = run_bot(["migrate"], tmp_path)
     assert result.returncode == 0 and "up to date" in result.stdout

@@ -190,13 +190,17 @@ def test_a_new_alert_for_a_team_with_an_open_incident_is_linked_into_it(bot, sla
 
 def test_label_values_with_slack_markup_or_40kb_are_escaped_and_cut(bot, slack: SlackRecorder) -> None:
     services, _app = bot
+    mojibake = "部署失败 <!subteam^S1|@oncall> payments down".encode().decode("latin-1")  # UTF-8 read as Latin-1
     hostile = alert("Evil", namespace="payments", pod="<!channel> <@U123|boss>",
-                    annotations={"summary": "<!here> " + "x" * 40_000, "runbook_url": "javascript:alert(1)"})
+                    annotations={"summary": "<!here> " + "x" * 40_000, "description": mojibake + "y" * 40_000,
+                                 "runbook_url": "javascript:alert(1)"})
     services.alerts.receive(notification([hostile]))
     deliver(services)
     [post] = posts(slack)
     shown = slack_text(post)
     assert "&lt;!channel&gt;" in shown and "<!channel>" not in shown and "<!here>" not in shown
+    assert "&lt;!subteam^S1|@oncall&gt;" in shown and "<!subteam" not in shown
+    assert mojibake[:6] in shown  # shown as it came, cut
     assert "javascript:" not in shown
     assert len(shown) < 10_000
 
