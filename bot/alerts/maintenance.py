@@ -66,9 +66,15 @@ def open_configured(factory: sessionmaker[Session], config: Config, now: datetim
     """Create the row for each configured window that is open now (once, whoever gets there first)."""
     for index, window in enumerate(config.alerts.maintenance):
         starts = current_opening(window, _zone(config, window), now)
-        if starts is not None:
-            add(factory, f"config:{index}:{starts.isoformat()}", window.team, window.namespace, starts,
-                starts + window.duration, window.reason, "config")
+        key = f"config:{index}:{starts.isoformat()}" if starts else ""
+        if starts is not None and not _exists(factory, key):  # checked first: this runs every second
+            add(factory, key, window.team, window.namespace, starts, starts + window.duration, window.reason,
+                "config")
+
+
+def _exists(factory: sessionmaker[Session], key: str) -> bool:
+    with factory() as session:
+        return session.scalar(select(MaintenanceRow.id).where(MaintenanceRow.key == key)) is not None
 
 
 def current_opening(window: MaintenanceWindow, zone: ZoneInfo, now: datetime) -> datetime | None:
