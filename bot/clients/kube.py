@@ -110,32 +110,28 @@ class KubeClient:
         return [_event(item) for item in items]
 
     def deployments(self, namespace: str) -> list[Workload]:
-        items = self._list(lambda apps, token: apps.list_namespaced_deployment(
-            namespace, limit=PAGE_SIZE, _continue=token, _request_timeout=self._timeout),
-            Access("list", "deployments", namespace), api=client.AppsV1Api)
-        return [_workload("Deployment", item) for item in items]
+        return [_workload("Deployment", item) for item in self._apps("deployment", "deployments", namespace)]
 
     def replica_sets(self, namespace: str) -> list[WorkloadRevision]:
         """ReplicaSets owned by a Deployment, with their revision number."""
-        items = self._list(lambda apps, token: apps.list_namespaced_replica_set(
-            namespace, limit=PAGE_SIZE, _continue=token, _request_timeout=self._timeout),
-            Access("list", "replicasets", namespace), api=client.AppsV1Api)
-        found = (_replica_set(item) for item in items)
+        found = (_replica_set(item) for item in self._apps("replica_set", "replicasets", namespace))
         return [rs for rs in found if rs is not None]
 
     def stateful_sets(self, namespace: str) -> list[Workload]:
-        items = self._list(lambda apps, token: apps.list_namespaced_stateful_set(
-            namespace, limit=PAGE_SIZE, _continue=token, _request_timeout=self._timeout),
-            Access("list", "statefulsets", namespace), api=client.AppsV1Api)
-        return [_workload("StatefulSet", item) for item in items]
+        return [_workload("StatefulSet", item) for item in self._apps("stateful_set", "statefulsets", namespace)]
 
     def controller_revisions(self, namespace: str) -> list[WorkloadRevision]:
         """ControllerRevisions owned by a StatefulSet, with the images of the pod template they record."""
-        items = self._list(lambda apps, token: apps.list_namespaced_controller_revision(
-            namespace, limit=PAGE_SIZE, _continue=token, _request_timeout=self._timeout),
-            Access("list", "controllerrevisions", namespace), api=client.AppsV1Api)
-        found = (_controller_revision(item) for item in items)
+        found = (_controller_revision(item)
+                 for item in self._apps("controller_revision", "controllerrevisions", namespace))
         return [revision for revision in found if revision is not None]
+
+    def _apps(self, kind: str, resource: str, namespace: str) -> list[Any]:
+        """Every `apps/v1` object of one kind in `namespace` (`list_namespaced_<kind>`)."""
+        def page(apps: Any, token: str | None) -> Any:
+            return getattr(apps, f"list_namespaced_{kind}")(namespace, limit=PAGE_SIZE, _continue=token,
+                                                            _request_timeout=self._timeout)
+        return self._list(page, Access("list", resource, namespace), api=client.AppsV1Api)
 
     def nodes(self, names: list[str]) -> list[NodeHealth]:
         """Health of the named nodes (a name the API does not know is left out)."""
