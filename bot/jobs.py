@@ -38,7 +38,7 @@ def work_escalations() -> None:
 
 
 def deliver_alerts() -> None:
-    _bound().alerts.deliver()
+    _bound().alerts.deliver(wait=False)
 
 
 def job_specs(services: Services) -> list[JobSpec]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, aware
@@ -31,7 +32,7 @@ LEASE = timedelta(seconds=60)
 GIVE_UP_AFTER = timedelta(hours=24)  # a row Slack keeps refusing as "try later" for a day is failed
 MAX_DELAY = 60.0
 BATCH = 500
-CHANNEL_WORKERS = 8
+CHANNEL_WORKERS = 32  # channels drained at once (each mostly waits on Slack)
 GROUP_KINDS = ("post", "update", "reply", "incident", "correlate")
 
 
@@ -79,32 +80,65 @@ def depth(factory: sessionmaker[Session], now: datetime) -> tuple[int, float]:
 
 
 class OutboxWorker:
+    """Sends due rows, one thread per channel: a channel held back by Slack's rate limit never delays another.
+
+    `work(wait=False)` (the scheduler's tick) starts a drain for each channel with due rows that has none
+    running and returns at once; the drain sends that channel's rows until none is due. `work()` waits for the
+    drains it started (tests, the shell).
+    """
+
     def __init__(self, factory: sessionmaker[Session], clock: Clock, sender: Sender) -> None:
         self.factory = factory
         self.clock = clock
         self.sender = sender
+        self._pool = ThreadPoolExecutor(max_workers=CHANNEL_WORKERS, thread_name_prefix="alert-outbox")
+        self._draining: set[str] = set()
+        self._lock = threading.Lock()
 
-    def work(self) -> int:
-        """Send what is due; the number of rows finished (sent, superseded or failed)."""
-        items = self._due()
-        by_channel: dict[str, list[Item]] = {}
-        for item in items:
-            by_channel.setdefault(item.channel, []).append(item)
-        if len(by_channel) <= 1:
-            return sum(self._work_channel(batch) for batch in by_channel.values())
-        with ThreadPoolExecutor(max_workers=min(CHANNEL_WORKERS, len(by_channel)),
-                                thread_name_prefix="alert-outbox") as pool:
-            return sum(pool.map(self._work_channel, by_channel.values()))
+    def work(self, wait: bool = True) -> int:
+        """Start draining every channel with rows due; with `wait`, the number of rows finished."""
+        started = []
+        for channel in self._due_channels():
+            with self._lock:
+                if channel in self._draining:
+                    continue
+                self._draining.add(channel)
+            started.append(self._pool.submit(self._drain, channel))
+        return sum(future.result() for future in started) if wait else 0
 
-    def _due(self) -> list[Item]:
-        now = self.clock.now()
+    def _drain(self, channel: str) -> int:
+        done = 0
+        try:
+            while True:
+                items = self._due(channel)
+                finished = self._work_channel(items) if items else 0
+                done += finished
+                if not finished:  # nothing due, or all of it waiting for a retry or its group's post
+                    return done
+        except Exception:  # a database outage: logged; the next tick tries again
+            log.exception("alert outbox: draining %s failed", channel or "(no channel)")
+            return done
+        finally:
+            with self._lock:
+                self._draining.discard(channel)
+
+    def _due_channels(self) -> list[str]:
         with self.factory() as session:
-            rows = session.scalars(select(AlertOutboxRow).where(or_(
-                (AlertOutboxRow.status == "pending") & (AlertOutboxRow.due_at <= now),
-                (AlertOutboxRow.status == "sending") & (AlertOutboxRow.claimed_at < now - LEASE)))
-                .order_by(AlertOutboxRow.id).limit(BATCH)).all()
+            return list(session.scalars(select(AlertOutboxRow.channel).where(self._is_due(self.clock.now()))
+                                        .distinct()))
+
+    def _due(self, channel: str) -> list[Item]:
+        with self.factory() as session:
+            rows = session.scalars(select(AlertOutboxRow).where(AlertOutboxRow.channel == channel,
+                                                                self._is_due(self.clock.now()))
+                                   .order_by(AlertOutboxRow.id).limit(BATCH)).all()
             return [Item(r.id, r.group_id, r.kind, r.channel, dict(r.payload or {}), r.attempts, r.created_at)
                     for r in rows]
+
+    @staticmethod
+    def _is_due(now: datetime) -> ColumnElement[bool]:
+        return or_((AlertOutboxRow.status == "pending") & (AlertOutboxRow.due_at <= now),
+                   (AlertOutboxRow.status == "sending") & (AlertOutboxRow.claimed_at < now - LEASE))
 
     def _work_channel(self, items: Iterable[Item]) -> int:
         done = 0

@@ -124,10 +124,11 @@ class AlertService:
         return wall.replace(hour=0, minute=0, second=0, microsecond=0)
 
     # Delivering --------------------------------------------------------------------------------------
-    def deliver(self) -> int:
-        """Send the outbox rows that are due (the leader's job); the number finished."""
+    def deliver(self, wait: bool = True) -> int:
+        """Open and close quiet windows, then send the outbox rows that are due; with `wait`, the number sent
+        (the leader's job does not wait: each channel drains on its own thread)."""
         self.tick()
-        return self.worker.work()
+        return self.worker.work(wait)
 
     def _send(self, item: Item) -> str:
         if item.group_id is None:
