@@ -142,6 +142,8 @@ def test_kill_9_between_webhook_and_post_posts_once_after_restart(start_bot: Cal
     assert requests.post(bot.url + "/alertmanager", json=_notification("Survivor"), timeout=10).status_code == 200
     wait_until(lambda: _outbox_rows(tmp_path / "bot.db", "status = 'pending' and attempts >= 1"), timeout=30,
                message="the post to have failed once and wait for its retry")
+    assert bot.metric("bot_alert_outbox_depth") == 2  # the post and its incident link wait, /metrics says so
+    wait_until(lambda: bot.metric("bot_alert_outbox_oldest_seconds") >= 1, timeout=10, message="the row's age")
     bot.kill()  # a row claimed mid-send is taken over after the lease: test_outbox_lease_takeover covers that
     slack.outage(("chat.postMessage",), seconds=0)
     slack.clear()
