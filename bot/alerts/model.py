@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -103,4 +103,3 @@ class HeldSummary:
 
     alerts: int
     still_firing: int
-    groups_to_post: list[int] = field(default_factory=list)

@@ -27,7 +27,7 @@ from bot.clock import Clock
 from bot.durations import format_duration
 from bot.evidence.model import FiringAlert
 from bot.i18n import t
-from bot.incidents.desk import IncidentDesk, OpenRequest
+from bot.incidents.desk import IncidentDesk, OpenRequest, Refused
 from bot.incidents.model import Incident, TimelineEntry
 from bot.incidents.store import log_event
 from bot.metrics import ALERTS_RECEIVED
@@ -179,7 +179,7 @@ class AlertService:
             return None
         try:
             return self.incidents.load(streak.incident_id)
-        except Exception:
+        except Refused:  # the incident row is gone: show the alert without the link
             return None
 
     # Incidents from alerts ---------------------------------------------------------------------------
@@ -199,7 +199,7 @@ class AlertService:
 
     def open_incident(self, group_id: int, user: str) -> Incident:
         """The Open incident button: an incident from the alert, its team and severity from the alert."""
-        group = self.group(group_id, user)
+        group = self.group(group_id)
         incident, _ = self.incidents.open(self._open_request(group, user, "alert_button"))
         return incident
 
@@ -255,7 +255,7 @@ class AlertService:
         return Outcome.SENT
 
     # Buttons ------------------------------------------------------------------------------------------
-    def group(self, group_id: int, user: str | None = None) -> AlertGroup:
+    def group(self, group_id: int) -> AlertGroup:
         found = store.load(self.factory, group_id, self._midnight)
         if found is None:
             raise AlertRefused(t("alerts.unknown_group", self.config.defaults.language))
