@@ -1,13 +1,15 @@
-"""What configuration models are built from: a strict base model, durations and IANA time zones."""
+"""What configuration models are built from: a strict base model, durations, IANA time zones, working hours."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 
 from bot.durations import parse_duration
 
@@ -58,3 +60,51 @@ def _weekday_names(part: str) -> str:
     if not 0 <= first <= last <= 7:
         raise ValueError(f"day of week {part!r} is outside 0-7")
     return ",".join(dict.fromkeys(_WEEKDAYS[day] for day in range(first, last + 1)))
+
+
+_DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(r"^\s*(?P<days>[a-z,\-]+)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*$")
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    """Days and local hours such as "mon-fri 09:00-18:00"; `contains` takes a time already in the local zone."""
+
+    days: frozenset[int]  # Monday = 0
+    start: time
+    end: time
+
+    def contains(self, local: datetime) -> bool:
+        return local.weekday() in self.days and self.start <= local.time() < self.end
+
+    def __str__(self) -> str:
+        days = ",".join(_DAY_NAMES[day] for day in sorted(self.days))
+        return f"{days} {self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def parse_working_hours(value: object) -> WorkingHours:
+    if isinstance(value, WorkingHours):
+        return value
+    expected = "expected days and hours such as 'mon-fri 09:00-18:00' or 'mon,wed,fri 10:00-16:00'"
+    match = _HOURS.match(str(value).lower()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(expected)
+    try:
+        days = frozenset(day for part in match["days"].split(",") for day in _day_range(part))
+        start, end = time.fromisoformat(match["start"].zfill(5)), time.fromisoformat(match["end"].zfill(5))
+    except ValueError:
+        raise ValueError(expected) from None
+    if not days or start >= end:
+        raise ValueError(expected + " (the end after the start, within one day)")
+    return WorkingHours(days, start, end)
+
+
+def _day_range(part: str) -> range:
+    first, _, last = part.partition("-")
+    low, high = _DAY_NAMES.index(first), _DAY_NAMES.index(last or first)  # ValueError for an unknown name
+    if low > high:
+        raise ValueError(part)
+    return range(low, high + 1)
+
+
+Hours = Annotated[WorkingHours, BeforeValidator(parse_working_hours), PlainSerializer(str)]

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.retry import BackendError
 from bot.scheduler import BotScheduler, JobSpec, leader_lock_for
 from bot.services import Services
 from bot.store import repo
@@ -41,12 +42,37 @@ def deliver_alerts() -> None:
     _bound().alerts.deliver(wait=False)
 
 
+def check_idle_gpus() -> None:
+    try:
+        _bound().gpu_watch.check_idle()
+    except BackendError as exc:  # the next check tries again; /gpu tells people what is wrong meanwhile
+        log.warning("GPU idle check skipped: %s", exc)
+
+
+def check_gpu_health() -> None:
+    try:
+        _bound().gpu_watch.check_health()
+    except BackendError as exc:
+        log.warning("GPU health check skipped: %s", exc)
+
+
 def job_specs(services: Services) -> list[JobSpec]:
-    return [
+    specs = [
         JobSpec("forget-old-events", "bot.jobs:forget_old_events", IntervalTrigger(hours=6)),
         JobSpec("work-escalations", "bot.jobs:work_escalations", IntervalTrigger(seconds=1)),
         JobSpec("deliver-alerts", "bot.jobs:deliver_alerts", IntervalTrigger(seconds=1)),
     ]
+    if services.prometheus_configured:  # without DCGM metrics there is nothing to check
+        gpu = services.config.gpu
+        specs += [JobSpec("gpu-idle-check", "bot.jobs:check_idle_gpus", IntervalTrigger(seconds=_seconds(
+                      gpu.idle_check.every))),
+                  JobSpec("gpu-health-check", "bot.jobs:check_gpu_health",
+                          IntervalTrigger(seconds=_seconds(gpu.health_every)))]
+    return specs
+
+
+def _seconds(every: timedelta) -> int:
+    return max(1, int(every.total_seconds()))
 
 
 def start_scheduler(services: Services) -> BotScheduler:

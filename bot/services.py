@@ -33,6 +33,8 @@ from bot.clock import Clock, SystemClock
 from bot.emoji.combos import ComboEngine
 from bot.emoji.dialect import ActionRegistry, Dialect
 from bot.evidence.service import EvidenceCollector
+from bot.gpu.checks import GpuWatch
+from bot.gpu.owners import OwnerNudges
 from bot.gpu.service import GpuService
 from bot.incidents.desk import IncidentDesk
 from bot.incidents.escalation import Escalator
@@ -216,7 +218,20 @@ class Services:
     # Domain services: plain Python over the clients above.
     @cached_property
     def gpu(self) -> GpuService:
-        return GpuService(self.prom, self.kube, self.clock, self.config.thresholds.gpu_idle_utilization_pct)
+        return GpuService(self.prom, self.kube, self.clock, self.config, self.sessions)
+
+    @cached_property
+    def gpu_owners(self) -> OwnerNudges:
+        return OwnerNudges(self.gpu, self.notifier, self.users, self.permissions, self.sessions, self.clock,
+                           self.config)
+
+    @cached_property
+    def gpu_watch(self) -> GpuWatch:
+        return GpuWatch(self.gpu, self.notifier, self.sessions, self.clock, self.config)
+
+    @property
+    def prometheus_configured(self) -> bool:
+        return self.demo or bool(self.env.prometheus_url)
 
     @cached_property
     def spend(self) -> SpendService:

@@ -24,7 +24,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.config_types import Duration, Strict, TimeZone, crontab_trigger
+from bot.config_types import Duration, Hours, Strict, TimeZone, crontab_trigger, parse_working_hours
 from bot.durations import format_duration
 from bot.emoji.dialect import EmojiConfig, emoji_config_problems
 from bot.oncall.rotation import TeamRotation
@@ -314,6 +314,36 @@ class AlertsConfig(Strict):
     maintenance: list[MaintenanceWindow] = []
 
 
+# Approximate on-demand US prices per GPU-hour (an 8-GPU instance's price / 8); set yours under gpu.prices.
+DEFAULT_GPU_PRICES = {"H200": 7.91, "H100": 6.88, "A100": 2.75, "L40S": 1.86, "A10G": 1.01, "L4": 0.80,
+                      "T4": 0.53, "V100": 3.06}
+
+
+class GpuIdleCheck(Strict):
+    every: Annotated[Duration, duration_within(timedelta(minutes=5))] = timedelta(hours=1)
+    window: Annotated[Duration, duration_within(timedelta(minutes=15), timedelta(days=1))] = timedelta(hours=4)
+    gpu_hours: Annotated[float, Field(gt=0)] = 8.0  # a team's idle GPU-hours over the window that post
+
+
+class GpuConfig(Strict):
+    window: Annotated[Duration, duration_within(timedelta(minutes=1), timedelta(days=1))] = timedelta(minutes=15)
+    history: Annotated[Duration, duration_within(timedelta(minutes=15), timedelta(days=7))] = timedelta(hours=24)
+    owner_labels: list[str] = ["owner", "team"]  # pod labels naming who owns a pod, first found wins
+    node_labels: list[str] = ["node", "kubernetes_node"]  # DCGM series labels naming the Kubernetes node
+    pool_labels: list[str] = ["karpenter.sh/nodepool", "eks.amazonaws.com/nodegroup",
+                              "cloud.google.com/gke-nodepool", "node.kubernetes.io/instance-type"]
+    prices: dict[str, Annotated[float, Field(ge=0)]] = {}  # USD per GPU-hour by model, over DEFAULT_GPU_PRICES
+    cache: Annotated[Duration, duration_within(timedelta(0), timedelta(minutes=10))] = timedelta(seconds=30)
+    top: Annotated[int, whole_number(3, 40)] = 10  # rows per list before "…and N more" and a CSV
+    working_hours: Hours = Field(default_factory=lambda: parse_working_hours("mon-fri 09:00-18:00"))
+    idle_check: GpuIdleCheck = GpuIdleCheck()
+    health_every: Annotated[Duration, duration_within(timedelta(minutes=1))] = timedelta(minutes=5)
+    platform_channel: str | None = None  # health posts for GPUs no team holds; else alerts.default_channel
+
+    def price_table(self) -> dict[str, float]:
+        return {**DEFAULT_GPU_PRICES, **{name.upper(): usd for name, usd in self.prices.items()}}
+
+
 class Defaults(Strict):
     timezone: TimeZone = "UTC"
     language: Language = "en"
@@ -330,6 +360,7 @@ class Config(Strict):
     oncall: dict[str, TeamRotation] = {}
     admins: list[str] = []
     alerts: AlertsConfig = AlertsConfig()
+    gpu: GpuConfig = GpuConfig()
 
     @field_validator("teams")
     @classmethod

@@ -9,8 +9,8 @@ so that mypy proves the real client (and its demo twin) still satisfies its Prot
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -20,40 +20,100 @@ PagerAction = Literal["trigger", "acknowledge", "resolve"]
 
 
 @dataclass(frozen=True)
-class GpuSample:
-    """One GPU as dcgm-exporter reports it; pod labels only while a pod holds the GPU."""
+class GpuQuery:
+    """What to ask Prometheus about GPUs: averages over `window` ending `at`; history (when the GPU was last
+    busy, since when a problem shows) over `history`, evaluated every `step`; `problems`: XID, ECC, throttling."""
+
+    at: datetime
+    window: timedelta
+    threshold_pct: float
+    node_labels: tuple[str, ...] = ("node", "kubernetes_node")
+    problems: bool = False
+    history: timedelta | None = None
+    step: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class GpuProblem:
+    """Something wrong with a GPU: `xid` (value: the last XID code), `ecc` (uncorrectable errors), `thermal` or
+    `power` (clock throttling; value: the reasons bitmask)."""
+
+    kind: str
+    value: float
+    since: datetime | None = None  # first seen within the history, when history was asked for
+
+
+@dataclass(frozen=True)
+class GpuReading:
+    """One GPU, or one MIG slice of it, as dcgm-exporter reports it over the window.
+
+    Pod labels are there only while a pod holds the GPU. `util_pct` is None when there is no usable reading
+    (e.g. only DCGM_FI_DEV_GPU_UTIL on a MIG slice, where it always reads 0)."""
 
     hostname: str
     gpu: str
     uuid: str
     model: str
     util_pct: float | None
+    util_source: str | None  # "prof": DCGM_FI_PROF_GR_ENGINE_ACTIVE, "dev": DCGM_FI_DEV_GPU_UTIL
+    mig_profile: str | None = None  # GPU_I_PROFILE, e.g. "1g.10gb"
+    mig_instance: str | None = None  # GPU_I_ID
     fb_used_mib: float | None = None
     fb_free_mib: float | None = None
+    temp_c: float | None = None
     namespace: str | None = None
     pod: str | None = None
     container: str | None = None
-    node: str | None = None  # a `node`/`kubernetes_node` label, when the scrape config adds one
+    node: str | None = None  # a node label the scrape config adds (GpuQuery.node_labels)
+    problems: tuple[GpuProblem, ...] = ()
+    busy_at: datetime | None = None  # the last time within the history it was at or over the threshold
+
+    @property
+    def key(self) -> str:
+        slice_ = f"/{self.mig_instance}" if self.mig_instance is not None else ""
+        return (self.uuid or f"{self.hostname}/{self.gpu}") + slice_
 
 
 @dataclass(frozen=True)
-class NodeGpus:
+class GpuNode:
     name: str
-    gpus: int
-    model: str | None = None
+    gpus: int  # allocatable nvidia.com/gpu
+    model: str | None = None  # nvidia.com/gpu.product
+    pool: str | None = None  # the first of the configured node-pool labels the node carries
 
 
 @dataclass(frozen=True)
-class PodGpus:
+class GpuPod:
+    """A pod not yet finished that requests GPUs."""
+
     namespace: str
-    pod: str
+    name: str
     node: str | None
     phase: str
     gpus: int
+    containers: tuple[tuple[str, int], ...] = ()  # (container, GPUs) for containers that ask for GPUs
+    labels: Mapping[str, str] = field(default_factory=dict)
+    priority_class: str | None = None
+    created: datetime | None = None
+    unschedulable: str | None = None  # the PodScheduled=False message, while the scheduler cannot place it
 
     @property
     def holds_gpus(self) -> bool:
         return bool(self.node) and self.gpus > 0 and self.phase in {"Pending", "Running", "Unknown"}
+
+    @property
+    def waits_for_gpus(self) -> bool:
+        return self.node is None and "nvidia.com/gpu" in (self.unschedulable or "")
+
+
+@dataclass(frozen=True)
+class GpuCluster:
+    """What Kubernetes says about GPUs: the GPU nodes, the pods asking for GPUs, and the node of every active
+    pod by name (dcgm-exporter's Hostname may be its own pod's name)."""
+
+    nodes: tuple[GpuNode, ...]
+    pods: tuple[GpuPod, ...]
+    pod_nodes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -172,7 +232,13 @@ class Message:
 class PrometheusSource(Protocol):
     demo: bool
 
-    def gpu_samples(self) -> list[GpuSample]: ...
+    def gpu_readings(self, query: GpuQuery) -> list[GpuReading]:
+        """Every GPU DCGM reports, in at most four queries aggregated by Prometheus."""
+        ...
+
+    def dcgm_targets(self) -> tuple[int, int]:
+        """(up, total) scrape targets whose job name mentions dcgm: why there may be no GPU metrics."""
+        ...
 
     def probe(self) -> str: ...
 
@@ -180,9 +246,13 @@ class PrometheusSource(Protocol):
 class KubeSource(Protocol):
     demo: bool
 
-    def gpu_nodes(self) -> list[NodeGpus]: ...
+    def gpu_cluster(self, pool_labels: tuple[str, ...] = ()) -> GpuCluster:
+        """GPU nodes and the active pods across all namespaces, in paged lists."""
+        ...
 
-    def gpu_pods(self, namespaces: list[str] | None = None) -> list[PodGpus]: ...
+    def scheduling_failures(self) -> list[KubeEvent]:
+        """FailedScheduling events across all namespaces."""
+        ...
 
     def probe(self) -> str: ...
 

@@ -20,13 +20,16 @@ from bot.clients import (
     CostRow,
     CostSource,
     GitHubSource,
-    GpuSample,
+    GpuCluster,
+    GpuNode,
+    GpuPod,
+    GpuProblem,
+    GpuQuery,
+    GpuReading,
     KubeEvent,
     KubeEvidenceSource,
     KubeSource,
-    NodeGpus,
     NodeHealth,
-    PodGpus,
     PodState,
     PrometheusSource,
     PullRequest,
@@ -64,47 +67,59 @@ _NODE_LABEL_MODEL = {H100: "NVIDIA-H100-80GB-HBM3", A100: "NVIDIA-A100-SXM4-80GB
 _DAILY_USD = {"ml": 4300.0, "platform": 610.0, None: 185.0}
 
 
-def demo_samples() -> list[GpuSample]:
-    samples = []
+_OWNERS = {"finetune-lora-7b": "U0DEMOLORA", "vllm-llama-70b-0": "ml-platform"}
+_BUSY_AGO = {"finetune-lora-7b": timedelta(hours=5, minutes=10), "vllm-llama-70b-0": timedelta(minutes=50)}
+
+
+def demo_readings(query: GpuQuery | None = None) -> list[GpuReading]:
+    """The demo GPUs as DCGM reports them; H100s export the PROF metric, the A100 only DCGM_FI_DEV_GPU_UTIL.
+    One H100 has logged XID 79 (fallen off the bus) when problems are asked for."""
+    readings = []
     for node, hostname, model, gpus in _GPUS:
         for index, (util, namespace, pod) in enumerate(gpus):
             used = 0.0 if pod is None else round(FB_TOTAL_MIB * min(0.95, 0.2 + util / 100), 0)
-            samples.append(GpuSample(
-                hostname=hostname, gpu=str(index), uuid=f"GPU-{node}-{index}",
-                model=model, util_pct=float(util), fb_used_mib=used, fb_free_mib=FB_TOTAL_MIB - used,
-                namespace=namespace, pod=pod, container=None if pod is None else "main"))
-    return samples
+            busy_ago = _BUSY_AGO.get(pod or "")
+            xid = query is not None and query.problems and (node, index) == ("gpu-h100-1", 7)
+            readings.append(GpuReading(
+                hostname=hostname, gpu=str(index), uuid=f"GPU-{node}-{index}", model=model, util_pct=float(util),
+                util_source="prof" if model == H100 else "dev", fb_used_mib=used, fb_free_mib=FB_TOTAL_MIB - used,
+                temp_c=38.0 + util / 3, namespace=namespace, pod=pod, container=None if pod is None else "main",
+                problems=(GpuProblem("xid", 79.0, query.at - timedelta(minutes=25)),) if xid and query else (),
+                busy_at=query.at - busy_ago if query and query.history and busy_ago else None))
+    return readings
 
 
-def demo_nodes() -> list[NodeGpus]:
-    return [NodeGpus(name=node, gpus=len(gpus), model=_NODE_LABEL_MODEL[model])
-            for node, _hostname, model, gpus in _GPUS]
-
-
-def demo_pods() -> list[PodGpus]:
+def demo_cluster(now: datetime) -> GpuCluster:
+    nodes = tuple(GpuNode(name=node, gpus=len(gpus), model=_NODE_LABEL_MODEL[model], pool=model.split()[1])
+                  for node, _hostname, model, gpus in _GPUS)
     counts: dict[tuple[str, str, str], int] = {}
     for node, _hostname, _model, gpus in _GPUS:
         for _util, namespace, pod in gpus:
             if namespace and pod:
                 counts[(namespace, pod, node)] = counts.get((namespace, pod, node), 0) + 1
-    running = [PodGpus(namespace=ns, pod=pod, node=node, phase="Running", gpus=n)
+    running = [GpuPod(namespace=ns, name=pod, node=node, phase="Running", gpus=n, containers=(("main", n),),
+                      labels={"owner": _OWNERS[pod]} if pod in _OWNERS else {}, created=now - timedelta(hours=9))
                for (ns, pod, node), n in counts.items()]
-    finished = PodGpus(namespace="ml-train", pod="nightly-eval-28", node="gpu-h100-2", phase="Succeeded",
-                       gpus=1)
-    return [*running, finished]
+    waiting = [GpuPod(namespace="ml-train", name=f"sweep-{i}", node=None, phase="Pending", gpus=4,
+                      containers=(("main", 4),), priority_class="batch-low", created=now - timedelta(minutes=40 * i),
+                      unschedulable="0/3 nodes are available: 3 Insufficient nvidia.com/gpu.") for i in (1, 2)]
+    return GpuCluster(nodes=nodes, pods=(*running, *waiting), pod_nodes={A100_EXPORTER_POD: "gpu-a100-1"})
 
 
 class DemoPrometheus:
     demo = True
 
-    def __init__(self, samples: list[GpuSample] | None = None) -> None:
-        self.samples = demo_samples() if samples is None else samples
+    def __init__(self, readings: list[GpuReading] | None = None) -> None:
+        self.readings = readings
 
-    def gpu_samples(self) -> list[GpuSample]:
-        return list(self.samples)
+    def gpu_readings(self, query: GpuQuery) -> list[GpuReading]:
+        return demo_readings(query) if self.readings is None else list(self.readings)
+
+    def dcgm_targets(self) -> tuple[int, int]:
+        return (1, 1) if self.readings is None or self.readings else (0, 0)
 
     def probe(self) -> str:
-        return f"demo Prometheus (made-up DCGM metrics, {len(self.samples)} GPU series)"
+        return f"demo Prometheus (made-up DCGM metrics, {len(demo_readings())} GPU series)"
 
 
 VLLM = "registry.example.com/vllm-openai"
@@ -116,10 +131,8 @@ class DemoKube:
 
     demo = True
 
-    def __init__(self, nodes: list[NodeGpus] | None = None, pods: list[PodGpus] | None = None,
-                 clock: Clock | None = None) -> None:
-        self.gpu_node_list = demo_nodes() if nodes is None else nodes
-        self.gpu_pod_list = demo_pods() if pods is None else pods
+    def __init__(self, cluster: GpuCluster | None = None, clock: Clock | None = None) -> None:
+        self.cluster = cluster
         self._clock = clock or SystemClock()
 
     def pods(self, namespace: str) -> list[PodState]:
@@ -173,14 +186,18 @@ class DemoKube:
         return [NodeHealth(name, ready=True, pressures=("MemoryPressure",) if name == "gpu-a100-1" else ())
                 for name in sorted(set(names))]
 
-    def gpu_nodes(self) -> list[NodeGpus]:
-        return list(self.gpu_node_list)
+    def gpu_cluster(self, pool_labels: tuple[str, ...] = ()) -> GpuCluster:
+        return demo_cluster(self._clock.now()) if self.cluster is None else self.cluster
 
-    def gpu_pods(self, namespaces: list[str] | None = None) -> list[PodGpus]:
-        return [p for p in self.gpu_pod_list if not namespaces or p.namespace in namespaces]
+    def scheduling_failures(self) -> list[KubeEvent]:
+        now = self._clock.now()
+        return [KubeEvent("ml-train", "Pod", pod.name, "FailedScheduling", pod.unschedulable or "", 12,
+                          pod.created, now - timedelta(minutes=1))
+                for pod in self.gpu_cluster().pods if pod.waits_for_gpus]
 
     def probe(self) -> str:
-        return f"demo Kubernetes ({len(self.gpu_node_list)} GPU nodes, {sum(n.gpus for n in self.gpu_node_list)} GPUs)"
+        nodes = self.gpu_cluster().nodes
+        return f"demo Kubernetes ({len(nodes)} GPU nodes, {sum(n.gpus for n in nodes)} GPUs)"
 
 
 class DemoAws:

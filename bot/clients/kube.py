@@ -3,6 +3,7 @@ incident (pods of any phase, Warning events, Deployments/StatefulSets with their
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,12 +19,13 @@ from pydantic import ValidationError
 
 from bot.clients import (
     ContainerState,
+    GpuCluster,
+    GpuNode,
+    GpuPod,
     KubeEvent,
     KubeEvidenceSource,
     KubeSource,
-    NodeGpus,
     NodeHealth,
-    PodGpus,
     PodState,
     Workload,
     WorkloadRevision,
@@ -37,6 +39,7 @@ GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"  # set by NVIDIA GPU feature discov
 PAGE_SIZE = 500
 ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 WARNINGS = "type=Warning"
+FAILED_SCHEDULING = "reason=FailedScheduling"
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 PRESSURES = ("MemoryPressure", "DiskPressure", "PIDPressure")
@@ -65,32 +68,43 @@ class KubeClient:
         self._api_client: client.ApiClient | None = None
         self._api_lock = threading.Lock()  # evidence is collected from several threads at once
 
-    def gpu_nodes(self) -> list[NodeGpus]:
-        nodes = self._list(lambda core, token: core.list_node(
-            limit=PAGE_SIZE, _continue=token, _request_timeout=self._timeout))
-        found = (_node_gpus(node) for node in nodes)
-        return [node for node in found if node.gpus > 0]
+    def gpu_cluster(self, pool_labels: tuple[str, ...] = ()) -> GpuCluster:
+        """Nodes and active pods, read as raw JSON: the client's models cost seconds on thousands of pods."""
+        nodes = self._raw_list(lambda core, token: core.list_node(
+            limit=PAGE_SIZE, _continue=token, _request_timeout=self._timeout, _preload_content=False),
+            Access("list", "nodes"))
+        pods = self._raw_list(lambda core, token: core.list_pod_for_all_namespaces(
+            limit=PAGE_SIZE, _continue=token, field_selector=ACTIVE_PODS, _request_timeout=self._timeout,
+            _preload_content=False), Access("list", "pods"))
+        gpu_nodes = (_gpu_node(item, pool_labels) for item in nodes)
+        gpu_pods = (_gpu_pod(item) for item in pods)
+        pod_nodes = {item["metadata"]["name"]: item["spec"]["nodeName"] for item in pods
+                     if (item.get("spec") or {}).get("nodeName")}
+        return GpuCluster(nodes=tuple(n for n in gpu_nodes if n.gpus > 0),
+                          pods=tuple(p for p in gpu_pods if p.gpus > 0), pod_nodes=pod_nodes)
 
-    def gpu_pods(self, namespaces: list[str] | None = None) -> list[PodGpus]:
-        pods: list[Any] = []
-        for namespace in namespaces if namespaces else [None]:
-            pods += self._list(self._pod_lister(namespace))
-        found = (_pod_gpus(pod) for pod in pods)
-        return [pod for pod in found if pod.gpus > 0]
+    def scheduling_failures(self) -> list[KubeEvent]:
+        items = self._list(lambda core, token: core.list_event_for_all_namespaces(
+            field_selector=FAILED_SCHEDULING, limit=PAGE_SIZE, _continue=token, _request_timeout=self._timeout),
+            Access("list", "events"))
+        return [_event(item) for item in items]
 
     def probe(self) -> str:
         version = self._call(lambda: client.VersionApi(self._api()).get_code(_request_timeout=self._timeout))
-        nodes = self.gpu_nodes()
+        nodes = self.gpu_cluster().nodes
         return f"Kubernetes {version.git_version}, {len(nodes)} GPU nodes ({sum(n.gpus for n in nodes)} GPUs)"
 
-    def _pod_lister(self, namespace: str | None) -> Callable[[client.CoreV1Api, str | None], Any]:
-        def page(core: client.CoreV1Api, token: str | None) -> Any:
-            common: dict[str, Any] = {"limit": PAGE_SIZE, "_continue": token, "field_selector": ACTIVE_PODS,
-                                      "_request_timeout": self._timeout}
-            if namespace is None:
-                return core.list_pod_for_all_namespaces(**common)
-            return core.list_namespaced_pod(namespace, **common)
-        return page
+    def _raw_list(self, page: Lister, access: Access) -> list[dict[str, Any]]:
+        """Every item of a list call made with _preload_content=False, following `metadata.continue`."""
+        core = client.CoreV1Api(self._api())
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            answer = self._call(partial(_json_of, partial(page, core, token)), access)
+            items += answer.get("items") or []
+            token = (answer.get("metadata") or {}).get("continue") or None
+            if not token:
+                return items
 
     # Evidence for an incident (KubeEvidenceSource)
 
@@ -216,33 +230,48 @@ def quantity(value: str | None) -> int:
         return 0
 
 
-def _node_gpus(node: Any) -> NodeGpus:
-    allocatable = (node.status.allocatable if node.status else None) or {}
-    labels = node.metadata.labels or {}
-    return NodeGpus(name=node.metadata.name, gpus=quantity(allocatable.get(GPU_RESOURCE)),
-                    model=labels.get(GPU_PRODUCT_LABEL))
+def _json_of(call: Callable[[], Any]) -> dict[str, Any]:
+    answer = json.loads(call().data)
+    if not isinstance(answer, dict):
+        raise ValueError(f"a list answered {type(answer).__name__}, not an object")
+    return answer
 
 
-def _pod_gpus(pod: Any) -> PodGpus:
-    spec = pod.spec
-    return PodGpus(namespace=pod.metadata.namespace or "", pod=pod.metadata.name,
-                   node=spec.node_name if spec else None,
-                   phase=(pod.status.phase if pod.status else None) or "Unknown",
-                   gpus=requested_gpus(spec))
+def _gpu_node(item: dict[str, Any], pool_labels: tuple[str, ...]) -> GpuNode:
+    allocatable = (item.get("status") or {}).get("allocatable") or {}
+    labels = item["metadata"].get("labels") or {}
+    return GpuNode(name=item["metadata"]["name"], gpus=quantity(allocatable.get(GPU_RESOURCE)),
+                   model=labels.get(GPU_PRODUCT_LABEL),
+                   pool=next((labels[key] for key in pool_labels if labels.get(key)), None))
 
 
-def requested_gpus(spec: Any) -> int:
+def _gpu_pod(item: dict[str, Any]) -> GpuPod:
     """GPUs the scheduler reserves: the containers' sum, or the largest init container if larger."""
-    if spec is None:
-        return 0
-    running = sum(_limit(c) for c in spec.containers or [])
-    init = max((_limit(c) for c in spec.init_containers or []), default=0)
-    return max(running, init)
+    metadata, spec, status = item["metadata"], item.get("spec") or {}, item.get("status") or {}
+    running = [(c.get("name", ""), _gpus_of(c)) for c in spec.get("containers") or []]
+    init = max((_gpus_of(c) for c in spec.get("initContainers") or []), default=0)
+    scheduled: dict[str, Any] = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == "PodScheduled"), {})
+    waiting = scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable"
+    return GpuPod(namespace=metadata.get("namespace", ""), name=metadata["name"], node=spec.get("nodeName"),
+                  phase=status.get("phase") or "Unknown", gpus=max(sum(n for _, n in running), init),
+                  containers=tuple((name, n) for name, n in running if n), labels=metadata.get("labels") or {},
+                  priority_class=spec.get("priorityClassName"), created=_time(metadata.get("creationTimestamp")),
+                  unschedulable=(scheduled.get("message") or "Unschedulable") if waiting else None)
 
 
-def _limit(container: Any) -> int:
-    limits = (container.resources.limits if container.resources else None) or {}
-    return quantity(limits.get(GPU_RESOURCE))
+def _gpus_of(container: dict[str, Any]) -> int:
+    """Extended resources are set as limits; a request, if given, must equal the limit."""
+    resources = container.get("resources") or {}
+    amounts = resources.get("limits") or resources.get("requests") or {}
+    return quantity(amounts.get(GPU_RESOURCE))
+
+
+def _time(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def _forbidden(access: Access, exc: ApiException) -> BackendError:

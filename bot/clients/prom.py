@@ -1,9 +1,10 @@
-"""Prometheus: the DCGM exporter's per-GPU utilization and framebuffer metrics."""
+"""Prometheus: dcgm-exporter's per-GPU utilization, memory, temperature and health, aggregated by the server."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
@@ -11,13 +12,16 @@ from prometheus_api_client import PrometheusConnect
 from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
-from bot.clients import GpuSample, PrometheusSource
+from bot.clients import GpuProblem, GpuQuery, GpuReading, PrometheusSource
 from bot.retry import BackendError, Timeout, call_with_retries, diagnose, where_of
 
 T = TypeVar("T")
 BACKEND = "prometheus"
-UTIL, FB_USED, FB_FREE = "DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE"
-GPU_QUERY = f'{{__name__=~"{UTIL}|{FB_USED}|{FB_FREE}"}}'
+PROF, UTIL = "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "DCGM_FI_DEV_GPU_UTIL"
+FB_USED, FB_FREE, TEMP = "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_GPU_TEMP"
+XID, ECC_DBE, THROTTLE = "DCGM_FI_DEV_XID_ERRORS", "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS"
+THERMAL_BITS = (0x20, 0x40)  # SW and HW thermal slowdown
+POWER_BITS = (0x80, 0x08)  # HW power brake, HW slowdown
 _STATUS = re.compile(r"HTTP Status Code (\d{3})")
 
 
@@ -36,13 +40,30 @@ class PrometheusClient:
         # as the lazy-listener pool avoids a new connection (and a warning) per query.
         self._session.mount(self._url, requests.adapters.HTTPAdapter(max_retries=no_retries, pool_maxsize=64))
 
-    def gpu_samples(self) -> list[GpuSample]:
-        result = self._call(lambda: self._prom.custom_query(GPU_QUERY))
-        return samples_from_series(result)
+    def gpu_readings(self, query: GpuQuery) -> list[GpuReading]:
+        """At most four queries: utilization; memory and temperature; problems; history."""
+        usage = self._query(utilization_query(query.window), query.at)
+        if not usage:
+            return []
+        joined = Readings(usage, query)
+        joined.add_fields(self._query(memory_query(query.window), query.at))
+        if query.problems:
+            joined.add_fields(self._query(problems_query(query.window), query.at))
+        if query.history is not None:
+            joined.add_fields(self._query(history_query(query), query.at))
+        return joined.readings()
+
+    def dcgm_targets(self) -> tuple[int, int]:
+        targets = self._call(lambda: self._prom.custom_query('up{job=~".*dcgm.*"}'))
+        return sum(1 for t in targets if _value(t.get("value")) == 1), len(targets)
+
+    def _query(self, promql: str, at: datetime) -> list[dict[str, Any]]:
+        params = {"time": f"{at.timestamp():.3f}"}
+        return self._call(lambda: self._prom.custom_query(promql, params=params))
 
     def probe(self) -> str:
         build = self._call(self._build_info)
-        count = self._call(lambda: self._prom.custom_query(f"count({UTIL})"))
+        count = self._call(lambda: self._prom.custom_query(f"count({UTIL} or {PROF})"))
         series = int(float(count[0]["value"][1])) if count else 0
         return f"Prometheus {build.get('version', '?')}, {series} GPU series"
 
@@ -76,20 +97,119 @@ class PrometheusClient:
 HINTS = {"connection": "check_setting", "auth": "check_setting", "forbidden": "check_setting"}
 
 
-def samples_from_series(series: list[dict[str, Any]]) -> list[GpuSample]:
-    """Join the three DCGM metrics of each GPU (by UUID, else host + index) into one sample."""
-    by_gpu: dict[str, dict[str, Any]] = {}
-    for item in series:
-        labels = _pod_labels(item.get("metric", {}))
-        entry = by_gpu.setdefault(_gpu_key(labels), {"labels": labels})
-        if labels.get("pod") and not entry["labels"].get("pod"):
-            entry["labels"] = labels
-        entry[labels.get("__name__", "")] = _value(item.get("value"))
-    return [_sample(entry) for entry in by_gpu.values()]
+def _seconds(duration: timedelta) -> str:
+    return f"{max(1, int(duration.total_seconds()))}s"
+
+
+def _tagged(expr: str, name: str, value: str) -> str:
+    return f'label_replace({expr}, "{name}", "{value}", "", "")'
+
+
+def _current(function: str, metric: str, window: timedelta) -> str:
+    # `and metric`: only series still reported, so a GPU whose pod changed within the window shows its pod now.
+    return f"({function}({metric}[{_seconds(window)}]) and {metric})"
+
+
+def utilization_query(window: timedelta) -> str:
+    """Percent busy per GPU: DCGM_FI_PROF_GR_ENGINE_ACTIVE (0-1) where exported, else DCGM_FI_DEV_GPU_UTIL."""
+    prof = _tagged(f"100 * {_current('avg_over_time', PROF, window)}", "util_source", "prof")
+    dev = _tagged(_current("avg_over_time", UTIL, window), "util_source", "dev")
+    return f"{prof} or ignoring(util_source) {dev}"
+
+
+def memory_query(window: timedelta) -> str:
+    return " or ".join([_tagged(_current("avg_over_time", FB_USED, window), "field", "fb_used"),
+                        _tagged(_current("avg_over_time", FB_FREE, window), "field", "fb_free"),
+                        _tagged(_current("last_over_time", TEMP, window), "field", "temp")])
+
+
+def problems_query(window: timedelta) -> str:
+    return " or ".join([_tagged(f"{_current('last_over_time', XID, window)} != 0", "field", "xid"),
+                        _tagged(f"{_current('last_over_time', ECC_DBE, window)} > 0", "field", "ecc"),
+                        _tagged(f"{_current('last_over_time', THROTTLE, window)} >= 8", "field", "throttle")])
+
+
+def history_query(query: GpuQuery) -> str:
+    """The last time each GPU was busy, and since when each problem shows, as Unix times."""
+    assert query.history is not None
+    span = f"[{_seconds(query.history)}:{_seconds(query.step)}]"
+    busy = f"(100 * {PROF} or {UTIL}) >= {query.threshold_pct:g}"
+    parts = [_tagged(f"max_over_time(timestamp({busy}){span})", "field", "busy_at")]
+    if query.problems:
+        parts += [_tagged(f"min_over_time(timestamp({XID} != 0){span})", "field", "xid_since"),
+                  _tagged(f"min_over_time(timestamp({ECC_DBE} > 0){span})", "field", "ecc_since"),
+                  _tagged(f"min_over_time(timestamp({THROTTLE} >= 8){span})", "field", "throttle_since")]
+    return " or ".join(parts)
+
+
+class Readings:
+    """Series of several queries joined into one GpuReading per GPU (or MIG slice)."""
+
+    def __init__(self, usage: list[dict[str, Any]], query: GpuQuery) -> None:
+        self._query = query
+        self._labels: dict[str, dict[str, str]] = {}
+        self._fields: dict[str, dict[str, float | None]] = {}
+        for item in usage:
+            labels = _pod_labels(item.get("metric", {}))
+            key = _gpu_key(labels)
+            if key in self._labels and not labels.get("pod"):
+                continue  # the same GPU seen with and without a pod: the pod's series says who holds it
+            self._labels[key] = labels
+            self._fields[key] = {"util": _value(item.get("value"))}
+
+    def add_fields(self, series: list[dict[str, Any]]) -> None:
+        """Values tagged `field`; a problem's start counts from any series of the GPU, everything else only
+        from the series of the pod holding it now."""
+        for item in series:
+            labels = _pod_labels(item.get("metric", {}))
+            key, name, value = _gpu_key(labels), labels.get("field", ""), _value(item.get("value"))
+            fields = self._fields.get(key)
+            if fields is None or value is None:
+                continue
+            if name.endswith("_since"):
+                fields[name] = min(value, fields.get(name) or value)
+            elif labels.get("pod", "") == self._labels[key].get("pod", ""):
+                fields[name] = value
+
+    def readings(self) -> list[GpuReading]:
+        return [self._reading(self._labels[key], self._fields[key]) for key in self._labels]
+
+    def _reading(self, labels: dict[str, str], fields: dict[str, float | None]) -> GpuReading:
+        source = labels.get("util_source") or None
+        mig = labels.get("GPU_I_PROFILE") or None
+        util = None if mig and source == "dev" else fields.get("util")  # DEV reads 0 on MIG slices
+        return GpuReading(
+            hostname=labels.get("Hostname") or labels.get("instance") or "?", gpu=labels.get("gpu", "?"),
+            uuid=labels.get("UUID", ""), model=labels.get("modelName", ""), util_pct=util, util_source=source,
+            mig_profile=mig, mig_instance=labels.get("GPU_I_ID") or None,
+            fb_used_mib=fields.get("fb_used"), fb_free_mib=fields.get("fb_free"), temp_c=fields.get("temp"),
+            namespace=labels.get("namespace") or None, pod=labels.get("pod") or None,
+            container=labels.get("container") or None,
+            node=next((labels[name] for name in self._query.node_labels if labels.get(name)), None),
+            problems=_problems(fields), busy_at=_moment(fields.get("busy_at")))
+
+
+def _problems(fields: dict[str, float | None]) -> tuple[GpuProblem, ...]:
+    found = []
+    for kind in ("xid", "ecc"):
+        value = fields.get(kind)
+        if value:
+            found.append(GpuProblem(kind, value, _moment(fields.get(f"{kind}_since"))))
+    reasons = int(fields.get("throttle") or 0)
+    since = _moment(fields.get("throttle_since"))
+    for kind, bits in (("thermal", THERMAL_BITS), ("power", POWER_BITS)):
+        if any(reasons & bit for bit in bits):
+            found.append(GpuProblem(kind, float(reasons), since))
+    return tuple(found)
+
+
+def _moment(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
 def _gpu_key(labels: dict[str, str]) -> str:
-    return labels.get("UUID") or f"{labels.get('Hostname')}/{labels.get('gpu')}"
+    base = labels.get("UUID") or f"{labels.get('Hostname')}/{labels.get('gpu')}"
+    return base + (f"/{labels['GPU_I_ID']}" if labels.get("GPU_I_ID") else "")
 
 
 def _pod_labels(labels: dict[str, str]) -> dict[str, str]:
@@ -109,23 +229,6 @@ def _value(pair: Any) -> float | None:
     except (TypeError, ValueError, IndexError):
         return None
     return None if value != value else value  # NaN means "no reading"
-
-
-def _sample(entry: dict[str, Any]) -> GpuSample:
-    labels = entry["labels"]
-    return GpuSample(
-        hostname=labels.get("Hostname") or labels.get("instance") or "?",
-        gpu=labels.get("gpu", "?"),
-        uuid=labels.get("UUID", ""),
-        model=labels.get("modelName", ""),
-        util_pct=entry.get(UTIL),
-        fb_used_mib=entry.get(FB_USED),
-        fb_free_mib=entry.get(FB_FREE),
-        namespace=labels.get("namespace") or None,
-        pod=labels.get("pod") or None,
-        container=labels.get("container") or None,
-        node=labels.get("node") or labels.get("kubernetes_node") or None,
-    )
 
 
 if TYPE_CHECKING:  # mypy proves that PrometheusClient satisfies the Protocol the domain calls

@@ -1,117 +1,206 @@
-"""GPU utilization, allocation and idle GPUs, for a team's namespaces or the whole organisation.
+"""GPU views for a scope: the summary, idle GPUs, one node/namespace/team in detail, the queue and health.
 
-Prometheus (DCGM) says how busy each GPU is; Kubernetes says how many GPUs each node has
-and which pods hold them. DCGM's `Hostname` label may be the exporter pod's name rather than
-the node's, so each Hostname is matched to a Kubernetes node when possible (by name, by a
-`node` label, or through a pod it reports) and shown as is otherwise.
+Each view is one look at the cluster: at most four PromQL queries aggregated by Prometheus, and the
+Kubernetes nodes and pods (cached for `gpu.cache`). When Kubernetes cannot be read the views still show
+utilization and say why allocation is missing; when Prometheus has no DCGM metrics they say so.
 """
 
 from __future__ import annotations
 
+import difflib
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
 
-from bot.clients import GpuSample, KubeSource, NodeGpus, PodGpus, PrometheusSource
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.clients import GpuCluster, GpuPod, GpuQuery, KubeEvent, KubeSource, PrometheusSource
 from bot.clock import Clock
-from bot.gpu.model import GpuSummary, IdleGpu, NodeRow
-from bot.settings import Team
+from bot.gpu import store
+from bot.gpu.fleet import Observed, Rules, build_fleet
+from bot.gpu.model import (
+    Fleet,
+    Gpu,
+    GpuSummary,
+    HealthReport,
+    HolderRow,
+    IdleReport,
+    Missing,
+    ModelRow,
+    QueuedPod,
+    Scope,
+    Totals,
+)
+from bot.retry import BackendError
+from bot.settings import Config
+
+
+class NotFound(Exception):
+    """A node, namespace or team /gpu does not know; `closest` are the names that look like it."""
+
+    def __init__(self, kind: str, name: str, closest: list[str]) -> None:
+        super().__init__(f"{kind} {name} not found")
+        self.kind, self.name, self.closest = kind, name, closest
 
 
 class GpuService:
-    def __init__(self, prom: PrometheusSource, kube: KubeSource, clock: Clock,
-                 idle_threshold_pct: float) -> None:
+    def __init__(self, prom: PrometheusSource, kube: KubeSource, clock: Clock, config: Config,
+                 sessions: sessionmaker[Session]) -> None:
         self._prom = prom
         self._kube = kube
         self._clock = clock
-        self._threshold = idle_threshold_pct
+        self._gpu = config.gpu
+        self._sessions = sessions
+        self._rules = Rules(threshold_pct=config.thresholds.gpu_idle_utilization_pct,
+                            prices=config.gpu.price_table(), owner_labels=tuple(config.gpu.owner_labels),
+                            team_of_namespace={ns: team.name for team in config.teams for ns in team.namespaces},
+                            teams=frozenset(team.name for team in config.teams))
+        self._cache_lock = threading.Lock()
+        self._cached: tuple[datetime, GpuCluster] | None = None
 
-    def summary(self, team: Team) -> GpuSummary:
-        namespaces = tuple(team.namespaces)
-        samples = self._prom.gpu_samples()
-        nodes = self._kube.gpu_nodes()
-        pods = [p for p in self._kube.gpu_pods(list(namespaces) or None) if p.holds_gpus]
-        view = _View(samples, nodes, pods, namespaces)
-        rows = view.rows()
-        team_name = team.name if namespaces else None
-        return GpuSummary(
-            team=team_name,
-            namespaces=namespaces,
-            total_gpus=sum(r.allocated for r in rows) if namespaces else sum(r.gpus for r in rows),
-            allocated_gpus=sum(r.allocated for r in rows),
-            avg_util_pct=_mean(s.util_pct for s in view.in_scope),
-            nodes=rows,
-            idle=view.idle(self._threshold),
-            threshold_pct=self._threshold,
-            demo=bool(self._prom.demo or self._kube.demo),
-            as_of=self._clock.now(),
-        )
+    @property
+    def threshold_pct(self) -> float:
+        return self._rules.threshold_pct
+
+    # Views ------------------------------------------------------------------------------------------
+    def look(self, scope: Scope, *, problems: bool = False, history: bool = False) -> Fleet:
+        """Every GPU in `scope` now; `problems`: XID/ECC/throttling; `history`: how long idle GPUs have been."""
+        now = self._clock.now()
+        cluster, failure = self._cluster_or_failure()
+        query = GpuQuery(at=now, window=self._gpu.window, threshold_pct=self._rules.threshold_pct,
+                         node_labels=tuple(self._gpu.node_labels), problems=problems,
+                         history=self._gpu.history if history else None)
+        readings = self._prom.gpu_readings(query)
+        observed = Observed(readings, cluster, now, self._gpu.window, query.history)
+        fleet = build_fleet(observed, scope, self._rules, store.snoozed_pods(self._sessions, now))
+        self._check_known(fleet, cluster)
+        return replace(fleet, allocation_error=failure, demo=bool(self._prom.demo or self._kube.demo),
+                       targets=None if readings else self._prom.dcgm_targets())
+
+    def summary(self, scope: Scope) -> GpuSummary:
+        fleet = self.look(scope, problems=True)
+        return GpuSummary(fleet=fleet, totals=totals(fleet), models=models(fleet.gpus),
+                          holders=holders(fleet, self._gpu.top),
+                          idle_usd_per_day=sum(g.usd_per_hour for g in fleet.idle) * 24)
+
+    def idle(self, scope: Scope) -> IdleReport:
+        fleet = self.look(scope, history=True)
+        now = fleet.as_of
+        return IdleReport(fleet, sorted(fleet.idle, key=lambda g: (-(g.idle_cost(now) or 0), g.node, g.gpu)))
+
+    def health(self, scope: Scope) -> HealthReport:
+        fleet = self.look(scope, problems=True, history=True)
+        missing = [Missing(row.node, row.gpus, row.reported) for row in fleet.nodes
+                   if fleet.allocation_error is None and row.reported < row.gpus] if scope.whole else []
+        return HealthReport(fleet, fleet.unhealthy, missing)
+
+    def queue(self, scope: Scope) -> list[QueuedPod]:
+        """Pods waiting because no node has the GPUs they ask for, longest wait first."""
+        cluster = self._cluster()
+        fleet = build_fleet(Observed([], cluster, self._clock.now(), self._gpu.window), scope, self._rules)
+        self._check_known(fleet, cluster)
+        attempts = _attempts(self._kube.scheduling_failures())
+        queued = [_queued(pod, attempts.get((pod.namespace, pod.name))) for pod in fleet.pods
+                  if pod.node is None and (pod.waits_for_gpus or (pod.namespace, pod.name) in attempts)]
+        return sorted(queued, key=lambda q: (q.waiting_since is None, q.waiting_since, q.namespace, q.pod))
+
+    def idle_gpus_of(self, pod_key: str) -> list[Gpu]:
+        """The idle GPUs a pod holds now (for a nudge), snoozed or not."""
+        fleet = self.look(Scope("namespace", pod_key.split("/", 1)[0]), history=True)
+        return [gpu for gpu in fleet.gpus if gpu.idle and gpu.holder and gpu.holder.key == pod_key]
+
+    # Kubernetes, cached --------------------------------------------------------------------------------
+    def _cluster(self) -> GpuCluster:
+        with self._cache_lock:
+            now = self._clock.now()
+            if self._cached and now - self._cached[0] < self._gpu.cache:
+                return self._cached[1]
+            cluster = self._kube.gpu_cluster(tuple(self._gpu.pool_labels))
+            self._cached = (now, cluster)
+            return cluster
+
+    def _cluster_or_failure(self) -> tuple[GpuCluster | None, BackendError | None]:
+        try:
+            return self._cluster(), None
+        except BackendError as exc:
+            return None, exc
+
+    def _check_known(self, fleet: Fleet, cluster: GpuCluster | None) -> None:
+        """A node or namespace nobody has heard of is a typo: say so, with the names it resembles."""
+        scope = fleet.scope
+        if scope.kind not in ("node", "namespace") or fleet.gpus or fleet.pods or fleet.nodes:
+            return
+        if scope.kind == "node":
+            known: Iterable[str] = {n.name for n in cluster.nodes} if cluster else ()
+        else:
+            known = {p.namespace for p in cluster.pods} if cluster else set()
+            known = {*known, *self._rules.team_of_namespace}
+            if scope.name in known:
+                return
+        raise NotFound(scope.kind, scope.name, difflib.get_close_matches(scope.name, sorted(known), n=3, cutoff=0.5))
 
 
-class _View:
-    """The samples, nodes and pods of one summary, joined on node names."""
-
-    def __init__(self, samples: list[GpuSample], nodes: list[NodeGpus], pods: list[PodGpus],
-                 namespaces: tuple[str, ...]) -> None:
-        self.nodes = {n.name: n for n in nodes}
-        self.pods = pods
-        self.held = {(p.namespace, p.pod) for p in pods}
-        self.node_of = _resolve_hostnames(samples, self.nodes, pods)
-        self.in_scope = [s for s in samples if not namespaces or s.namespace in namespaces]
-        self.scoped = bool(namespaces)
-
-    def holder(self, sample: GpuSample) -> tuple[str | None, str | None]:
-        # A pod label counts only for a pod Kubernetes says holds GPUs (not e.g. the exporter's own pod).
-        if sample.pod and (sample.namespace, sample.pod) in self.held:
-            return sample.namespace, sample.pod
-        return None, None
-
-    def rows(self) -> list[NodeRow]:
-        by_node: dict[str, list[GpuSample]] = defaultdict(list)
-        for sample in self.in_scope:
-            by_node[self.node_of[sample.hostname]].append(sample)
-        allocated: dict[str, int] = defaultdict(int)
-        for pod in self.pods:
-            allocated[pod.node or "?"] += pod.gpus
-        names = set(by_node) | set(allocated) | (set() if self.scoped else set(self.nodes))
-        return [self._row(name, by_node.get(name, []), allocated.get(name, 0)) for name in sorted(names)]
-
-    def _row(self, name: str, samples: list[GpuSample], allocated: int) -> NodeRow:
-        node = self.nodes.get(name)
-        model = (samples[0].model if samples else "") or (node.model if node and node.model else "")
-        return NodeRow(node=name, model=model, gpus=node.gpus if node else len(samples), allocated=allocated,
-                       avg_util_pct=_mean(s.util_pct for s in samples))
-
-    def idle(self, threshold: float) -> list[IdleGpu]:
-        found = []
-        for sample in self.in_scope:
-            if sample.util_pct is None or sample.util_pct >= threshold:
-                continue
-            namespace, pod = self.holder(sample)
-            if self.scoped and pod is None:
-                continue
-            found.append(IdleGpu(node=self.node_of[sample.hostname], gpu=sample.gpu, model=sample.model,
-                                 util_pct=sample.util_pct, namespace=namespace, pod=pod))
-        return sorted(found, key=lambda g: (not g.allocated, g.node, _gpu_order(g.gpu)))
+def totals(fleet: Fleet) -> Totals:
+    held = [g for g in fleet.gpus if g.holder]
+    if fleet.allocation_error is not None:
+        total, allocated = _physical(fleet.gpus), _physical(held)
+    else:
+        allocated = sum(p.gpus for p in fleet.pods if p.holds_gpus)
+        total = sum(row.gpus for row in fleet.nodes) if fleet.scope.whole else allocated
+    return Totals(total=total, allocated=allocated, util_pct=mean(g.util_pct for g in fleet.gpus),
+                  mem_pct=memory_pct(fleet.gpus))
 
 
-def _resolve_hostnames(samples: list[GpuSample], nodes: dict[str, NodeGpus],
-                       pods: list[PodGpus]) -> dict[str, str]:
-    """DCGM Hostname → Kubernetes node name; the Hostname itself when nothing matches."""
-    pod_node = {(p.namespace, p.pod): p.node for p in pods if p.node}
-    resolved: dict[str, str] = {}
-    for sample in samples:
-        known = resolved.get(sample.hostname)
-        if known in nodes:
-            continue
-        candidates = [sample.hostname, sample.node, pod_node.get((sample.namespace or "", sample.pod or ""))]
-        resolved[sample.hostname] = next((c for c in candidates if c and c in nodes), sample.hostname)
-    return resolved
+def models(gpus: Iterable[Gpu]) -> list[ModelRow]:
+    by_model: dict[str, list[Gpu]] = defaultdict(list)
+    for gpu in gpus:
+        by_model[gpu.model or "?"].append(gpu)
+    rows = [ModelRow(model=name, gpus=_physical(group), allocated=_physical(g for g in group if g.holder),
+                     util_pct=mean(g.util_pct for g in group), mem_pct=memory_pct(group))
+            for name, group in by_model.items()]
+    return sorted(rows, key=lambda r: (-r.gpus, r.model))
 
 
-def _mean(values: Iterable[float | None]) -> float | None:
+def holders(fleet: Fleet, top: int) -> list[HolderRow]:
+    """Who holds the GPUs: by team in the cluster view (namespaces no team claims by name), else by namespace."""
+    by_name: dict[str, list[Gpu]] = defaultdict(list)
+    for gpu in fleet.gpus:
+        if gpu.holder:
+            name = gpu.holder.team if fleet.scope.kind == "cluster" and gpu.holder.team else gpu.holder.namespace
+            by_name[name].append(gpu)
+    rows = [HolderRow(name=name, gpus=len(group), util_pct=mean(g.util_pct for g in group),
+                      idle=sum(1 for g in group if g.idle)) for name, group in by_name.items()]
+    return sorted(rows, key=lambda r: (-r.gpus, r.name))[:top]
+
+
+def mean(values: Iterable[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return sum(present) / len(present) if present else None
 
 
-def _gpu_order(gpu: str) -> tuple[int, str]:
-    return (int(gpu), "") if gpu.isdigit() else (1 << 30, gpu)
+def memory_pct(gpus: Iterable[Gpu]) -> float | None:
+    pairs = [(g.fb_used_mib, g.fb_total_mib) for g in gpus if g.fb_total_mib and g.fb_used_mib is not None]
+    total = sum(t for _, t in pairs if t)
+    return 100 * sum(u for u, _ in pairs if u is not None) / total if total else None
+
+
+def _physical(gpus: Iterable[Gpu]) -> int:
+    return len({g.uuid or f"{g.node}/{g.gpu}" for g in gpus})
+
+
+def _attempts(events: list[KubeEvent]) -> dict[tuple[str, str], KubeEvent]:
+    found: dict[tuple[str, str], KubeEvent] = {}
+    for event in events:
+        if event.kind == "Pod" and "nvidia.com/gpu" in event.message:
+            found[(event.namespace, event.name)] = event
+    return found
+
+
+def _queued(pod: GpuPod, event: KubeEvent | None) -> QueuedPod:
+    return QueuedPod(namespace=pod.namespace, pod=pod.name, gpus=pod.gpus, priority_class=pod.priority_class,
+                     waiting_since=pod.created, reason=pod.unschedulable or (event.message if event else ""),
+                     attempts=event.count if event else 0)
+
+

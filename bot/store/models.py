@@ -286,3 +286,32 @@ class MaintenanceRow(Base):
     created_by: Mapped[str] = mapped_column(String(32))
     start_announced: Mapped[bool] = mapped_column(Boolean, default=False)
     end_announced: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class GpuSnoozeRow(Base):
+    """An idle pod hidden from idle lists and checks until `until` (the Snooze button)."""
+
+    __tablename__ = "gpu_snoozes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pod: Mapped[str] = mapped_column(String(320), index=True)  # namespace/name
+    until: Mapped[datetime] = mapped_column(UtcDateTime())
+    by: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class GpuNoticeRow(Base):
+    """Something /gpu told people, claimed before it is said: an owner nudge (once per pod per local day), a
+    team's idle-GPU post and a GPU's health post (each open until it clears)."""
+
+    __tablename__ = "gpu_notices"
+    __table_args__ = (UniqueConstraint("kind", "subject", "period"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # owner | idle | health
+    subject: Mapped[str] = mapped_column(String(320))  # namespace/pod, a team, a GPU's uuid/problem
+    period: Mapped[str] = mapped_column(String(64))  # the local day of a nudge; when a post opened
+    channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
