@@ -2,9 +2,11 @@
 
 The kubernetes 37.x client validates every answer with pydantic models, so the builders below write
 complete objects (every required field, as a real API server sends them). `KubeApi` serves pods,
-core v1 events, deployments, replicasets, statefulsets, controllerrevisions and nodes per namespace,
-pages lists with `limit`/`continue`, filters events by `fieldSelector=type=Warning`, and can make a
-path hang (`hang`) or answer 403 with a real-looking Status (`forbid`).
+core v1 events, deployments, replicasets, statefulsets, controllerrevisions and nodes, per namespace and
+across namespaces (`/api/v1/pods`, `/api/v1/events`, ...), pages lists with `limit`/`continue`, honours
+`fieldSelector` on pods and events (`status.phase!=Succeeded,spec.nodeName=n1`, `reason=FailedScheduling`),
+counts requests per method and path (`request_counts`), and can make a path hang (`hang`) or answer 403
+with a real-looking Status (`forbid`).
 
     with KubeApi() as api:
         api.put(pod("payments", "api-1", node_name="node-1", containers=[...]))
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -26,6 +28,7 @@ from tests.support.fixture_http import FixtureServer, Request, Response
 
 TOKEN = "kube-test-token"
 Obj = dict[str, Any]
+Term = tuple[str, bool, str]  # a fieldSelector term: (dotted path, wants equal, value)
 
 
 def ts(moment: datetime) -> str:
@@ -112,13 +115,20 @@ def terminated(reason: str, exit_code: int, finished: datetime | str = "2026-11-
 
 def pod(namespace: str, name: str, node_name: str | None, containers: list[Obj], phase: str = "Running",
         init: list[Obj] | None = None, statuses: list[Obj] | None = None, ready: bool | None = None,
-        reason: str | None = None, message: str | None = None, owner: Obj | None = None) -> Obj:
+        reason: str | None = None, message: str | None = None, owner: Obj | None = None, *,
+        labels: dict[str, str] | None = None, priority_class: str | None = None, priority: int | None = None,
+        created: datetime | str | None = None, unschedulable: str | None = None) -> Obj:
+    """A pod; `unschedulable` (the scheduler's message) makes it Pending, unbound, with PodScheduled False."""
     spec: Obj = {"containers": containers, "restartPolicy": "Always"}
-    if node_name:
+    if node_name and not unschedulable:
         spec["nodeName"] = node_name
     if init:
         spec["initContainers"] = init
-    status: Obj = {"phase": phase}
+    if priority_class:
+        spec["priorityClassName"] = priority_class
+    if priority is not None:
+        spec["priority"] = priority
+    status: Obj = {"phase": "Pending" if unschedulable else phase}
     if statuses is not None:
         is_ready = all(s["ready"] for s in statuses) if ready is None else ready
         status["containerStatuses"] = statuses
@@ -130,12 +140,21 @@ def pod(namespace: str, name: str, node_name: str | None, containers: list[Obj],
         status["podIP"] = "10.1.0.1"
         status["startTime"] = "2026-11-24T04:00:00Z"
         status["qosClass"] = "Burstable"
+    if unschedulable:
+        status["conditions"] = [_unschedulable(unschedulable, created)]
+        status["qosClass"] = "Burstable"
     if reason:
         status["reason"] = reason
     if message:
         status["message"] = message
-    return {"kind": "Pod", "apiVersion": "v1", "metadata": meta(name, namespace, owner=owner), "spec": spec,
-            "status": status}
+    metadata = meta(name, namespace, labels=labels, owner=owner, **({"created": created} if created else {}))
+    return {"kind": "Pod", "apiVersion": "v1", "metadata": metadata, "spec": spec, "status": status}
+
+
+def _unschedulable(message: str, since: datetime | str | None) -> Obj:
+    stamp = since if isinstance(since, str) else ts(since) if since else "2026-11-24T04:00:00Z"
+    return {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
+            "lastTransitionTime": stamp, "lastProbeTime": None}
 
 
 def event(namespace: str, kind: str, name: str, reason: str, message: str, *, count: int | None = 1,
@@ -158,6 +177,22 @@ def event(namespace: str, kind: str, name: str, reason: str, message: str, *, co
             "reportingComponent": "kubelet" if not event_time else "default-scheduler",
             "reportingInstance": "node-1" if not event_time else "default-scheduler-abc",
             "action": "Scheduling" if event_time else None}
+
+
+def failed_scheduling(namespace: str, pod_name: str, message: str, *, event_time: datetime, count: int = 1,
+                      last_observed: datetime | None = None, uid: str | None = None) -> Obj:
+    """A FailedScheduling Event as default-scheduler writes it (events.k8s.io, read through core v1).
+
+    `eventTime` is the first occurrence; the first/last timestamps and `count` are null, and repeats show
+    as `series` (`count`, `lastObservedTime`, default `event_time`) once `count` > 1.
+    """
+    found = event(namespace, "Pod", pod_name, "FailedScheduling", message, count=None, event_time=event_time,
+                  uid=uid)
+    found["source"] = {}
+    found["reportingInstance"] = "default-scheduler-control-plane"
+    if count > 1:
+        found["series"] = {"count": count, "lastObservedTime": micro(last_observed or event_time)}
+    return found
 
 
 def _template(namespace: str, app: str, images: list[str]) -> Obj:
@@ -255,58 +290,144 @@ KINDS = {"Pod": "pods", "Event": "events", "Deployment": "deployments", "Replica
 
 
 class KubeApi(FixtureServer):
-    """Namespaced objects and nodes added with `put`; lists paged with `limit`/`continue`."""
+    """Namespaced objects and nodes added with `put`; lists paged with `limit`/`continue`.
 
-    def __init__(self) -> None:
+    `keep_requests=False` stops recording each request (`requests()` stays empty) for load runs;
+    `request_counts()` counts them either way.
+    """
+
+    def __init__(self, keep_requests: bool = True) -> None:
         super().__init__()
+        self.keep_requests = keep_requests
         self.objects: dict[tuple[str, str], list[Obj]] = defaultdict(list)  # (resource, namespace) -> items
         self.nodes: list[Obj] = []
         self._released = threading.Event()
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._data = threading.Lock()  # guards the objects' generation, the counts and the selection cache
+        self._generation = 0  # bumped by `put`; cached selections and indexes of an older one are stale
+        self._cache: dict[tuple[str, str | None, str], tuple[int, list[Obj]]] = {}
+        self._indexes: dict[tuple[str, str], tuple[int, dict[str, list[Obj]]]] = {}
         for resource, (prefix, kind, _group) in RESOURCES.items():
             self.add("GET", rf"{prefix}/namespaces/(?P<ns>[^/]+)/{resource}", self._lister(resource, kind))
+            self.add("GET", rf"{prefix}/{resource}", self._lister(resource, kind, everywhere=True))
         self.add("GET", r"/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)", self._read_pod)
         self.add("GET", r"/api/v1/nodes", lambda request: self._page(request, "NodeList", self.nodes, "v1"))
         self.add("GET", r"/api/v1/nodes/(?P<name>[^/]+)", self._read_node)
 
     def put(self, *objects: Obj) -> Self:
-        for obj in objects:
-            if obj["kind"] == "Node":
-                self.nodes.append(obj)
-            else:
-                self.objects[(KINDS[obj["kind"]], obj["metadata"]["namespace"])].append(obj)
+        with self._data:
+            for obj in objects:
+                if obj["kind"] == "Node":
+                    self.nodes.append(obj)
+                else:
+                    self.objects[(KINDS[obj["kind"]], obj["metadata"]["namespace"])].append(obj)
+            self._generation += 1
         return self
+
+    def handle(self, request: Request) -> Response:
+        with self._data:
+            self._counts[(request.method, request.path)] += 1
+        response = super().handle(request)
+        if not self.keep_requests:
+            self.clear()
+        return response
+
+    def request_counts(self) -> dict[tuple[str, str], int]:
+        """Requests served so far per (method, path), whether or not they are kept."""
+        with self._data:
+            return dict(self._counts)
+
+    def request_count(self, method: str | None = None, path: str | None = None) -> int:
+        """How many requests matched `method` and the full-match `path` regex."""
+        return sum(count for (m, p), count in self.request_counts().items()
+                   if (method is None or m == method.upper()) and (path is None or re.fullmatch(path, p)))
 
     def hang(self, resource: str, namespace: str, seconds: float) -> None:
         """The namespace's list of `resource` answers only after `seconds` (or when the server stops)."""
         prefix, kind, _group = RESOURCES[resource]
         answer = self._lister(resource, kind)
 
-        def slow(request: Request) -> Obj:
+        def slow(request: Request) -> Obj | Response:
             self._released.wait(seconds)
             return answer(request)
         self.add("GET", f"{prefix}/namespaces/{re.escape(namespace)}/{resource}", slow)
 
     def forbid(self, resource: str, namespace: str | None = None, verb: str = "list") -> None:
-        """403 with the Status a real API server sends when RBAC denies `verb` on `resource`."""
+        """403 with the Status a real API server sends when RBAC denies `verb` on `resource`.
+
+        Without a namespace, the cluster-wide paths (`/api/v1/pods`, `/api/v1/nodes/n1`) are denied.
+        """
         prefix, _kind, group = RESOURCES.get(resource, ("/api/v1", "", ""))
-        path = f"{prefix}/namespaces/{re.escape(namespace)}/{resource}" if namespace else f"{prefix}/{resource}.*"
+        path = f"{prefix}/namespaces/{re.escape(namespace)}/{resource}" if namespace else f"{prefix}/{resource}(/.*)?"
         self.add("GET", path, Response(403, forbidden_status(verb, resource, namespace, group)))
 
     def stop(self) -> None:
         self._released.set()
         super().stop()
 
-    def _lister(self, resource: str, kind: str) -> Any:
+    def _lister(self, resource: str, kind: str, everywhere: bool = False) -> Any:
         api_version = "apps/v1" if RESOURCES[resource][2] == "apps" else "v1"
 
-        def answer(request: Request) -> Obj:
-            namespace = request.match.group("ns") if request.match else ""
-            items = self.objects.get((resource, namespace), [])
-            selector = request.param("fieldSelector") or ""
-            if selector.startswith("type="):
-                items = [i for i in items if i.get("type") == selector.removeprefix("type=")]
-            return self._page(request, kind, items, api_version)
+        def answer(request: Request) -> Obj | Response:
+            namespace = None if everywhere else request.match.group("ns") if request.match else ""
+            try:
+                terms = field_terms(request.param("fieldSelector") or "")
+            except ValueError as exc:
+                return Response(400, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                      "message": str(exc), "reason": "BadRequest", "code": 400})
+            return self._page(request, kind, self._select(resource, namespace, terms), api_version)
         return answer
+
+    def _select(self, resource: str, namespace: str | None, terms: list[Term]) -> list[Obj]:
+        """The items of one namespace (None: all, by namespace) matching `terms`, cached until the next `put`.
+
+        Across namespaces, an equality term is answered from an index (as the API server's cache indexes
+        `spec.nodeName`), so a per-node loop does not cost a scan of every pod per request.
+        """
+        key = (resource, namespace, repr(terms))
+        with self._data:
+            generation = self._generation
+            cached = self._cache.get(key)
+            if cached and cached[0] == generation:
+                return cached[1]
+        equal = next((term for term in terms if term[1]), None)
+        if namespace is None and equal:
+            items = self._indexed(resource, equal[0]).get(equal[2], [])
+        elif namespace is None:
+            items = self._everywhere(resource)
+        else:
+            items = list(self.objects.get((resource, namespace), []))
+        return self._cached(key, generation, select(items, terms))
+
+    def _everywhere(self, resource: str) -> list[Obj]:
+        key = (resource, None, "")
+        with self._data:
+            generation = self._generation
+            cached = self._cache.get(key)
+            if cached and cached[0] == generation:
+                return cached[1]
+            items = [i for (r, _ns), found in sorted(self.objects.items()) if r == resource for i in found]
+        return self._cached(key, generation, items)
+
+    def _indexed(self, resource: str, path: str) -> dict[str, list[Obj]]:
+        with self._data:
+            generation = self._generation
+            cached = self._indexes.get((resource, path))
+        if cached and cached[0] == generation:
+            return cached[1]
+        index: dict[str, list[Obj]] = defaultdict(list)
+        for item in self._everywhere(resource):
+            index[field_value(item, path)].append(item)
+        with self._data:
+            self._indexes[(resource, path)] = (generation, index)
+        return index
+
+    def _cached(self, key: tuple[str, str | None, str], generation: int, items: list[Obj]) -> list[Obj]:
+        with self._data:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = (generation, items)
+        return items
 
     @staticmethod
     def _page(request: Request, kind: str, items: list[Obj], api_version: str) -> Obj:
@@ -325,6 +446,37 @@ class KubeApi(FixtureServer):
         assert request.match
         found = [n for n in self.nodes if n["metadata"]["name"] == request.match.group("name")]
         return found[0] if found else _not_found("nodes", request.match.group("name"))
+
+
+_TERM = re.compile(r"(?P<path>[^=!,]+)(?P<op>!=|==|=)(?P<value>[^,]*)")
+
+
+def field_terms(selector: str) -> list[Term]:
+    """`a.b=x,c!=y` as [(path, wants_equal, value)]; `==` is `=`. Raises ValueError on a malformed term."""
+    terms = []
+    for raw in filter(None, (part.strip() for part in selector.split(","))):
+        match = _TERM.fullmatch(raw)
+        if not match:
+            raise ValueError(f"invalid field selector term {raw!r}")
+        terms.append((match.group("path").strip(), match.group("op") != "!=", match.group("value").strip()))
+    return terms
+
+
+def field_value(obj: Obj, path: str) -> str:
+    """The dotted JSON `path` of `obj` as the API server compares it; a missing field is ""."""
+    found: Any = obj
+    for part in path.split("."):
+        found = found.get(part) if isinstance(found, dict) else None
+    if found is None:
+        return ""
+    return str(found).lower() if isinstance(found, bool) else str(found)
+
+
+def select(items: list[Obj], terms: list[Term]) -> list[Obj]:
+    """The items a parsed `fieldSelector` keeps (all of them for no terms)."""
+    if not terms:
+        return items
+    return [item for item in items if all((field_value(item, path) == value) == equal for path, equal, value in terms)]
 
 
 def _not_found(resource: str, name: str) -> Response:

@@ -352,21 +352,29 @@ def _postgres_user_can_reach(directory: Path) -> bool:
 
 
 class PrometheusServer(HTTPServerProcess):
-    """Prometheus with the lifecycle API on, alerts resent every second."""
+    """Prometheus with the lifecycle API on, alerts resent every second.
+
+    `seed`, if given, fills the (empty) data directory before the server starts, e.g. with blocks
+    made by `promtool tsdb create-blocks-from` (tests/support/dcgm.py).
+    """
 
     name = "prometheus"
     ready_path = "/-/ready"
 
-    def __init__(self, base_dir: Path | str, config_yaml: str, extra_args: Sequence[str] = ()) -> None:
+    def __init__(self, base_dir: Path | str, config_yaml: str, extra_args: Sequence[str] = (),
+                 seed: Callable[[Path], None] | None = None) -> None:
         super().__init__(base_dir)
         self.config_yaml = config_yaml
         self.extra_args = list(extra_args)
+        self.seed = seed
 
     def binary(self) -> str:
         return require_binary("prometheus", f"{APT_INSTALL} prometheus")
 
     def prepare(self, work_dir: Path) -> None:
         (work_dir / "prometheus.yml").write_text(self.config_yaml)
+        if self.seed is not None:
+            self.seed(work_dir / "data")
 
     def argv(self, binary: str) -> list[str]:
         assert self.work_dir is not None
