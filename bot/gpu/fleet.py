@@ -101,8 +101,8 @@ class _Join:
         return next((c for c in candidates if c and c in self.nodes), reading.hostname)
 
     def _holder(self, reading: GpuReading) -> Holder | None:
-        if not reading.pod or not reading.namespace:
-            return None  # no pod labels: free, not idle
+        if not reading.pod or not reading.namespace or reading.pod == reading.hostname:
+            return None  # no pod labels (free, not idle), or only the exporter's own (scraped without exported_*)
         pod = self.by_name.get((reading.namespace, reading.pod))
         if pod is None and self.observed.cluster is not None:
             return None  # not a pod holding GPUs now (e.g. the exporter's own pod labels)
@@ -144,10 +144,11 @@ class _Join:
                 for name in sorted(names)]
 
     def _reported(self) -> dict[str, int]:
-        physical: dict[str, set[str]] = defaultdict(set)
+        """GPUs DCGM reports per node, as Kubernetes counts them: a MIG slice is one (MIG's single strategy)."""
+        units: dict[str, set[str]] = defaultdict(set)
         for reading in self.observed.readings:
-            physical[self._node(reading)].add(reading.uuid or f"{reading.hostname}/{reading.gpu}")
-        return {node: len(uuids) for node, uuids in physical.items()}
+            units[self._node(reading)].add(reading.key)
+        return {node: len(keys) for node, keys in units.items()}
 
     def _row(self, name: str, gpus: list[Gpu], allocated: int, reported: int) -> NodeRow:
         node = self.nodes.get(name)

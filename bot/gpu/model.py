@@ -96,7 +96,7 @@ class NodeRow:
     gpus: int  # allocatable in Kubernetes, else the GPUs DCGM reports
     allocated: int  # held by pods in scope
     util_pct: float | None
-    reported: int  # physical GPUs DCGM reports on the node
+    reported: int  # GPUs (or MIG slices) DCGM reports on the node
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,9 @@ def summary_blocks(summary: GpuSummary, lang: str, tz: str, top: int) -> list[Bl
         blocks.append(section(_models(summary, lang)))
     if fleet.gpus or fleet.pods:
         blocks += [section(_idle_overview(fleet, summary.idle_usd_per_day, lang, top)),
-                   section(_unhealthy_overview(fleet, lang, top)), section(_queue_overview(fleet, lang, top))]
+                   section(_unhealthy_overview(fleet, lang, top))]
+    if fleet.pods:  # none known when Kubernetes could not be read
+        blocks.append(section(_queue_overview(fleet, lang, top)))
     if summary.holders:
         lines = [t("gpu.holder_line", lang, name=h.name, gpus=h.gpus, util=pct(h.util_pct, lang), idle=h.idle)
                  for h in summary.holders]
