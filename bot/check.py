@@ -42,7 +42,7 @@ def run(out: TextIO = sys.stdout) -> int:
         lambda: [_database(services)], lambda: _slack(env, services), lambda: _backends(env, services))
     slack_ok = bool(slack_rows) and slack_rows[-1].status == OK
     rows += [*database, *slack_rows, *backends, *_rotations(services, slack_ok), *_user_groups(services, slack_ok),
-             _alert_channels(config)]
+             _alert_channels(config), *_gpu_posts(env, config)]
     _print(rows, out)
     return 1 if any(row.status == FAIL for row in rows) else 0
 
@@ -180,6 +180,19 @@ def _alert_channels(config: Config) -> Row:
     where = ", ".join(posting) or "no team"
     return Row(OK, "alerts", f"routed by team label or namespace to {where}; anything else to "
                              f"{default or 'nowhere (set alerts.default_channel to post the rest)'}")
+
+
+def _gpu_posts(env: Env, config: Config) -> list[Row]:
+    """Where the scheduled GPU checks post; a GPU no team holds needs a platform channel."""
+    if not env.prometheus_url:
+        return []
+    teams = [team.name for team in config.teams if team.channel and team.namespaces]
+    platform = config.gpu.platform_channel or config.alerts.default_channel
+    if not platform:
+        return [Row(WARN, "gpu checks", "health problems of GPUs no team holds are not posted: set "
+                                       "gpu.platform_channel (or alerts.default_channel) in the config.")]
+    posted = ", ".join(teams) or "no team (set teams[].channel and teams[].namespaces)"
+    return [Row(OK, "gpu checks", f"idle GPUs posted to {posted}; other health problems to {platform}")]
 
 
 def _user_groups(services: Services, slack_ok: bool) -> list[Row]:

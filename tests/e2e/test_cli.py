@@ -137,6 +137,20 @@ def test_check_says_where_alerts_go_and_where_to_configure_a_channel(tmp_path: P
     assert result.returncode == 0, result.stdout  # a warning, not a failure
 
 
+@pytest.mark.parametrize(("gpu", "status", "says"), [
+    ({}, "warn", "set gpu.platform_channel"),
+    ({"platform_channel": "CPLATFORM"}, "ok", "idle GPUs posted to ml-platform; other health problems to CPLATFORM"),
+])
+def test_check_says_where_the_gpu_checks_post(tmp_path: Path, slack: SlackRecorder, gpu: dict, status: str,
+                                              says: str) -> None:
+    config = bot_config(teams=[team(namespaces=["ml-train"])], gpu=gpu)
+    (tmp_path / "bot.yaml").write_text(yaml.safe_dump(config))
+    result = run_bot(["check"], tmp_path, BOT_CONFIG=str(tmp_path / "bot.yaml"), SLACK_BOT_TOKEN="xoxb-check",
+                     SLACK_SIGNING_SECRET="s", SLACK_API_URL=slack.base_url, PROMETHEUS_URL=slack.base_url)
+    [row] = [line for line in result.stdout.splitlines() if line.split()[1:3] == ["gpu", "checks"]]
+    assert row.split()[0] == status and says in row
+
+
 def test_migrate_creates_the_tables(tmp_path: Path) -> None:
     result = run_bot(["migrate"], tmp_path)
     assert result.returncode == 0 and "up to date" in result.stdout
