@@ -11,12 +11,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from bot.clients import GpuQuery
 from bot.clients.aws import AwsClient
 from bot.clients.github import GitHubClient
 from bot.clients.kube import KubeClient
@@ -29,6 +31,7 @@ from tests.support.waiting import wait_until
 TIMEOUT = Timeout(connect=0.5, read=0.5)
 GITHUB_SECONDS = 1  # PyGithub takes whole seconds
 BACKENDS = ["prometheus", "kubernetes", "aws", "github"]
+GPU_QUERY = GpuQuery(at=datetime.now(UTC), window=timedelta(minutes=15), threshold_pct=20)
 STS_INVALID_TOKEN = (b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
                      b'<Code>InvalidClientTokenId</Code><Message>The security token included in the request is '
                      b'invalid.</Message></Error><RequestId>4a1b</RequestId></ErrorResponse>')
@@ -136,9 +139,10 @@ def call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str]
 
     def make(backend: str, url: str) -> Callable[[], Any]:
         if backend == "prometheus":
-            return PrometheusClient(url, timeout=TIMEOUT).gpu_samples
+            prometheus = PrometheusClient(url, timeout=TIMEOUT)
+            return lambda: prometheus.gpu_readings(GPU_QUERY)
         if backend == "kubernetes":
-            return KubeClient(kubeconfig(tmp_path, url), timeout=TIMEOUT).gpu_nodes
+            return KubeClient(kubeconfig(tmp_path, url), timeout=TIMEOUT).gpu_cluster
         if backend == "aws":
             return AwsClient("us-east-1", endpoint_url=url, timeout=TIMEOUT).probe
         return GitHubClient("ghp_testtoken", url, timeout=TIMEOUT).probe
@@ -224,7 +228,9 @@ def test_kubernetes_forbidden_names_the_rbac_fix(call: Any) -> None:
     with FixtureServer({("GET", "/api/v1/nodes"): forbidden}) as server:
         error, _ = failure_of(call("kubernetes", server.url))
 
-    assert error.code == "forbidden" and "HTTP 403" in error.reason and "RBAC" in error.reason
+    # The GPU view's lists say which RBAC rule is missing (the HTTP status stays in the detail, for logs).
+    assert error.code == "kube_forbidden_cluster" and "HTTP 403" in error.detail and "RBAC" in error.reason
+    assert "grant verb `list` on `nodes` in a ClusterRole" in error.reason
 
 
 @pytest.mark.parametrize("status, code", [(429, "throttled"), (502, "server_error")])
