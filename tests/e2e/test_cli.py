@@ -45,7 +45,7 @@ def assert_walkthrough_answered(out: str, number: int) -> None:
     assert "to @alice (DM)" in said["as bob react :boom:"]  # the demo rotation's 1st line was paged
     assert said["click Ack"].startswith("bot ")  # a button was found and the click answered
     assert "On call for ml-platform" in said["/oncall"]
-    assert "allocated but idle" in said["/gpu"]
+    assert "Idle GPUs: 4" in said["/gpu"] and "ml-train/finetune-lora-7b" in said["/gpu"]
     assert "Incident #1: checkout is down after the deploy" in said["/incident status 1"]
 
 
@@ -55,7 +55,7 @@ def test_piped_shell_demo_answers_gpu_and_opens_an_incident_from_reactions(tmp_p
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Demo mode" in out and "Demo data" in out
-    assert "allocated but idle" in out  # /gpu answered from the demo sources
+    assert "Idle GPUs: 4" in out and "about $462/day" in out  # /gpu answered from the demo sources
     assert "Incident #1 opened" in out and "checkout errors after deploy" in out
     assert "to @alice (DM)" in out  # the on-call DRI of the demo rotation was paged
     assert "1st line" in out
