@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -137,6 +137,7 @@ class Invocation:
     team: Team
     language: str
     body: dict[str, Any]
+    later: list[Callable[[], Any]] = field(default_factory=list)  # run after the answer went out (file uploads)
 
 
 class UsageError(Exception):
@@ -202,6 +203,8 @@ def run_command(services: Services, command: Command, body: dict[str, Any], repl
         except UsageError as exc:
             prefix = [section(exc.message)] if exc.message else []
             answer(prefix + usage_blocks(inv.language, command.usage))
+        for then in inv.later:
+            then()
 
 
 def register_commands(app: App, services: Services, commands: Mapping[str, Command]) -> None:

@@ -8,7 +8,7 @@ from slack_bolt import App
 
 from bot.escape import Markup
 from bot.gpu import render
-from bot.gpu.model import Gpu, Scope
+from bot.gpu.model import Fleet, Gpu, Scope
 from bot.gpu.owners import Nudge
 from bot.gpu.service import NotFound
 from bot.i18n import t
@@ -52,10 +52,7 @@ def gpu(services: Services, inv: Invocation) -> list[Block]:
 def summary(services: Services, inv: Invocation, scope: Scope) -> list[Block]:
     report = services.gpu.summary(scope)
     if report.fleet.nodes:
-        from bot.gpu.chart import utilization_png  # matplotlib takes ~0.3 s to import; only this needs it
-
-        services.notifier.upload(inv.channel, "gpu-utilization.png", utilization_png(report.fleet, inv.language),
-                                 title=t("gpu.chart_file", inv.language))
+        inv.later.append(lambda: _attach_chart(services, inv, report.fleet))
     return render.summary_blocks(report, inv.language, _tz(services, inv), services.config.gpu.top)
 
 
@@ -85,9 +82,18 @@ def _view(services: Services, inv: Invocation, view: str, scope: Scope) -> list[
     return render.health_blocks(services.gpu.health(scope), inv.language, tz, top)
 
 
+def _attach_chart(services: Services, inv: Invocation, fleet: Fleet) -> None:
+    from bot.gpu.chart import utilization_png  # matplotlib takes ~0.3 s to import; only this needs it
+
+    services.notifier.upload(inv.channel, "gpu-utilization.png", utilization_png(fleet, inv.language),
+                             title=t("gpu.chart_file", inv.language))
+
+
 def _attach_csv(services: Services, inv: Invocation, filename: str, gpus: tuple[Gpu, ...] | list[Gpu]) -> None:
-    services.notifier.upload(inv.channel, filename, render.gpus_csv(gpus, services.clock.now()),
-                             title=t("gpu.csv_file", inv.language))
+    """Every row of a list Slack only shows the top of, uploaded after the answer."""
+    now = services.clock.now()
+    inv.later.append(lambda: services.notifier.upload(inv.channel, filename, render.gpus_csv(gpus, now),
+                                                      title=t("gpu.csv_file", inv.language)))
 
 
 def _channel_scope(services: Services, inv: Invocation) -> Scope:

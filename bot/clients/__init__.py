@@ -28,6 +28,7 @@ class GpuQuery:
     window: timedelta
     threshold_pct: float
     node_labels: tuple[str, ...] = ("node", "kubernetes_node")
+    memory: bool = True  # framebuffer and temperature
     problems: bool = False
     history: timedelta | None = None
     step: timedelta = timedelta(minutes=5)

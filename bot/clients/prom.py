@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +23,13 @@ FB_USED, FB_FREE, TEMP = "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_
 XID, ECC_DBE, THROTTLE = "DCGM_FI_DEV_XID_ERRORS", "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL", "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS"
 THERMAL_BITS = (0x20, 0x40)  # SW and HW thermal slowdown
 POWER_BITS = (0x80, 0x08)  # HW power brake, HW slowdown
+QUERIES_AT_ONCE = 16  # four per /gpu, four /gpu at a time
+# What a reading keeps of a series' labels (the rest, e.g. instance, pci_bus_id, driver version, is dropped by the
+# server); fields (memory, history…) need only the labels that find their GPU and its pod.
+KEEP = ("UUID", "GPU_I_ID", "GPU_I_PROFILE", "Hostname", "gpu", "modelName", "namespace", "pod", "container",
+        "exported_namespace", "exported_pod", "exported_container")
+KEY = ("UUID", "GPU_I_ID", "Hostname", "gpu", "pod", "exported_pod")
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _STATUS = re.compile(r"HTTP Status Code (\d{3})")
 
 
@@ -39,18 +47,20 @@ class PrometheusClient:
         # Replaces the library's adapter: concurrent /gpu commands share one session, and a pool as wide
         # as the lazy-listener pool avoids a new connection (and a warning) per query.
         self._session.mount(self._url, requests.adapters.HTTPAdapter(max_retries=no_retries, pool_maxsize=64))
+        self._pool = ThreadPoolExecutor(max_workers=QUERIES_AT_ONCE, thread_name_prefix="promql")
 
     def gpu_readings(self, query: GpuQuery) -> list[GpuReading]:
-        """At most four queries: utilization; memory and temperature; problems; history."""
-        usage = self._query(utilization_query(query.window), query.at)
+        """At most four queries, sent at once: utilization; memory and temperature; problems; history."""
+        asked = [utilization_query(query)]
+        asked += [memory_query(query.window)] if query.memory else []
+        asked += [problems_query(query.window)] if query.problems else []
+        asked += [history_query(query)] if query.history is not None else []
+        usage, *fields = self._pool.map(lambda promql: self._query(promql, query.at), asked)
         if not usage:
             return []
         joined = Readings(usage, query)
-        joined.add_fields(self._query(memory_query(query.window), query.at))
-        if query.problems:
-            joined.add_fields(self._query(problems_query(query.window), query.at))
-        if query.history is not None:
-            joined.add_fields(self._query(history_query(query), query.at))
+        for series in fields:
+            joined.add_fields(series)
         return joined.readings()
 
     def dcgm_targets(self) -> tuple[int, int]:
@@ -110,36 +120,46 @@ def _current(function: str, metric: str, window: timedelta) -> str:
     return f"({function}({metric}[{_seconds(window)}]) and {metric})"
 
 
-def utilization_query(window: timedelta) -> str:
+def _by(labels: tuple[str, ...]) -> str:
+    """Label names for `by (…)`; a configured name Prometheus could not have (`a.b/c`) is left out."""
+    return ", ".join(name for name in labels if _LABEL_NAME.match(name))
+
+
+def utilization_query(query: GpuQuery) -> str:
     """Percent busy per GPU: DCGM_FI_PROF_GR_ENGINE_ACTIVE (0-1) where exported, else DCGM_FI_DEV_GPU_UTIL."""
-    prof = _tagged(f"100 * {_current('avg_over_time', PROF, window)}", "util_source", "prof")
-    dev = _tagged(_current("avg_over_time", UTIL, window), "util_source", "dev")
-    return f"{prof} or ignoring(util_source) {dev}"
+    prof = _tagged(f"100 * {_current('avg_over_time', PROF, query.window)}", "util_source", "prof")
+    dev = _tagged(_current("avg_over_time", UTIL, query.window), "util_source", "dev")
+    keep = _by((*KEEP, *query.node_labels, "util_source"))
+    return f"max by ({keep}) ({prof} or ignoring(util_source) {dev})"
 
 
 def memory_query(window: timedelta) -> str:
-    return " or ".join([_tagged(_current("avg_over_time", FB_USED, window), "field", "fb_used"),
-                        _tagged(_current("avg_over_time", FB_FREE, window), "field", "fb_free"),
-                        _tagged(_current("last_over_time", TEMP, window), "field", "temp")])
+    fields = " or ".join([_tagged(_current("avg_over_time", FB_USED, window), "field", "fb_used"),
+                          _tagged(_current("avg_over_time", FB_FREE, window), "field", "fb_free"),
+                          _tagged(_current("last_over_time", TEMP, window), "field", "temp")])
+    return f"max by ({_by((*KEY, 'field'))}) ({fields})"
 
 
 def problems_query(window: timedelta) -> str:
-    return " or ".join([_tagged(f"{_current('last_over_time', XID, window)} != 0", "field", "xid"),
-                        _tagged(f"{_current('last_over_time', ECC_DBE, window)} > 0", "field", "ecc"),
-                        _tagged(f"{_current('last_over_time', THROTTLE, window)} >= 8", "field", "throttle")])
+    fields = " or ".join([_tagged(f"{_current('last_over_time', XID, window)} != 0", "field", "xid"),
+                          _tagged(f"{_current('last_over_time', ECC_DBE, window)} > 0", "field", "ecc"),
+                          _tagged(f"{_current('last_over_time', THROTTLE, window)} >= 8", "field", "throttle")])
+    return f"max by ({_by((*KEY, 'field'))}) ({fields})"
 
 
 def history_query(query: GpuQuery) -> str:
-    """The last time each GPU was busy, and since when each problem shows, as Unix times."""
+    """When each GPU idle now was last busy, and since when each problem shows, as Unix times."""
     assert query.history is not None
     span = f"[{_seconds(query.history)}:{_seconds(query.step)}]"
+    window = _seconds(query.window)
+    idle_now = f"(100 * avg_over_time({PROF}[{window}]) or avg_over_time({UTIL}[{window}])) < {query.threshold_pct:g}"
     busy = f"(100 * {PROF} or {UTIL}) >= {query.threshold_pct:g}"
-    parts = [_tagged(f"max_over_time(timestamp({busy}){span})", "field", "busy_at")]
+    parts = [_tagged(f"max_over_time(timestamp({busy}){span}) and on({_by(KEY)}) ({idle_now})", "field", "busy_at")]
     if query.problems:
         parts += [_tagged(f"min_over_time(timestamp({XID} != 0){span})", "field", "xid_since"),
                   _tagged(f"min_over_time(timestamp({ECC_DBE} > 0){span})", "field", "ecc_since"),
                   _tagged(f"min_over_time(timestamp({THROTTLE} >= 8){span})", "field", "throttle_since")]
-    return " or ".join(parts)
+    return f"min by ({_by((*KEY, 'field'))}) ({' or '.join(parts)})"
 
 
 class Readings:

@@ -11,6 +11,7 @@ import difflib
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
 
@@ -58,6 +59,7 @@ class GpuService:
                             team_of_namespace={ns: team.name for team in config.teams for ns in team.namespaces},
                             teams=frozenset(team.name for team in config.teams))
         self._cache_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gpu-kube")
         self._cached: tuple[datetime, GpuCluster] | None = None
 
     @property
@@ -65,14 +67,18 @@ class GpuService:
         return self._rules.threshold_pct
 
     # Views ------------------------------------------------------------------------------------------
-    def look(self, scope: Scope, *, problems: bool = False, history: bool = False) -> Fleet:
-        """Every GPU in `scope` now; `problems`: XID/ECC/throttling; `history`: how long idle GPUs have been."""
+    def look(self, scope: Scope, *, problems: bool = False, history: bool = False, memory: bool = True) -> Fleet:
+        """Every GPU in `scope` now; `problems`: XID/ECC/throttling; `history`: how long idle GPUs have been;
+        `memory`: framebuffer and temperature. Kubernetes is read while Prometheus answers."""
         now = self._clock.now()
-        cluster, failure = self._cluster_or_failure()
+        asked = self._pool.submit(self._cluster_or_failure)
         query = GpuQuery(at=now, window=self._gpu.window, threshold_pct=self._rules.threshold_pct,
-                         node_labels=tuple(self._gpu.node_labels), problems=problems,
+                         node_labels=tuple(self._gpu.node_labels), memory=memory, problems=problems,
                          history=self._gpu.history if history else None)
-        readings = self._prom.gpu_readings(query)
+        try:
+            readings = self._prom.gpu_readings(query)
+        finally:
+            cluster, failure = asked.result()
         observed = Observed(readings, cluster, now, self._gpu.window, query.history)
         fleet = build_fleet(observed, scope, self._rules, store.snoozed_pods(self._sessions, now))
         self._check_known(fleet, cluster)
@@ -86,12 +92,12 @@ class GpuService:
                           idle_usd_per_day=sum(g.usd_per_hour for g in fleet.idle) * 24)
 
     def idle(self, scope: Scope) -> IdleReport:
-        fleet = self.look(scope, history=True)
+        fleet = self.look(scope, history=True, memory=False)
         now = fleet.as_of
         return IdleReport(fleet, sorted(fleet.idle, key=lambda g: (-(g.idle_cost(now) or 0), g.node, g.gpu)))
 
     def health(self, scope: Scope) -> HealthReport:
-        fleet = self.look(scope, problems=True, history=True)
+        fleet = self.look(scope, problems=True, history=True, memory=False)
         missing = [Missing(row.node, row.gpus, row.reported) for row in fleet.nodes
                    if fleet.allocation_error is None and row.reported < row.gpus] if scope.whole else []
         return HealthReport(fleet, fleet.unhealthy, missing)
@@ -108,7 +114,7 @@ class GpuService:
 
     def idle_gpus_of(self, pod_key: str) -> list[Gpu]:
         """The idle GPUs a pod holds now (for a nudge), snoozed or not."""
-        fleet = self.look(Scope("namespace", pod_key.split("/", 1)[0]), history=True)
+        fleet = self.look(Scope("namespace", pod_key.split("/", 1)[0]), history=True, memory=False)
         return [gpu for gpu in fleet.gpus if gpu.idle and gpu.holder and gpu.holder.key == pod_key]
 
     # Kubernetes, cached --------------------------------------------------------------------------------

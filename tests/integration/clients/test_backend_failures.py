@@ -31,7 +31,7 @@ from tests.support.waiting import wait_until
 TIMEOUT = Timeout(connect=0.5, read=0.5)
 GITHUB_SECONDS = 1  # PyGithub takes whole seconds
 BACKENDS = ["prometheus", "kubernetes", "aws", "github"]
-GPU_QUERY = GpuQuery(at=datetime.now(UTC), window=timedelta(minutes=15), threshold_pct=20)
+GPU_QUERY = GpuQuery(at=datetime.now(UTC), window=timedelta(minutes=15), threshold_pct=20, memory=False)  # one query
 STS_INVALID_TOKEN = (b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
                      b'<Code>InvalidClientTokenId</Code><Message>The security token included in the request is '
                      b'invalid.</Message></Error><RequestId>4a1b</RequestId></ErrorResponse>')

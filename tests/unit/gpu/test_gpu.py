@@ -257,8 +257,8 @@ def test_the_query_asks_for_history_and_problems_only_where_a_view_needs_them(se
     gpus.idle(Scope("cluster"))
     gpus.health(Scope("cluster"))
 
-    assert [(q.problems, q.history) for q in asked] == [(True, None), (False, timedelta(hours=24)),
-                                                        (True, timedelta(hours=24))]
+    assert [(q.memory, q.problems, q.history) for q in asked] == [
+        (True, True, None), (False, False, timedelta(hours=24)), (False, True, timedelta(hours=24))]
     assert all(q.at == NOW and q.window == timedelta(minutes=15) for q in asked)
 
 
