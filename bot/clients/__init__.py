@@ -28,7 +28,8 @@ class GpuQuery:
     window: timedelta
     threshold_pct: float
     node_labels: tuple[str, ...] = ("node", "kubernetes_node")
-    memory: bool = True  # framebuffer and temperature
+    memory: bool = True  # framebuffer use
+    temperature: bool = False
     problems: bool = False
     history: timedelta | None = None
     step: timedelta = timedelta(minutes=5)

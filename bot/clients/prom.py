@@ -52,7 +52,7 @@ class PrometheusClient:
     def gpu_readings(self, query: GpuQuery) -> list[GpuReading]:
         """At most four queries, sent at once: utilization; memory and temperature; problems; history."""
         asked = [utilization_query(query)]
-        asked += [memory_query(query.window)] if query.memory else []
+        asked += [memory_query(query.window, query.temperature)] if query.memory else []
         asked += [problems_query(query.window)] if query.problems else []
         asked += [history_query(query)] if query.history is not None else []
         usage, *fields = self._pool.map(lambda promql: self._query(promql, query.at), asked)
@@ -133,11 +133,14 @@ def utilization_query(query: GpuQuery) -> str:
     return f"max by ({keep}) ({prof} or ignoring(util_source) {dev})"
 
 
-def memory_query(window: timedelta) -> str:
-    fields = " or ".join([_tagged(_current("avg_over_time", FB_USED, window), "field", "fb_used"),
-                          _tagged(_current("avg_over_time", FB_FREE, window), "field", "fb_free"),
-                          _tagged(_current("last_over_time", TEMP, window), "field", "temp")])
-    return f"max by ({_by((*KEY, 'field'))}) ({fields})"
+def memory_query(window: timedelta, temperature: bool) -> str:
+    """Framebuffer use averaged over the window (and the last temperature); a series of a pod that no longer
+    holds the GPU is told apart by its pod label when joined, so no `and metric` here."""
+    fields = [_tagged(f"avg_over_time({FB_USED}[{_seconds(window)}])", "field", "fb_used"),
+              _tagged(f"avg_over_time({FB_FREE}[{_seconds(window)}])", "field", "fb_free")]
+    if temperature:
+        fields.append(_tagged(f"last_over_time({TEMP}[{_seconds(window)}])", "field", "temp"))
+    return f"max by ({_by((*KEY, 'field'))}) ({' or '.join(fields)})"
 
 
 def problems_query(window: timedelta) -> str:

@@ -76,6 +76,8 @@ class _Join:
         self.pods = list(cluster.pods) if cluster else []
         self.by_name = {(p.namespace, p.name): p for p in self.pods if p.holds_gpus}
         self.pod_nodes = dict(cluster.pod_nodes) if cluster else {}
+        self._node_of: dict[tuple[str, str | None, str | None, str | None], str] = {}
+        self._prices: dict[tuple[str, str | None], float] = {}
 
     def gpus(self) -> list[Gpu]:
         return [self._gpu(reading) for reading in self.observed.readings]
@@ -86,14 +88,26 @@ class _Join:
         idle = holder is not None and util is not None and util < self.rules.threshold_pct
         return Gpu(node=self._node(reading), gpu=reading.gpu, uuid=reading.uuid, model=reading.model,
                    util_pct=util, util_source=reading.util_source,
-                   usd_per_hour=price_per_hour(reading.model, reading.mig_profile, self.rules.prices),
+                   usd_per_hour=self._price(reading.model, reading.mig_profile),
                    mig_profile=reading.mig_profile, fb_used_mib=reading.fb_used_mib,
                    fb_free_mib=reading.fb_free_mib, temp_c=reading.temp_c, holder=holder,
                    problems=reading.problems, idle=idle,
                    idle_since=self._idle_since(reading, holder) if holder and idle else None,
                    snoozed=holder is not None and holder.key in self.snoozed)
 
+    def _price(self, model: str, mig_profile: str | None) -> float:
+        key = (model, mig_profile)
+        if key not in self._prices:
+            self._prices[key] = price_per_hour(model, mig_profile, self.rules.prices)
+        return self._prices[key]
+
     def _node(self, reading: GpuReading) -> str:
+        key = (reading.hostname, reading.node, reading.namespace, reading.pod)
+        if key not in self._node_of:
+            self._node_of[key] = self._resolve(reading)
+        return self._node_of[key]
+
+    def _resolve(self, reading: GpuReading) -> str:
         pod = self.by_name.get((reading.namespace or "", reading.pod or ""))
         candidates = (reading.hostname, reading.node, self.pod_nodes.get(reading.hostname), pod.node if pod else None)
         if not self.nodes:  # Kubernetes unknown: a node label beats a Hostname that may be a pod's name

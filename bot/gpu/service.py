@@ -69,11 +69,13 @@ class GpuService:
     # Views ------------------------------------------------------------------------------------------
     def look(self, scope: Scope, *, problems: bool = False, history: bool = False, memory: bool = True) -> Fleet:
         """Every GPU in `scope` now; `problems`: XID/ECC/throttling; `history`: how long idle GPUs have been;
-        `memory`: framebuffer and temperature. Kubernetes is read while Prometheus answers."""
+        `memory`: framebuffer use (and, for one node, namespace or team, temperature). Kubernetes is read while
+        Prometheus answers."""
         now = self._clock.now()
         asked = self._pool.submit(self._cluster_or_failure)
         query = GpuQuery(at=now, window=self._gpu.window, threshold_pct=self._rules.threshold_pct,
-                         node_labels=tuple(self._gpu.node_labels), memory=memory, problems=problems,
+                         node_labels=tuple(self._gpu.node_labels), memory=memory,
+                         temperature=memory and scope.kind != "cluster", problems=problems,
                          history=self._gpu.history if history else None)
         try:
             readings = self._prom.gpu_readings(query)

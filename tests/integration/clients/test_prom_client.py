@@ -104,7 +104,7 @@ def now_query(**options: Any) -> GpuQuery:
 
 @pytest.fixture(scope="module")
 def scraped(scraping: PrometheusServer) -> dict[str, GpuReading]:
-    return readings_by_key(PrometheusClient(scraping.url).gpu_readings(now_query()))
+    return readings_by_key(PrometheusClient(scraping.url).gpu_readings(now_query(temperature=True)))
 
 
 def test_every_gpu_and_mig_slice_is_one_reading(scraped: dict[str, GpuReading]) -> None:
@@ -118,6 +118,12 @@ def test_utilization_memory_and_temperature_are_joined_per_gpu(scraped: dict[str
     assert (busy.fb_used_mib, busy.fb_free_mib, busy.temp_c) == (70000.0, 11559.0, 71.0)
     assert (busy.namespace, busy.pod, busy.container) == ("ml-train", "train-1", "trainer")
     assert (free.util_pct, free.fb_used_mib, free.fb_free_mib, free.temp_c) == (3.0, 0.0, 81559.0, 34.0)
+
+
+def test_temperature_is_asked_only_when_wanted(scraping: PrometheusServer) -> None:
+    readings = PrometheusClient(scraping.url).gpu_readings(now_query())
+
+    assert {r.temp_c for r in readings} == {None} and {r.fb_used_mib for r in readings} != {None}
 
 
 def test_engine_activity_wins_over_dev_util_where_a_gpu_exports_both(scraped: dict[str, GpuReading]) -> None:
