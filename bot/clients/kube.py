@@ -70,18 +70,21 @@ class KubeClient:
 
     def gpu_cluster(self, pool_labels: tuple[str, ...] = ()) -> GpuCluster:
         """Nodes and active pods, read as raw JSON: the client's models cost seconds on thousands of pods."""
-        nodes = self._raw_list(lambda core, token: core.list_node(
-            limit=PAGE_SIZE, _continue=token, _request_timeout=self._timeout, _preload_content=False),
-            Access("list", "nodes"))
+        nodes = self._gpu_nodes(pool_labels)
         pods = self._raw_list(lambda core, token: core.list_pod_for_all_namespaces(
             limit=PAGE_SIZE, _continue=token, field_selector=ACTIVE_PODS, _request_timeout=self._timeout,
             _preload_content=False), Access("list", "pods"))
-        gpu_nodes = (_gpu_node(item, pool_labels) for item in nodes)
         gpu_pods = (_gpu_pod(item) for item in pods)
         pod_nodes = {item["metadata"]["name"]: item["spec"]["nodeName"] for item in pods
                      if (item.get("spec") or {}).get("nodeName")}
-        return GpuCluster(nodes=tuple(n for n in gpu_nodes if n.gpus > 0),
-                          pods=tuple(p for p in gpu_pods if p.gpus > 0), pod_nodes=pod_nodes)
+        return GpuCluster(nodes=nodes, pods=tuple(p for p in gpu_pods if p.gpus > 0), pod_nodes=pod_nodes)
+
+    def _gpu_nodes(self, pool_labels: tuple[str, ...] = ()) -> tuple[GpuNode, ...]:
+        items = self._raw_list(lambda core, token: core.list_node(
+            limit=PAGE_SIZE, _continue=token, _request_timeout=self._timeout, _preload_content=False),
+            Access("list", "nodes"))
+        found = (_gpu_node(item, pool_labels) for item in items)
+        return tuple(node for node in found if node.gpus > 0)
 
     def scheduling_failures(self) -> list[KubeEvent]:
         items = self._list(lambda core, token: core.list_event_for_all_namespaces(
@@ -91,7 +94,7 @@ class KubeClient:
 
     def probe(self) -> str:
         version = self._call(lambda: client.VersionApi(self._api()).get_code(_request_timeout=self._timeout))
-        nodes = self.gpu_cluster().nodes
+        nodes = self._gpu_nodes()
         return f"Kubernetes {version.git_version}, {len(nodes)} GPU nodes ({sum(n.gpus for n in nodes)} GPUs)"
 
     def _raw_list(self, page: Lister, access: Access) -> list[dict[str, Any]]:

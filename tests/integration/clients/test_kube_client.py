@@ -190,8 +190,9 @@ def test_a_cluster_wide_403_names_the_verb_and_resource_to_grant(resource: str, 
     assert api.request_count("GET", f"/api/v1/{resource}") == 1  # not retried
 
 
-def test_probe_names_the_version_and_gpu_capacity(kube: KubeClient) -> None:
+def test_probe_names_the_version_and_gpu_capacity_without_listing_pods(kube: KubeClient, api: KubeApi) -> None:
     assert kube.probe() == "Kubernetes v1.29.3-eks-1234, 2 GPU nodes (12 GPUs)"
+    assert api.request_count("GET", "/api/v1/pods") == 0
 
 
 def test_a_transient_503_is_retried_and_then_succeeds(kube: KubeClient, api: KubeApi) -> None:
