@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 
 from slack_bolt import App
 
@@ -113,27 +114,27 @@ def _tz(services: Services, inv: Invocation) -> str:
 
 
 # Buttons ---------------------------------------------------------------------------------------------
-def notify_owner(services: Services, click: Click) -> list[Block] | None:
-    pod = _pod(click)
-    if pod is None:
-        return [section(t("gpu.bad_button", click.language))]
-    try:
-        nudge = services.gpu_owners.notify(pod, click.user, click.language)
-    except Denied as exc:
-        return [section(str(exc))]
-    return [section(_nudge_text(services, nudge, click.language))]
+def on_pod(act: Callable[[Services, Click, str], str]) -> Button:
+    """A button whose value names a pod: the answer is one line, or who may do it instead."""
+    def clicked(services: Services, click: Click) -> list[Block] | None:
+        pod = _pod(click)
+        if pod is None:
+            return [section(t("gpu.bad_button", click.language))]
+        try:
+            return [section(act(services, click, pod))]
+        except Denied as exc:
+            return [section(str(exc))]
+    return clicked
 
 
-def snooze(services: Services, click: Click) -> list[Block] | None:
-    pod = _pod(click)
-    if pod is None:
-        return [section(t("gpu.bad_button", click.language))]
-    try:
-        until = services.gpu_owners.snooze(pod, click.user, click.language)
-    except Denied as exc:
-        return [section(str(exc))]
+def notify_owner(services: Services, click: Click, pod: str) -> str:
+    return _nudge_text(services, services.gpu_owners.notify(pod, click.user, click.language), click.language)
+
+
+def snooze(services: Services, click: Click, pod: str) -> str:
+    until = services.gpu_owners.snooze(pod, click.user, click.language)
     tz = services.users.get(click.user).tz or services.config.defaults.timezone
-    return [section(t("gpu.snoozed", click.language, pod=pod, until=f"{local(until, tz):%Y-%m-%d %H:%M}"))]
+    return t("gpu.snoozed", click.language, pod=pod, until=f"{local(until, tz):%Y-%m-%d %H:%M}")
 
 
 def _nudge_text(services: Services, nudge: Nudge, lang: str) -> str:
@@ -157,7 +158,7 @@ def _pod(click: Click) -> str | None:
 
 
 COMMANDS = {"/gpu": Command("gpu", gpu, asks=("prometheus", "kubernetes"))}
-BUTTONS: dict[str, Button] = {render.NOTIFY: notify_owner, render.SNOOZE: snooze}
+BUTTONS: dict[str, Button] = {render.NOTIFY: on_pod(notify_owner), render.SNOOZE: on_pod(snooze)}
 
 
 def register(app: App, services: Services) -> None:
