@@ -67,7 +67,9 @@ class GpuWatch:
     def _idle_team(self, team: Team, gpus: list[Gpu], notice: Notice | None, now: datetime) -> None:
         hours, limit = self.idle_hours(gpus, now), self._config.gpu.idle_check.gpu_hours
         if notice is None and hours >= limit:
-            self._open("idle", team.name, team.channel or "", idle_post_blocks(team, gpus, hours, now, team.language))
+            window = self._config.gpu.idle_check.window
+            self._open("idle", team.name, team.channel or "",
+                       idle_post_blocks(team, gpus, hours, window, now, team.language))
         elif notice is not None and hours < limit / 2:  # half the threshold: no flapping around it
             self._close(notice, back_to_work_blocks(team.language))
 

@@ -144,9 +144,11 @@ def nudge_blocks(gpus: Sequence[Gpu], now: datetime, lang: str, mention: str | N
     return [section(text), actions(button(t("gpu.button_snooze", lang), SNOOZE, {"pod": first.holder.key}))]
 
 
-def idle_post_blocks(team: Team, gpus: Sequence[Gpu], hours: float, now: datetime, lang: str) -> list[Block]:
+def idle_post_blocks(team: Team, gpus: Sequence[Gpu], hours: float, window: timedelta, now: datetime,
+                     lang: str) -> list[Block]:
     pods = _by_pod(gpus)
     blocks = [section(t("gpu.idle_post", lang, team=team.name, hours=f"{hours:.1f}", gpus=len(gpus),
+                        window=format_duration(window),
                         per_day=usd(sum(g.usd_per_hour for g in gpus) * 24)))]
     lines = [_idle_pod(group, now, lang) for group in pods]
     blocks.append(section(fit_lines(lines, lambda n: t("gpu.more", lang, count=n))))
