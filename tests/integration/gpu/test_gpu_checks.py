@@ -116,3 +116,17 @@ def test_a_nudge_slack_refused_can_be_sent_again(db_url: str, slack: SlackRecord
     assert parts.owners.notify("ml-train/train", "UADMIN", "en").outcome == "sent"
     assert parts.owners.notify("ml-train/train", "UADMIN", "en").outcome == "already"
     assert len(slack.calls("chat.postMessage", "DUOWNER")) == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_gpu_checks_are_scheduled_only_with_prometheus(db_url: str, slack: SlackRecorder) -> None:
+    from bot.jobs import job_specs
+    from tests.support.inprocess import make_services
+
+    config = {"gpu": {"idle_check": {"every": "30m"}, "health_every": "2m"}}
+    without = make_services(db_url, slack, config)
+    with_prometheus = make_services(db_url, slack, config, prometheus_url="http://127.0.0.1:9090")
+
+    assert not [s for s in job_specs(without) if s.id.startswith("gpu-")]
+    gpu = {s.id: s.trigger.interval.total_seconds() for s in job_specs(with_prometheus) if s.id.startswith("gpu-")}
+    assert gpu == {"gpu-idle-check": 1800, "gpu-health-check": 120}
