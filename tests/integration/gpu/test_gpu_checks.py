@@ -3,6 +3,7 @@ refused is tried again at the next check, a nudge Slack refused can be sent agai
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -40,7 +41,7 @@ def xid(gpu: str) -> GpuReading:
 
 class Parts:
     def __init__(self, db_url: str, slack: SlackRecorder) -> None:
-        engine = make_engine(db_url)
+        self.engine = engine = make_engine(db_url)
         migrate(engine)
         self.sessions = session_factory(engine)
         self.clock = FrozenClock(NOW)
@@ -57,9 +58,15 @@ class Parts:
         return GpuWatch(self.gpus, self.notifier, self.sessions, self.clock, CONFIG)
 
 
+@pytest.fixture
+def parts(db_url: str, slack: SlackRecorder) -> Iterator[Parts]:
+    made = Parts(db_url, slack)
+    yield made
+    made.engine.dispose()
+
+
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
-def test_a_cleared_problem_gets_healthy_again_in_its_thread_once(db_url: str, slack: SlackRecorder) -> None:
-    parts = Parts(db_url, slack)
+def test_a_cleared_problem_gets_healthy_again_in_its_thread_once(parts: Parts, slack: SlackRecorder) -> None:
     parts.watch().check_health()
     [post] = slack.calls("chat.postMessage", "CML")
     assert "`n1/0` (ml-train/train): XID 79" in slack_text([post])
@@ -75,8 +82,7 @@ def test_a_cleared_problem_gets_healthy_again_in_its_thread_once(db_url: str, sl
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_a_post_slack_refused_is_tried_again_at_the_next_check(db_url: str, slack: SlackRecorder) -> None:
-    parts = Parts(db_url, slack)
+def test_a_post_slack_refused_is_tried_again_at_the_next_check(parts: Parts, slack: SlackRecorder) -> None:
     slack.fail_method("chat.postMessage", "channel_not_found")
     parts.watch().check_health()
     assert slack.calls("chat.postMessage")  # tried
@@ -89,8 +95,7 @@ def test_a_post_slack_refused_is_tried_again_at_the_next_check(db_url: str, slac
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_the_idle_check_counts_idle_gpu_hours_over_its_window(db_url: str, slack: SlackRecorder) -> None:
-    parts = Parts(db_url, slack)
+def test_the_idle_check_counts_idle_gpu_hours_over_its_window(parts: Parts, slack: SlackRecorder) -> None:
     parts.prom.readings = [GpuReading("n1", g, f"GPU-{g}", "NVIDIA H100", 2.0, "dev", namespace="ml-train",
                                       pod="train", busy_at=NOW.replace(hour=1, minute=30)) for g in ("0", "1")]
     parts.watch().check_idle()
@@ -103,8 +108,7 @@ def test_the_idle_check_counts_idle_gpu_hours_over_its_window(db_url: str, slack
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_a_nudge_slack_refused_can_be_sent_again(db_url: str, slack: SlackRecorder) -> None:
-    parts = Parts(db_url, slack)
+def test_a_nudge_slack_refused_can_be_sent_again(parts: Parts, slack: SlackRecorder) -> None:
     parts.prom.readings = [GpuReading("n1", "0", "GPU-0", "NVIDIA H100", 2.0, "dev", namespace="ml-train",
                                       pod="train")]
     slack.fail_method("conversations.open", "user_not_found")
@@ -129,4 +133,6 @@ def test_the_gpu_checks_are_scheduled_only_with_prometheus(db_url: str, slack: S
 
     assert not [s for s in job_specs(without) if s.id.startswith("gpu-")]
     gpu = {s.id: s.trigger.interval.total_seconds() for s in job_specs(with_prometheus) if s.id.startswith("gpu-")}
+    without.engine.dispose()
+    with_prometheus.engine.dispose()
     assert gpu == {"gpu-idle-check": 1800, "gpu-health-check": 120}

@@ -4,7 +4,7 @@ the real `kubernetes` client against the Kubernetes fixture server; the numbers 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from tests.support.dcgm import (
     constant,
     steps,
 )
-from tests.support.inprocess import dispatch, make_bot
+from tests.support.inprocess import dispatch
 from tests.support.kube_api import KubeApi, container, failed_scheduling, kubeconfig, node, pod
 from tests.support.signing import interactivity_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
@@ -126,11 +126,11 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KubeApi, st
 
 @pytest.fixture
 def bot(db_url: str, slack: SlackRecorder, prometheus: BackfilledPrometheus, kube: tuple[KubeApi, str],
-        ) -> tuple[Any, Any]:
+        new_bot: Callable[..., tuple[Any, Any]]) -> tuple[Any, Any]:
     from bot.clock import FrozenClock
 
     slack.set_user("UBOB", email="bob@example.com", locale="zh-CN")
-    return make_bot(db_url, slack, CONFIG, FrozenClock(END), prometheus_url=prometheus.url, kubeconfig=kube[1])
+    return new_bot(db_url, slack, CONFIG, FrozenClock(END), prometheus_url=prometheus.url, kubeconfig=kube[1])
 
 
 def gpu(bot: tuple[Any, Any], slack: SlackRecorder, text: str = "", channel: str = "CGENERAL",
@@ -297,13 +297,14 @@ def _entry(text: str, pod_key: str) -> str:
 # What goes wrong -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_forbidden_pods_still_show_utilization_and_name_the_missing_permission(
+        new_bot: Callable[..., tuple[Any, Any]],
         db_url: str, slack: SlackRecorder, prometheus: BackfilledPrometheus, tmp_path: Path) -> None:
     from bot.clock import FrozenClock
 
     with KubeApi() as api:
         api.put(*cluster_objects())
         api.forbid("pods")
-        bot = make_bot(db_url, slack, CONFIG, FrozenClock(END), prometheus_url=prometheus.url,
+        bot = new_bot(db_url, slack, CONFIG, FrozenClock(END), prometheus_url=prometheus.url,
                        kubeconfig=kubeconfig(tmp_path, api.url))
         text = gpu(bot, slack)
 
@@ -315,13 +316,14 @@ def test_forbidden_pods_still_show_utilization_and_name_the_missing_permission(
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_prometheus_without_dcgm_metrics_says_the_exporter_is_not_scraped(
+        new_bot: Callable[..., tuple[Any, Any]],
         db_url: str, slack: SlackRecorder, kube: tuple[KubeApi, str], tmp_path: Path) -> None:
     from bot.clock import FrozenClock
     from tests.support.servers import PrometheusServer, free_port, prometheus_config_for
 
     with PrometheusServer(tmp_path / "empty", prometheus_config_for([f"127.0.0.1:{free_port()}"])) as empty:
         empty.wait_for_query('up{job="dcgm"} == 0')
-        bot = make_bot(db_url, slack, CONFIG, FrozenClock(datetime.now(UTC)), prometheus_url=empty.url,
+        bot = new_bot(db_url, slack, CONFIG, FrozenClock(datetime.now(UTC)), prometheus_url=empty.url,
                        kubeconfig=kube[1])
         text = gpu(bot, slack)
 
@@ -331,12 +333,13 @@ def test_prometheus_without_dcgm_metrics_says_the_exporter_is_not_scraped(
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_prometheus_down_is_named_with_its_url_and_what_to_check(db_url: str, slack: SlackRecorder,
+def test_prometheus_down_is_named_with_its_url_and_what_to_check(
+        new_bot: Callable[..., tuple[Any, Any]], db_url: str, slack: SlackRecorder,
                                                                  kube: tuple[KubeApi, str]) -> None:
     from tests.support.servers import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
-    bot = make_bot(db_url, slack, CONFIG, prometheus_url=url, kubeconfig=kube[1])
+    bot = new_bot(db_url, slack, CONFIG, prometheus_url=url, kubeconfig=kube[1])
 
     text = gpu(bot, slack)
 
@@ -344,19 +347,21 @@ def test_prometheus_down_is_named_with_its_url_and_what_to_check(db_url: str, sl
 
 
 # The scheduled checks ----------------------------------------------------------------------------------
-def checks_bot(db_url: str, slack: SlackRecorder, prometheus: BackfilledPrometheus, kube: tuple[KubeApi, str],
+def checks_bot(new_bot: Callable[..., tuple[Any, Any]], db_url: str, slack: SlackRecorder,
+               prometheus: BackfilledPrometheus, kube: tuple[KubeApi, str],
                hours: str = "mon-sun 00:00-23:59") -> tuple[Any, Any]:
     from bot.clock import FrozenClock
 
     config = {**CONFIG, "gpu": {**CONFIG["gpu"], "working_hours": hours,
                                 "idle_check": {"window": "4h", "gpu_hours": 8}}}
-    return make_bot(db_url, slack, config, FrozenClock(END), prometheus_url=prometheus.url, kubeconfig=kube[1])
+    return new_bot(db_url, slack, config, FrozenClock(END), prometheus_url=prometheus.url, kubeconfig=kube[1])
 
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 def test_the_idle_check_posts_once_per_team_and_replies_when_back_to_work(
+        new_bot: Callable[..., tuple[Any, Any]],
         db_url: str, slack: SlackRecorder, prometheus: BackfilledPrometheus, kube: tuple[KubeApi, str]) -> None:
-    services, app = checks_bot(db_url, slack, prometheus, kube)
+    services, app = checks_bot(new_bot, db_url, slack, prometheus, kube)
 
     services.gpu_watch.check_idle()
     services.gpu_watch.check_idle()  # nothing new: no second post
@@ -379,10 +384,11 @@ def test_the_idle_check_posts_once_per_team_and_replies_when_back_to_work(
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_the_idle_check_keeps_quiet_outside_working_hours(
+        new_bot: Callable[..., tuple[Any, Any]],
         db_url: str, slack: SlackRecorder, prometheus: BackfilledPrometheus, kube: tuple[KubeApi, str]) -> None:
     shanghai_day = END.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%a").lower()  # the teams' time zone
     other_days = ",".join(day for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun") if day != shanghai_day)
-    services, _app = checks_bot(db_url, slack, prometheus, kube, hours=f"{other_days} 00:00-23:59")
+    services, _app = checks_bot(new_bot, db_url, slack, prometheus, kube, hours=f"{other_days} 00:00-23:59")
 
     services.gpu_watch.check_idle()
 
@@ -391,8 +397,9 @@ def test_the_idle_check_keeps_quiet_outside_working_hours(
 
 @pytest.mark.parametrize("db_url", ["sqlite", "postgres"], indirect=True)
 def test_the_health_check_posts_each_problem_once_where_it_belongs(
+        new_bot: Callable[..., tuple[Any, Any]],
         db_url: str, slack: SlackRecorder, prometheus: BackfilledPrometheus, kube: tuple[KubeApi, str]) -> None:
-    services, _app = checks_bot(db_url, slack, prometheus, kube)
+    services, _app = checks_bot(new_bot, db_url, slack, prometheus, kube)
 
     services.gpu_watch.check_health()
     services.gpu_watch.check_health()
