@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from bot.clients import GpuPod, GpuProblem
+from bot.clients import GpuPod, GpuProblem, KubeEvent
 
 if TYPE_CHECKING:
     from bot.retry import BackendError
@@ -194,6 +194,13 @@ class QueuedPod:
     waiting_since: datetime | None
     reason: str
     attempts: int = 0  # FailedScheduling events counted
+
+    @classmethod
+    def of(cls, pod: GpuPod, event: KubeEvent | None = None) -> QueuedPod:
+        """A waiting pod, with the scheduler's latest FailedScheduling event for it when known."""
+        return cls(namespace=pod.namespace, pod=pod.name, gpus=pod.gpus, priority_class=pod.priority_class,
+                   waiting_since=pod.created, reason=pod.unschedulable or (event.message if event else ""),
+                   attempts=event.count if event else 0)
 
 
 @dataclass(frozen=True)

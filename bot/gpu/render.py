@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from bot.clients import GpuPod, GpuProblem
+from bot.clients import GpuProblem
 from bot.durations import format_duration
 from bot.escape import Markup, escape
 from bot.gpu.model import Fleet, Gpu, GpuSummary, HealthReport, IdleReport, QueuedPod, Scope, Totals
@@ -251,13 +251,9 @@ def _queue_overview(fleet: Fleet, lang: str, top: int) -> str:
     waiting = sorted(fleet.waiting, key=lambda p: (p.created is None, p.created))
     if not waiting:
         return t("gpu.queue_empty", lang)
-    lines = [_queued_line(_as_queued(p), fleet.as_of, lang) for p in waiting]
+    lines = [_queued_line(QueuedPod.of(p), fleet.as_of, lang) for p in waiting]
     heading = t("gpu.queue_heading", lang, pods=len(waiting), gpus=sum(p.gpus for p in waiting))
     return _with_heading(heading, lines, lang, top, hint=t("gpu.queue_hint", lang))
-
-
-def _as_queued(pod: GpuPod) -> QueuedPod:
-    return QueuedPod(pod.namespace, pod.name, pod.gpus, pod.priority_class, pod.created, pod.unschedulable or "")
 
 
 def _queued_line(q: QueuedPod, now: datetime, lang: str) -> str:

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clients import GpuCluster, GpuPod, GpuQuery, KubeEvent, KubeSource, PrometheusSource
+from bot.clients import GpuCluster, GpuQuery, KubeEvent, KubeSource, PrometheusSource
 from bot.clock import Clock
 from bot.gpu import store
 from bot.gpu.fleet import Observed, Rules, build_fleet
@@ -110,7 +110,7 @@ class GpuService:
         fleet = build_fleet(Observed([], cluster, self._clock.now(), self._gpu.window), scope, self._rules)
         self._check_known(fleet, cluster)
         attempts = _attempts(self._kube.scheduling_failures())
-        queued = [_queued(pod, attempts.get((pod.namespace, pod.name))) for pod in fleet.pods
+        queued = [QueuedPod.of(pod, attempts.get((pod.namespace, pod.name))) for pod in fleet.pods
                   if pod.node is None and (pod.waits_for_gpus or (pod.namespace, pod.name) in attempts)]
         return sorted(queued, key=lambda q: (q.waiting_since is None, q.waiting_since, q.namespace, q.pod))
 
@@ -204,11 +204,3 @@ def _attempts(events: list[KubeEvent]) -> dict[tuple[str, str], KubeEvent]:
         if event.kind == "Pod" and "nvidia.com/gpu" in event.message:
             found[(event.namespace, event.name)] = event
     return found
-
-
-def _queued(pod: GpuPod, event: KubeEvent | None) -> QueuedPod:
-    return QueuedPod(namespace=pod.namespace, pod=pod.name, gpus=pod.gpus, priority_class=pod.priority_class,
-                     waiting_since=pod.created, reason=pod.unschedulable or (event.message if event else ""),
-                     attempts=event.count if event else 0)
-
-
