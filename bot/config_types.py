@@ -108,3 +108,38 @@ def _day_range(part: str) -> range:
 
 
 Hours = Annotated[WorkingHours, BeforeValidator(parse_working_hours), PlainSerializer(str)]
+
+
+def parse_weekdays(value: object) -> frozenset[int]:
+    """"mon-fri", "mon,wed,fri" or "mon-sun" as weekday numbers (Monday = 0)."""
+    expected = "expected days such as 'mon-sun', 'mon-fri' or 'mon,wed,fri'"
+    if isinstance(value, (set, frozenset)):
+        return frozenset(value)
+    try:
+        days = frozenset(day for part in str(value).lower().replace(" ", "").split(",") for day in _day_range(part))
+    except ValueError:
+        raise ValueError(expected) from None
+    if not days:
+        raise ValueError(expected)
+    return days
+
+
+def _weekdays_text(days: frozenset[int]) -> str:
+    return ",".join(_DAY_NAMES[day] for day in sorted(days))
+
+
+def parse_local_time(value: object) -> time:
+    """A wall-clock time "HH:MM" such as "00:00" or "23:30"."""
+    if isinstance(value, time):
+        return value
+    text = str(value).strip()
+    if not re.fullmatch(r"\d{1,2}:\d{2}", text):
+        raise ValueError("expected a local time such as '00:00' or '23:30'")
+    try:
+        return time.fromisoformat(text.zfill(5))
+    except ValueError:
+        raise ValueError("expected a local time such as '00:00' or '23:30'") from None
+
+
+Weekdays = Annotated[frozenset[int], BeforeValidator(parse_weekdays), PlainSerializer(_weekdays_text)]
+LocalTime = Annotated[time, BeforeValidator(parse_local_time), PlainSerializer(lambda t: f"{t:%H:%M}")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, time, timedelta
 from difflib import get_close_matches
 from pathlib import Path
 from string import Formatter
@@ -24,7 +24,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.config_types import Duration, Hours, Strict, TimeZone, crontab_trigger, parse_working_hours
+from bot.config_types import (
+    Duration,
+    Hours,
+    LocalTime,
+    Strict,
+    TimeZone,
+    Weekdays,
+    crontab_trigger,
+    parse_working_hours,
+)
 from bot.durations import format_duration
 from bot.emoji.dialect import EmojiConfig, emoji_config_problems
 from bot.oncall.rotation import TeamRotation
@@ -105,6 +114,14 @@ def _check_database_url(value: object) -> str:
     return str(value)
 
 
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"expected a regular expression such as '(?i)pipeline|created by ci' ({exc})") from None
+    return value
+
+
 HttpUrl = Annotated[str, BeforeValidator(_check_http_url)]
 Port = Annotated[int, whole_number(1, 65535)]
 
@@ -170,6 +187,10 @@ class Team(Strict):
     repos: list[str] = []
     user_group: str | None = None
     page_on: list[str] | None = None  # alert severity labels that open an incident; None: alerts.page_on
+    burn_cups_per_hour: Annotated[float, Field(gt=0)] | None = None  # None: thresholds.burn_rate_cups_per_hour
+    instance_tags: dict[str, str] = {}  # EC2 instances with all these tags are the team's, besides team=<cost_tag>
+    shutdown_families: list[str] | None = None  # None: cost_guards.shutdown.families; []: any instance type
+    shutdown_at: LocalTime | None = None  # None: cost_guards.shutdown.at
 
     @field_validator("name")
     @classmethod
@@ -188,8 +209,7 @@ class Thresholds(Strict):
 
 class Schedules(Strict):
     digest: str = "0 9 * * 1-5"
-    gpu_shutdown: str = "0 0 * * *"
-    snapshot_cleanup: str = "0 3 * * 0"
+    snapshot_cleanup: str = "0 3 * * 0"  # the weekly snapshot report, in defaults.timezone
 
 
 class Severity(Strict):
@@ -344,6 +364,46 @@ class GpuConfig(Strict):
         return {**DEFAULT_GPU_PRICES, **{name.upper(): usd for name, usd in self.prices.items()}}
 
 
+GPU_FAMILIES = ["p3", "p4d", "p4de", "p5", "p5e", "g4dn", "g5", "g6", "g6e", "inf2", "trn1"]
+
+
+class BurnCheck(Strict):
+    every: Annotated[Duration, duration_within(timedelta(minutes=1))] = timedelta(minutes=15)
+    cooldown: Annotated[Duration, duration_within(timedelta(0))] = timedelta(hours=2)  # between two 💸🔥 posts
+
+
+class ShutdownConfig(Strict):
+    enabled: bool = False  # dry-run (plan and posts, no stop) until true
+    at: LocalTime = time(0, 0)  # local time in each team's time zone
+    warn_before: Annotated[Duration, duration_within(timedelta(minutes=1), timedelta(hours=6))] = \
+        timedelta(minutes=30)
+    keep_tag: dict[str, str] = {"keep-running": "true"}  # an instance with any of these tags is never stopped
+    families: list[str] = Field(default_factory=lambda: list(GPU_FAMILIES))
+    busy_gpu_pct: Annotated[float, Field(ge=0, le=100)] = 50.0  # kept when GPU utilization is above this
+    days: Weekdays = frozenset(range(7))  # local weekdays on which the shutdown runs ("mon-sun")
+    holidays: list[date] = []  # local dates on which it does not run
+    postpone: Annotated[Duration, duration_within(timedelta(minutes=15), timedelta(hours=12))] = timedelta(hours=2)
+
+
+class SnapshotsConfig(Strict):
+    older_than: Annotated[Duration, duration_within(timedelta(days=1))] = timedelta(days=30)
+    match_tags: dict[str, str] = {"created-by": "pipeline"}  # any of these tags marks a snapshot pipeline-made
+    match_description: Annotated[str, AfterValidator(_check_regex)] = "(?i)pipeline|created by ci"
+    usd_per_gib_month: Annotated[float, Field(ge=0)] = 0.05
+    pipeline_tag: str = "pipeline"  # snapshots are grouped by this tag's value
+
+
+class CostGuards(Strict):
+    allowed: list[str] = []  # Slack users (U…) and user groups (S…) who may stop instances and delete snapshots
+    team_tag: str = "team"  # instances and snapshots belong to the team whose cost_tag is this tag's value
+    project_tag: str = "project"  # what /spend project and /spend by project group by
+    owner_tag: str = "owner"
+    prices: dict[str, Annotated[float, Field(ge=0)]] = {}  # USD per hour by instance type or family
+    burn: BurnCheck = BurnCheck()
+    shutdown: ShutdownConfig = ShutdownConfig()
+    snapshots: SnapshotsConfig = SnapshotsConfig()
+
+
 class Defaults(Strict):
     timezone: TimeZone = "UTC"
     language: Language = "en"
@@ -361,6 +421,7 @@ class Config(Strict):
     admins: list[str] = []
     alerts: AlertsConfig = AlertsConfig()
     gpu: GpuConfig = GpuConfig()
+    cost_guards: CostGuards = CostGuards()
 
     @field_validator("teams")
     @classmethod

@@ -206,8 +206,107 @@ class NodeHealth:
 @dataclass(frozen=True)
 class CostRow:
     day: date
-    team: str | None  # None: resources without the tag
+    key: str | None  # the group's value: a tag value (None: resources without the tag) or a service name
     usd: float
+
+
+CostGroupKind = Literal["TAG", "DIMENSION"]
+
+
+@dataclass(frozen=True)
+class CostQuery:
+    """One Cost Explorer question: daily unblended cost in [start, end), grouped and filtered."""
+
+    start: date
+    end: date  # exclusive
+    group_kind: CostGroupKind | None = "TAG"
+    group_key: str = "team"  # a tag key, or a dimension such as SERVICE
+    tag_key: str | None = None  # only resources whose tag `tag_key` has one of `tag_values`
+    tag_values: tuple[str, ...] = ()
+
+    def cache_key(self) -> str:
+        only = f"{self.tag_key}={','.join(self.tag_values)}" if self.tag_key else "*"
+        return f"{self.start}:{self.end}:{self.group_kind}:{self.group_key}:{only}"
+
+
+@dataclass(frozen=True)
+class CostAnswer:
+    rows: tuple[CostRow, ...]
+    requests: int  # pages asked for: Cost Explorer bills each one
+
+
+@dataclass(frozen=True)
+class Forecast:
+    usd: float | None  # None: Cost Explorer could not forecast (too little history, or not available)
+    requests: int
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An EC2 instance as the cost guards see it."""
+
+    id: str
+    type: str  # p4d.24xlarge
+    state: str  # running, stopped…
+    launched: datetime  # aware
+    tags: Mapping[str, str]
+    private_dns: str | None = None  # ip-10-0-1-2.ec2.internal: the Kubernetes node name on EKS
+
+    @property
+    def family(self) -> str:
+        return self.type.split(".")[0]
+
+    @property
+    def name(self) -> str | None:
+        return self.tags.get("Name")
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What AWS said about one instance stopped or one snapshot deleted."""
+
+    id: str
+    ok: bool
+    error: str | None = None  # the AWS error code: UnauthorizedOperation, IncorrectInstanceState…
+    message: str | None = None  # AWS's message, cut to one line
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: str
+    gib: int
+    started: datetime  # aware
+    description: str
+    tags: Mapping[str, str]
+    state: str = "completed"
+
+
+@dataclass(frozen=True)
+class ImageUse:
+    """An AMI (available, disabled or deprecated) whose block devices use a snapshot."""
+
+    image_id: str
+    state: str  # available, disabled…
+    deprecated: bool = False
+
+
+@dataclass(frozen=True)
+class RecycleRule:
+    """A Recycle Bin retention rule for EBS snapshots: matching deletes stay recoverable for `days`."""
+
+    id: str
+    days: int
+    tags: Mapping[str, str]  # resource tags the rule applies to; empty: every snapshot in the region
+
+
+@dataclass(frozen=True)
+class PermissionProbe:
+    """Whether the bot's AWS identity may perform one IAM action, and how that was found out."""
+
+    action: str  # ec2:StopInstances
+    allowed: bool | None  # None: could not tell
+    how: Literal["simulate", "dry-run", "call"]
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -283,9 +382,35 @@ class KubeEvidenceSource(Protocol):
 class CostSource(Protocol):
     demo: bool
 
-    def cost_by_team(self, start: date, end: date, tag_key: str = "team") -> list[CostRow]: ...
+    def costs(self, query: CostQuery) -> CostAnswer: ...
+
+    def forecast(self, start: date, end: date, tag_key: str | None = None, tag_values: tuple[str, ...] = ()) \
+            -> Forecast: ...
 
     def probe(self) -> str: ...
+
+
+class Ec2Source(Protocol):
+    demo: bool
+
+    def instances(self, states: tuple[str, ...] = ("running",), tags: Mapping[str, tuple[str, ...]] | None = None,
+                  families: tuple[str, ...] = ()) -> list[Instance]: ...
+
+    def stop_instances(self, ids: list[str]) -> list[ActionResult]: ...
+
+    def snapshots(self) -> list[Snapshot]: ...
+
+    def images_using(self) -> dict[str, ImageUse]: ...
+
+    def delete_snapshot(self, snapshot_id: str) -> ActionResult: ...
+
+    def recycle_rules(self) -> list[RecycleRule] | None: ...
+
+    def permissions(self, actions: tuple[str, ...]) -> list[PermissionProbe]: ...
+
+
+class AwsSource(CostSource, Ec2Source, Protocol):
+    """Cost Explorer and EC2 through one client."""
 
 
 class GitHubSource(Protocol):
