@@ -1,6 +1,6 @@
 """The scheduled GPU checks: a team's idle GPU-hours (in its working hours) and GPUs turning unhealthy.
 
-Each post is a `gpu_notices` row first, open until its cause clears; then the thread gets a reply
+Each post is a `notices` row first, open until its cause clears; then the thread gets a reply
 ("back to work", "healthy again") and the row is closed, so a restart neither repeats nor loses a post.
 """
 
@@ -15,13 +15,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock
-from bot.gpu import store
-from bot.gpu.model import Gpu, HealthReport, Notice, Scope
+from bot.gpu.model import Gpu, HealthReport, Scope
 from bot.gpu.render import back_to_work_blocks, healthy_again_blocks, idle_post_blocks, unhealthy_post_blocks
 from bot.gpu.service import GpuService
+from bot.notices import NoticeBoard
 from bot.notify import Notifier
-from bot.render.blocks import Block
 from bot.settings import Config, Team
+from bot.store.notices import Notice
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,7 @@ class GpuWatch:
     def __init__(self, gpus: GpuService, notifier: Notifier, sessions: sessionmaker[Session], clock: Clock,
                  config: Config) -> None:
         self._gpus = gpus
-        self._notifier = notifier
-        self._sessions = sessions
-        self._clock = clock
+        self._board = NoticeBoard(notifier, sessions, clock)
         self._config = config
 
     # Idle -----------------------------------------------------------------------------------------------
@@ -54,7 +52,7 @@ class GpuWatch:
         for gpu in report.gpus:
             if gpu.holder and gpu.holder.team:
                 by_team[gpu.holder.team].append(gpu)
-        opened = {n.subject: n for n in store.open_notices(self._sessions, "idle")}
+        opened = self._board.opened("idle")
         for team in self._config.teams:
             if team.channel and self._working(team, now):
                 self._idle_team(team, by_team.get(team.name, []), opened.get(team.name), now)
@@ -68,10 +66,10 @@ class GpuWatch:
         hours, limit = self.idle_hours(gpus, now), self._config.gpu.idle_check.gpu_hours
         if notice is None and hours >= limit:
             window = self._config.gpu.idle_check.window
-            self._open("idle", team.name, team.channel or "",
-                       idle_post_blocks(team, gpus, hours, window, now, team.language))
+            self._board.open("idle", team.name, team.channel or "",
+                             idle_post_blocks(team, gpus, hours, window, now, team.language))
         elif notice is not None and hours < limit / 2:  # half the threshold: no flapping around it
-            self._close(notice, back_to_work_blocks(team.language))
+            self._board.close(notice, back_to_work_blocks(team.language))
 
     def _working(self, team: Team, now: datetime) -> bool:
         return self._config.gpu.working_hours.contains(now.astimezone(ZoneInfo(team.timezone)))
@@ -80,7 +78,7 @@ class GpuWatch:
     def check_health(self) -> None:
         report = self._gpus.health(Scope("cluster"))
         problems = {p.key: p for p in self._problems(report)}
-        opened = {n.subject: n for n in store.open_notices(self._sessions, "health")}
+        opened = self._board.opened("health")
         for key, problem in problems.items():
             if key not in opened:
                 channel = self._channel(problem.team)
@@ -88,12 +86,13 @@ class GpuWatch:
                     log.warning("GPU problem %s: no channel to post to; set gpu.platform_channel", key)
                     continue
                 lang = problem.team.language if problem.team else self._config.defaults.language
-                self._open("health", key, channel, unhealthy_post_blocks(problem.gpus, problem.node,
-                                                                         problem.missing, lang))
+                self._board.open("health", key, channel, unhealthy_post_blocks(problem.gpus, problem.node,
+                                                                               problem.missing, lang))
         for key, notice in opened.items():
             if key not in problems:
                 team = self._team_of_channel(notice.channel)
-                self._close(notice, healthy_again_blocks(team.language if team else self._config.defaults.language))
+                self._board.close(notice, healthy_again_blocks(team.language if team else
+                                                               self._config.defaults.language))
 
     def _problems(self, report: HealthReport) -> list[Problem]:
         found = []
@@ -111,21 +110,3 @@ class GpuWatch:
 
     def _team_of_channel(self, channel: str | None) -> Team | None:
         return next((t for t in self._config.teams if channel and t.channel == channel), None)
-
-    # Posts ----------------------------------------------------------------------------------------------
-    def _open(self, kind: str, subject: str, channel: str, blocks: list[Block]) -> None:
-        now = self._clock.now()
-        period = now.isoformat()
-        if not store.claim_notice(self._sessions, kind, subject, period, now, channel=channel):
-            return
-        ts = self._notifier.post(channel, blocks)
-        if ts is None:  # Slack would not take it: the next check tries again
-            store.release_notice(self._sessions, kind, subject, period)
-            return
-        notice = store.notice(self._sessions, kind, subject, period)
-        if notice is not None:
-            store.posted(self._sessions, notice.id, ts)
-
-    def _close(self, notice: Notice, blocks: list[Block]) -> None:
-        if store.clear(self._sessions, notice.id, self._clock.now()) and notice.channel and notice.ts:
-            self._notifier.post(notice.channel, blocks, thread_ts=notice.ts)

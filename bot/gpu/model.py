@@ -218,17 +218,3 @@ class HealthReport:
     fleet: Fleet
     unhealthy: list[Gpu]
     missing: list[Missing]
-
-
-@dataclass(frozen=True)
-class Notice:
-    """A claimed nudge or post (see `gpu_notices`)."""
-
-    id: int
-    kind: str
-    subject: str
-    period: str
-    opened_at: datetime
-    channel: str | None = None
-    ts: str | None = None
-    by: str | None = None

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clients.slack_users import UserDirectory
 from bot.clock import Clock
 from bot.gpu import store
-from bot.gpu.model import Gpu, Holder, Notice
+from bot.gpu.model import Gpu, Holder
 from bot.gpu.render import nudge_blocks
 from bot.gpu.service import GpuService
 from bot.i18n import t
@@ -21,6 +21,8 @@ from bot.notify import Notifier
 from bot.permissions import Audience, Permissions
 from bot.retry import BackendError
 from bot.settings import Config, Team
+from bot.store import notices
+from bot.store.notices import Notice
 from bot.store.repo import audit
 
 log = logging.getLogger(__name__)
@@ -62,12 +64,12 @@ class OwnerNudges:
         if not user and not channel:
             return Nudge("no_owner", pod, owner=holder.owner)
         day = self._clock.now().astimezone(ZoneInfo(team.timezone if team else self._config.defaults.timezone))
-        if not store.claim_notice(self._sessions, "owner", pod, day.date().isoformat(), self._clock.now(), by=by):
-            return Nudge("already", pod, earlier=store.notice(self._sessions, "owner", pod, day.date().isoformat()))
+        if not notices.claim_notice(self._sessions, "owner", pod, day.date().isoformat(), self._clock.now(), by=by):
+            return Nudge("already", pod, earlier=notices.notice(self._sessions, "owner", pod, day.date().isoformat()))
         try:
             self._send(idle, user, channel, team)
         except BackendError:
-            store.release_notice(self._sessions, "owner", pod, day.date().isoformat())
+            notices.release_notice(self._sessions, "owner", pod, day.date().isoformat())
             raise
         with self._sessions.begin() as session:
             audit(session, self._clock.now(), by, "gpu.notify", pod, user=user or "", channel=channel or "")

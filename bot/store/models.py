@@ -299,19 +299,64 @@ class GpuSnoozeRow(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
-class GpuNoticeRow(Base):
-    """Something /gpu told people, claimed before it is said: an owner nudge (once per pod per local day), a
-    team's idle-GPU post and a GPU's health post (each open until it clears)."""
+class NoticeRow(Base):
+    """Something the bot told people on its own, claimed before it is said: a GPU owner nudge (once per pod per
+    local day), a team's idle-GPU or 💸🔥 post and a GPU's health post (each open until it clears), tonight's 🛑
+    shutdown warning."""
 
-    __tablename__ = "gpu_notices"
+    __tablename__ = "notices"
     __table_args__ = (UniqueConstraint("kind", "subject", "period"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(16))  # owner | idle | health
+    kind: Mapped[str] = mapped_column(String(16))  # owner | idle | health | burn | shutdown
     subject: Mapped[str] = mapped_column(String(320))  # namespace/pod, a team, a GPU's uuid/problem
-    period: Mapped[str] = mapped_column(String(64))  # the local day of a nudge; when a post opened
+    period: Mapped[str] = mapped_column(String(64))  # the local day of a nudge or a night; when a post opened
     channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
     ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
     cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
+
+
+class GuardPlanRow(Base):
+    """A destructive action planned before it acts (tonight's shutdown of a team, a snapshot clean-up): the
+    dry run people see, confirm and act on. One row per plan; `state` moves planned → acting → done once."""
+
+    __tablename__ = "guard_plans"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # shutdown | snapshots
+    key: Mapped[str] = mapped_column(String(128))  # team/night, or a random id for a snapshot clean-up
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="planned")  # planned | acting | done
+    acts_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)  # a shutdown's time
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    acted_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class GuardItemRow(Base):
+    """One instance or snapshot of a plan. Its one row decides its fate: whoever's write sets `stopping` or
+    `deleting` acts on it; a `kept` row can never be stopped; `done`/`failed` are never acted on again."""
+
+    __tablename__ = "guard_items"
+    __table_args__ = (UniqueConstraint("plan_id", "item"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(Integer, index=True)
+    item: Mapped[str] = mapped_column(String(64))  # i-…, snap-…
+    state: Mapped[str] = mapped_column(String(16))  # planned | kept | stopping | deleting | done | failed
+    by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    why: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class CostExplorerUsage(Base):
+    """Cost Explorer requests made per UTC day ($0.01 each), across every replica."""
+
+    __tablename__ = "cost_explorer_usage"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # 2026-11-24
+    requests: Mapped[int] = mapped_column(Integer, default=0)
