@@ -42,7 +42,7 @@ def run(out: TextIO = sys.stdout) -> int:
         lambda: [_database(services)], lambda: _slack(env, services), lambda: _backends(env, services))
     slack_ok = bool(slack_rows) and slack_rows[-1].status == OK
     rows += [*database, *slack_rows, *backends, *_rotations(services, slack_ok), *_user_groups(services, slack_ok),
-             _alert_channels(config), *_gpu_posts(env, config)]
+             _alert_channels(config), *_gpu_posts(env, config), *_cost_guards(env, services)]
     _print(rows, out)
     return 1 if any(row.status == FAIL for row in rows) else 0
 
@@ -128,8 +128,7 @@ def _backends(env: Env, services: Services) -> list[Row]:
         ("prometheus", bool(env.prometheus_url), "PROMETHEUS_URL", "Check PROMETHEUS_URL is reachable from here."),
         ("kubernetes", bool(env.kubeconfig or os.environ.get("KUBERNETES_SERVICE_HOST")), "KUBECONFIG",
          "Check KUBECONFIG (or the in-cluster service account) and RBAC (README, Backend permissions)."),
-        ("aws", bool(env.aws_endpoint_url or os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")),
-         "AWS credentials",
+        ("aws", aws_configured(env), "AWS credentials",
          "Check the AWS credentials, AWS_ENDPOINT_URL if set, and the IAM policy (README, Backend permissions)."),
         ("github", bool(env.github_token), "GITHUB_TOKEN", "Check GITHUB_TOKEN and GITHUB_API_URL."),
         ("alertmanager", bool(env.alertmanager_url), "ALERTMANAGER_URL",
@@ -193,6 +192,49 @@ def _gpu_posts(env: Env, config: Config) -> list[Row]:
                                        "gpu.platform_channel (or alerts.default_channel) in the config.")]
     posted = ", ".join(teams) or "no team (set teams[].channel and teams[].namespaces)"
     return [Row(OK, "gpu checks", f"idle GPUs posted to {posted}; other health problems to {platform}")]
+
+
+def aws_configured(env: Env) -> bool:
+    return bool(env.aws_endpoint_url or os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")
+                or os.environ.get("AWS_ROLE_ARN"))
+
+
+# What the bot does in AWS; deploy/iam-policy.json grants exactly these (a test keeps the two in step).
+AWS_ACTIONS = ("sts:GetCallerIdentity", "ce:GetCostAndUsage", "ce:GetCostForecast", "ec2:DescribeInstances",
+               "ec2:StopInstances", "ec2:DescribeSnapshots", "ec2:DescribeImages", "ec2:DeleteSnapshot",
+               "rbin:ListRules", "iam:SimulatePrincipalPolicy")
+
+
+def _cost_guards(env: Env, services: Services) -> list[Row]:
+    """Cost Explorer spending today, which AWS actions the policy denies, and selectors that match nothing."""
+    if not aws_configured(env):
+        return []
+    guards = services.config.cost_guards
+    requests = services.spend.requests_today()
+    rows = [Row(OK, "cost explorer", f"{requests} request(s) today (${requests * 0.01:.2f}); answers cached for "
+                                     f"{services.config.thresholds.cost_cache}")]
+    try:
+        probes = services.aws.permissions(AWS_ACTIONS)
+        denied = [p.action for p in probes if p.allowed is False]
+        unknown = [p.action for p in probes if p.allowed is None]
+        how = ", ".join(sorted({p.how for p in probes}))
+        if denied:
+            rows.append(Row(WARN, "aws permissions", f"denied: {', '.join(denied)} (found by {how}). Grant them "
+                                                     "as in deploy/iam-policy.json."))
+        else:
+            rows.append(Row(OK, "aws permissions", f"{len(probes) - len(unknown)} action(s) allowed (by {how})"
+                                                   + (f"; not checked: {', '.join(unknown)}" if unknown else "")))
+        unmatched = services.instances.unmatched_selectors()
+    except BackendError as exc:
+        return [*rows, Row(FAIL, "cost guards", exc.reason)]
+    if unmatched:
+        rows.append(Row(WARN, "shutdown selectors", f"match no instance: {', '.join(unmatched)}. Check teams[]."
+                                                    "cost_tag, instance_tags and shutdown_families."))
+    mode = "enabled" if guards.shutdown.enabled else "dry-run (set cost_guards.shutdown.enabled: true to stop)"
+    who = ", ".join(guards.allowed) or "admins only (set cost_guards.allowed)"
+    rows.append(Row(OK if guards.allowed or services.config.admins else WARN, "shutdown",
+                    f"{mode}, at {guards.shutdown.at:%H:%M} local; stop and delete allowed to {who}"))
+    return rows
 
 
 def _user_groups(services: Services, slack_ok: bool) -> list[Row]:

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.config_types import crontab_trigger
 from bot.retry import BackendError
 from bot.scheduler import BotScheduler, JobSpec, leader_lock_for
 from bot.services import Services
 from bot.store import repo
 
 log = logging.getLogger(__name__)
+SHUTDOWN_TICK = 30  # seconds: the warning and the stop land within half a minute of their time
 _services: Services | None = None
 
 
@@ -56,6 +59,27 @@ def check_gpu_health() -> None:
         log.warning("GPU health check skipped: %s", exc)
 
 
+def check_burn_rate() -> None:
+    try:
+        _bound().burn.check()
+    except BackendError as exc:  # the next check tries again; /spend burn tells people what is wrong meanwhile
+        log.warning("burn-rate check skipped: %s", exc)
+
+
+def shutdown_tick() -> None:
+    try:
+        _bound().shutdown.tick()
+    except BackendError as exc:  # the next tick (within LATE_LIMIT of the shutdown time) tries again
+        log.warning("nightly shutdown tick failed: %s", exc)
+
+
+def snapshot_report() -> None:
+    try:
+        _bound().snapshots.weekly()
+    except BackendError as exc:
+        log.warning("weekly snapshot report skipped: %s", exc)
+
+
 def job_specs(services: Services) -> list[JobSpec]:
     specs = [
         JobSpec("forget-old-events", "bot.jobs:forget_old_events", IntervalTrigger(hours=6)),
@@ -68,6 +92,13 @@ def job_specs(services: Services) -> list[JobSpec]:
                       gpu.idle_check.every))),
                   JobSpec("gpu-health-check", "bot.jobs:check_gpu_health",
                           IntervalTrigger(seconds=_seconds(gpu.health_every)))]
+    if any(team.cost_tag or team.instance_tags for team in services.config.teams):  # the guards act per team
+        guards = services.config.cost_guards
+        specs += [JobSpec("burn-rate-check", "bot.jobs:check_burn_rate",
+                          IntervalTrigger(seconds=_seconds(guards.burn.every))),
+                  JobSpec("shutdown-tick", "bot.jobs:shutdown_tick", IntervalTrigger(seconds=SHUTDOWN_TICK)),
+                  JobSpec("snapshot-report", "bot.jobs:snapshot_report", crontab_trigger(
+                      services.config.schedules.snapshot_cleanup, ZoneInfo(services.config.defaults.timezone)))]
     return specs
 
 

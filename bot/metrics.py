@@ -19,3 +19,9 @@ ALERT_OUTBOX = Counter("bot_alert_outbox_total", "Alert outbox rows finished or 
 ALERTS_RECEIVED = Counter("bot_alert_notifications_total", "Alertmanager notifications, by result", ["result"])
 ALERT_OUTBOX_DEPTH = Gauge("bot_alert_outbox_depth", "Alert outbox rows waiting to be sent (read at scrape)")
 ALERT_OUTBOX_AGE = Gauge("bot_alert_outbox_oldest_seconds", "Age of the oldest alert outbox row waiting (at scrape)")
+COST_EXPLORER_REQUESTS = Counter("bot_cost_explorer_requests_total",
+                                 "Cost Explorer requests made (each page; AWS bills $0.01 per request)")
+INSTANCES_STOPPED = Counter("bot_instances_stopped_total", "EC2 instances the cost guards stopped, by outcome",
+                            ["outcome"])
+SNAPSHOTS_DELETED = Counter("bot_snapshots_deleted_total", "EBS snapshots the cost guards deleted, by outcome",
+                            ["outcome"])

@@ -44,6 +44,10 @@ class NoticeBoard:
             self._notifier.post(notice.channel, blocks, thread_ts=notice.ts)
         return True
 
+    def say(self, channel: str, blocks: list[Block]) -> str | None:
+        """A plain post that needs no claim (it follows a claimed action)."""
+        return self._notifier.post(channel, blocks)
+
     def reply(self, notice: Notice, blocks: list[Block]) -> None:
         if notice.channel and notice.ts:
             self._notifier.post(notice.channel, blocks, thread_ts=notice.ts)

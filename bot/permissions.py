@@ -8,7 +8,6 @@ Allowed actions leave their own audit row where they change state; refusals leav
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +34,7 @@ class Audience:
 
     people: frozenset[str] = frozenset()
     teams: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()  # Slack user group ids (S…) named directly, e.g. cost_guards.allowed
     description: str = ""  # e.g. "the incident's responders"; from the catalog, in the reader's language
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -52,7 +52,7 @@ class Permissions:
         if not user:
             return False
         return user in audience.people or self.is_admin(user) or \
-            any(user in self.groups.members(group) for group in self._groups(audience.teams))
+            any(user in self.groups.members(group) for group in self._groups(audience))
 
     def require(self, user: str, action: str, target: str, audience: Audience, lang: str) -> None:
         """Raise Denied (and audit the refusal) unless `user` may do `action` on `target`."""
@@ -77,12 +77,13 @@ class Permissions:
         if people:
             named = ", ".join(f"<@{p}>" for p in people[:MAX_NAMED]) + (" …" if len(people) > MAX_NAMED else "")
             parts.append(f"{audience.description} ({named})" if audience.description else named)
-        groups = self._groups(audience.teams)
+        groups = self._groups(audience)
         if groups:
             parts.append(t("permissions.members_of", lang, groups=", ".join(f"`{g}`" for g in groups)))
         parts.append(t("permissions.the_admins", lang) if self.config.admins else t("permissions.no_admins", lang))
         return t("permissions.list_separator", lang).join(parts)
 
-    def _groups(self, teams: Iterable[str]) -> list[str]:
-        found = (self.config.team_named(name) for name in teams)
-        return [team.user_group for team in found if team and team.user_group]
+    def _groups(self, audience: Audience) -> list[str]:
+        found = (self.config.team_named(name) for name in audience.teams)
+        named = [team.user_group for team in found if team and team.user_group]
+        return list(dict.fromkeys([*named, *audience.groups]))

@@ -51,7 +51,7 @@ def register_domains(services: Services) -> None:
         services.incidents.opened.append(services.evidence.on_open)
     services.incidents.opened.append(services.incidents.show_resembling)
     alert_wiring.register(services.actions, services.alerts)
-    spend_wiring.register(services.actions, services.spend, services.chat, services.config, services.clock)
+    spend_wiring.register(services.actions, services.burn, services.chat, services.config)
 
 
 def prepare_app(services: Services, *, verify_requests: bool = True, executor: Executor | None = None) -> App:

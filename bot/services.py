@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.alerts.service import AlertService
 from bot.clients import (
+    AwsSource,
     ChatSender,
-    CostSource,
     GitHubSource,
     KubeEvidenceSource,
     KubeSource,
@@ -36,18 +36,24 @@ from bot.evidence.service import EvidenceCollector
 from bot.gpu.checks import GpuWatch
 from bot.gpu.owners import OwnerNudges
 from bot.gpu.service import GpuService
+from bot.guard import Guard
 from bot.incidents.desk import IncidentDesk
 from bot.incidents.escalation import Escalator
 from bot.incidents.evidence import IncidentEvidence
 from bot.incidents.notices import IncidentNotices
 from bot.incidents.summary import IncidentSummary
+from bot.notices import NoticeBoard
 from bot.notify import Notifier
 from bot.oncall.service import OncallService
 from bot.permissions import Permissions
 from bot.retry import BackendError
 from bot.review.service import ReviewService
 from bot.settings import Config, Env, Team
+from bot.spend.burn import BurnWatch
+from bot.spend.fleet import Instances
 from bot.spend.service import SpendService
+from bot.spend.shutdown import NightlyShutdown
+from bot.spend.snapshots import SnapshotHygiene
 from bot.store.db import make_engine, session_factory
 
 if TYPE_CHECKING:
@@ -180,11 +186,11 @@ class Services:
         return self.demo or bool(self.env.kubeconfig or os.environ.get("KUBERNETES_SERVICE_HOST"))
 
     @cached_property
-    def aws(self) -> CostSource:
+    def aws(self) -> AwsSource:
         if self.demo:
             from bot.clients.demo import DemoAws
 
-            return DemoAws()
+            return DemoAws(clock=self.clock)
         from bot.clients.aws import AwsClient
 
         region = self.env.aws_default_region or os.environ.get("AWS_REGION") or "us-east-1"
@@ -235,7 +241,33 @@ class Services:
 
     @cached_property
     def spend(self) -> SpendService:
-        return SpendService(self.aws, self.sessions, self.clock, self.config.thresholds, teams=self.config.teams)
+        return SpendService(self.aws, self.sessions, self.clock, self.config)
+
+    @cached_property
+    def guard(self) -> Guard:
+        return Guard(self.permissions, self.sessions, self.clock, self.config.cost_guards)
+
+    @cached_property
+    def notices(self) -> NoticeBoard:
+        return NoticeBoard(self.notifier, self.sessions, self.clock)
+
+    @cached_property
+    def instances(self) -> Instances:
+        return Instances(self.aws, self.config)
+
+    @cached_property
+    def burn(self) -> BurnWatch:
+        return BurnWatch(self.instances, self.notices, self.clock, self.config, demo=bool(self.aws.demo))
+
+    @cached_property
+    def shutdown(self) -> NightlyShutdown:
+        utilization = self.gpu.utilization_by_node if self.prometheus_configured and self.kube_configured else None
+        return NightlyShutdown(self.aws, self.instances, self.guard, self.permissions, self.notices, self.sessions,
+                               self.clock, self.config, utilization)
+
+    @cached_property
+    def snapshots(self) -> SnapshotHygiene:
+        return SnapshotHygiene(self.aws, self.guard, self.notices, self.sessions, self.clock, self.config)
 
     @cached_property
     def review(self) -> ReviewService:

@@ -267,6 +267,75 @@ def register_buttons(app: App, services: Services, buttons: Mapping[str, Button]
         app.action(action_id)(ack=ack_now, lazy=[clicked])
 
 
+# Modals ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Submission:
+    """A modal submitted: who, from which channel and message, the clicked element's value, the inputs."""
+
+    user: str
+    channel: str
+    message_ts: str | None
+    value: Any  # the value of the button that opened the modal
+    inputs: dict[str, str]  # block_id → the text typed or option chosen
+    language: str
+
+
+ModalView = Callable[[Services, Click, str], dict[str, Any]]  # (services, click, private_metadata) → the view
+Submitted = Callable[[Services, Submission], list[Block] | None]
+
+
+def register_modal(app: App, services: Services, action_id: str, view_id: str, view: ModalView,
+                   submitted: Submitted) -> None:
+    """A button that opens a modal at once (Slack's trigger_id expires after 3 s) and whose submission runs
+    lazily, answering the person ephemerally in the channel the button was in."""
+    def open_modal(ack: Ack, body: dict[str, Any], client: Any) -> None:
+        ack()
+        click = click_from(services, body)
+        metadata = json.dumps({"channel": click.channel, "ts": click.message_ts, "value": click.value})
+        reply = ephemeral(services.chat, click.channel, click.user)
+        with answering_failures(reply, click.language, "action", action_id):
+            try:
+                client.views_open(trigger_id=body["trigger_id"], view=view(services, click, metadata))
+            except Exception as exc:  # Slack refused the view, or the 3 s passed: say so, never silence
+                if isinstance(exc, Refusal):
+                    reply([section(str(exc))])
+                    return
+                log.warning("could not open the %s modal: %s", view_id, exc)
+                reply([section(t("core.modal_failed", click.language))])
+
+    def on_submit(body: dict[str, Any]) -> None:
+        sub = submission_from(services, body)
+        reply = ephemeral(services.chat, sub.channel, sub.user)
+        with answering_failures(reply, sub.language, "view", view_id):
+            blocks = submitted(services, sub)
+            if blocks:
+                reply(blocks)
+
+    app.action(action_id)(open_modal)
+    app.view(view_id)(ack=ack_now, lazy=[on_submit])
+
+
+class Refusal(Exception):
+    """Raised by a modal's view builder: the modal is not opened and the person is told why (the message)."""
+
+
+def submission_from(services: Services, body: dict[str, Any]) -> Submission:
+    view = body.get("view") or {}
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        metadata = {}
+    inputs = {}
+    for block_id, elements in ((view.get("state") or {}).get("values") or {}).items():
+        for element in elements.values():
+            chosen = element.get("value") or (element.get("selected_option") or {}).get("value")
+            inputs[block_id] = str(chosen or "")
+    user = (body.get("user") or {}).get("id", "")
+    channel = str(metadata.get("channel") or "")
+    return Submission(user=user, channel=channel, message_ts=metadata.get("ts"), value=metadata.get("value"),
+                      inputs=inputs, language=services.language(user, services.config.team_for_channel(channel)))
+
+
 def ack_now(ack: Ack) -> None:
     """Slack wants every request acknowledged within 3 s; the work runs in a lazy listener."""
     ack()

@@ -114,6 +114,14 @@ class GpuService:
                   if pod.node is None and (pod.waits_for_gpus or (pod.namespace, pod.name) in attempts)]
         return sorted(queued, key=lambda q: (q.waiting_since is None, q.waiting_since, q.namespace, q.pod))
 
+    def utilization_by_node(self) -> dict[str, float]:
+        """Each node's mean GPU utilization over the window (nodes whose GPUs report it), for the cost guards."""
+        readings: dict[str, list[float]] = {}
+        for gpu in self.look(Scope("cluster"), memory=False).gpus:
+            if gpu.util_pct is not None:
+                readings.setdefault(gpu.node, []).append(gpu.util_pct)
+        return {node: sum(values) / len(values) for node, values in readings.items()}
+
     def idle_gpus_of(self, pod_key: str) -> list[Gpu]:
         """The idle GPUs a pod holds now (for a nudge), snoozed or not."""
         fleet = self.look(Scope("namespace", pod_key.split("/", 1)[0]), history=True, memory=False)

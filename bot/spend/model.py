@@ -108,6 +108,7 @@ class Running:
     launched: datetime
     usd_per_hour: float | None  # None: no price known for this type
     private_dns: str | None = None
+    keep_tag: bool = False  # carries one of cost_guards.shutdown.keep_tag: never stopped
 
     def uptime(self, now: datetime) -> timedelta:
         return max(now - self.launched, timedelta(0))

@@ -333,6 +333,7 @@ class GuardPlanRow(Base):
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     acted_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)  # when acting began
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

@@ -30,6 +30,7 @@ def upgrade() -> None:
     sa.Column('created_by', sa.String(length=32), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('acted_by', sa.String(length=32), nullable=True),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('done_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('detail', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
