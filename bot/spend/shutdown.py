@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clients import Ec2Source
 from bot.clock import Clock
 from bot.guard import Guard
+from bot.escape import Markup
 from bot.i18n import t
 from bot.metrics import INSTANCES_STOPPED
 from bot.notices import NoticeBoard
@@ -291,5 +292,5 @@ def _gpu_pct(instance: Running, utilization: dict[str, float]) -> float | None:
     return next((utilization[n] for n in names if n and n in utilization), None)
 
 
-def _mention(user: str) -> str:
-    return user if user == SCHEDULER else mention(user)
+def _mention(user: str) -> Markup:
+    return Markup(user if user == SCHEDULER else mention(user))
