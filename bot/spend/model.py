@@ -77,6 +77,7 @@ class Overview:
     tagged_any: bool  # False: no cost carries the team tag (the cost-allocation tag may be inactive)
     as_of: datetime
     demo: bool
+    tag_key: str = "team"  # the cost-allocation tag naming teams (cost_guards.team_tag): what to activate
 
 
 class ReportDaysError(ValueError):
@@ -167,6 +168,7 @@ class ShutdownPlan:
     items: tuple[Planned, ...]
     postponed_by: str | None = None
     done: bool = False  # it already ran tonight
+    postpone: timedelta = timedelta(hours=2)  # what the Postpone button adds (cost_guards.shutdown.postpone)
 
     @property
     def to_stop(self) -> list[Planned]:

@@ -1,21 +1,17 @@
-"""/spend: cost per team, burn rate in cups of coffee per hour, cached Cost Explorer answers."""
+"""/spend: cost per team, burn rate in cups of coffee per hour, cached Cost Explorer answers (the rendering is
+in test_spend_render.py)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clients import CostRow
 from bot.clients.demo import DemoAws
 from bot.clock import FrozenClock
-from bot.render.blocks import SECTION_LIMIT
 from bot.settings import Team, Thresholds
-from bot.spend.render import data_age, spend_blocks
 from bot.spend.service import SpendService
-from tests.support.slack_text import slack_text
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 TODAY = NOW.date()
@@ -127,61 +123,3 @@ def test_another_period_is_another_request(factory: sessionmaker[Session]) -> No
     spend.by_team(days=30)
 
     assert aws.requests == 2
-
-
-def test_blocks_show_rows_coffee_flag_and_data_age(factory: sessionmaker[Session]) -> None:
-    report = SpendService(DemoAws(), factory, FrozenClock(NOW), Thresholds()).by_team()
-
-    text = slack_text(spend_blocks(report, "en", NOW + timedelta(hours=2, minutes=10)))
-
-    assert "AWS spend by team: last 7 days" in text
-    assert "• *ml* · $" in text and "☕/h 💸🔥" in text
-    assert "*untagged*" in text
-    assert "Burning more than 30 cups of coffee an hour: *ml*" in text
-    assert "Cost Explorer data from 2 h ago" in text
-    assert "Demo data — connect AWS Cost Explorer (see README)" in text
-
-
-def test_blocks_in_chinese(factory: sessionmaker[Session]) -> None:
-    report = SpendService(DemoAws(), factory, FrozenClock(NOW), Thresholds()).by_team()
-
-    text = slack_text(spend_blocks(report, "zh-CN", NOW + timedelta(minutes=5)))
-
-    assert "按团队统计的 AWS 费用" in text and "未打标签" in text and "5 分钟前" in text
-
-
-def test_team_tag_values_are_escaped(factory: sessionmaker[Session]) -> None:
-    aws = ListedCosts([CostRow(TODAY - timedelta(days=1), "<!channel>", 10.0)])
-    report = SpendService(aws, factory, FrozenClock(NOW), Thresholds()).by_team()
-
-    blocks = spend_blocks(report, "en", NOW)
-
-    assert "<!channel>" not in json.dumps(blocks, ensure_ascii=False)  # nowhere in what reaches Slack, shown or not
-    assert "&lt;!channel&gt;" in slack_text(blocks)
-
-
-def test_no_costs_says_so(factory: sessionmaker[Session]) -> None:
-    report = SpendService(ListedCosts([]), factory, FrozenClock(NOW), Thresholds()).by_team(days=3)
-
-    text = slack_text(spend_blocks(report, "en", NOW))
-
-    assert "Cost Explorer has no costs from 2026-02-27 to 2026-03-01." in text
-
-
-def test_many_tag_values_stay_within_slack_limits(factory: sessionmaker[Session]) -> None:
-    aws = ListedCosts([CostRow(TODAY - timedelta(days=1), f"team-{n}", float(n)) for n in range(500)])
-
-    blocks = spend_blocks(SpendService(aws, factory, FrozenClock(NOW), Thresholds()).by_team(), "en", NOW)
-
-    assert len(blocks) <= 50
-    sections = [b["text"]["text"] for b in blocks if b["type"] == "section"]
-    assert all(len(text) <= SECTION_LIMIT for text in sections)
-    assert "more" in sections[0].splitlines()[-1]
-
-
-@pytest.mark.parametrize(("age", "expected"), [
-    (timedelta(seconds=20), "just now"), (timedelta(minutes=42), "42 min ago"),
-    (timedelta(hours=2, minutes=59), "2 h ago"), (timedelta(days=3, hours=1), "3 d ago"),
-])
-def test_data_age_is_said_in_words(age: timedelta, expected: str) -> None:
-    assert data_age(age, "en") == expected
