@@ -184,7 +184,7 @@ def delete_submitted(services: Services, sub: Submission) -> list[Block] | None:
         return [section(str(exc))]
     blocks = render.deletion_blocks(result, sub.language, services.config.gpu.top)
     if sub.channel and sub.message_ts:  # the team sees what went, in the report's thread
-        services.notifier.post(sub.channel, [section(t("spend.deleted_by", services.config.team_for_channel(
+        services.notifier.post(sub.channel, [section(t("spend.deleted_in_thread", services.config.team_for_channel(
             sub.channel).language, user=Markup(mention(sub.user)), count=sum(d.ok for d in result.results),
             usd=render.usd(result.saved_usd_month)))], thread_ts=sub.message_ts)
     return blocks

@@ -78,7 +78,8 @@ class SpendService:
             today=today, month_to_date=mtd, yesterday=daily.get(today - timedelta(days=1), 0.0),
             daily=tuple((d, daily.get(d, 0.0)) for d in _days(today - timedelta(days=TREND_DAYS), today)),
             forecast_usd=forecast, forecast_source=source, top_services=_top(month, TOP_SERVICES),
-            untagged_usd=untagged, tagged_any=tagged_any, as_of=as_of, demo=bool(self._aws.demo))
+            untagged_usd=untagged, tagged_any=tagged_any, as_of=as_of, demo=bool(self._aws.demo),
+            tag_key=self._config.cost_guards.team_tag)
 
     def breakdown(self, by: Breakdown = "team", days: int = DEFAULT_DAYS, team: Team | None = None,
                   project: str | None = None) -> SpendReport:

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clients import Ec2Source
 from bot.clock import Clock
-from bot.guard import Guard
 from bot.escape import Markup
+from bot.guard import Guard
 from bot.i18n import t
 from bot.metrics import INSTANCES_STOPPED
 from bot.notices import NoticeBoard
@@ -110,7 +110,8 @@ class NightlyShutdown:
         utilization = self._utilization() if mine else {}
         items = tuple(self._decide(r, decided.get(r.id), _gpu_pct(r, utilization)) for r in mine)
         return ShutdownPlan(team=team.name, night=day, at=row.acts_at or acts_at, dry_run=self._dry_run(),
-                            items=items, postponed_by=row.detail.get("postponed_by"), done=row.state == "done")
+                            items=items, postponed_by=row.detail.get("postponed_by"), done=row.state == "done",
+                            postpone=self._config.cost_guards.shutdown.postpone)
 
     def _decide(self, instance: Running, item: Item | None, gpu_pct: float | None) -> Planned:
         if instance.keep_tag:

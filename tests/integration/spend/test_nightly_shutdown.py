@@ -256,7 +256,7 @@ def test_an_instance_aws_refuses_is_named_with_its_error_and_the_rest_still_stop
 
 def test_slash_shutdown_shows_tonights_plan_and_stop_now_only_to_the_allowed(guarded, slack: SlackRecorder,
                                                                             aws: AwsProxy) -> None:
-    services, app, _ = guarded()
+    _, app, _ = guarded()
     ids = fleet(aws)
 
     def spend(user: str) -> Any:
