@@ -380,7 +380,7 @@ class ShutdownConfig(Strict):
     keep_tag: dict[str, str] = {"keep-running": "true"}  # an instance with any of these tags is never stopped
     families: list[str] = Field(default_factory=lambda: list(GPU_FAMILIES))
     busy_gpu_pct: Annotated[float, Field(ge=0, le=100)] = 50.0  # kept when GPU utilization is above this
-    days: Weekdays = frozenset(range(7))  # local weekdays on which the shutdown runs ("mon-sun")
+    days: Weekdays = frozenset(range(7))  # the nights it runs ("mon-sun"); 00:00 after Friday is Friday's night
     holidays: list[date] = []  # local dates on which it does not run
     postpone: Annotated[Duration, duration_within(timedelta(minutes=15), timedelta(hours=12))] = timedelta(hours=2)
 

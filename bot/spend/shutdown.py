@@ -37,6 +37,7 @@ from bot.store.repo import audit
 log = logging.getLogger(__name__)
 KIND = "shutdown"
 SCHEDULER = "scheduler"
+NOON = time(12, 0)
 LATE_LIMIT = timedelta(hours=2)  # a shutdown missed by longer (the bot was down) waits for the next night
 MAX_SAVING_HOURS = 72.0
 
@@ -61,8 +62,8 @@ class NightlyShutdown:
 
     # When ---------------------------------------------------------------------------------------------------
     def night(self, team: Team, now: datetime | None = None) -> tuple[date, datetime] | None:
-        """The shutdown this team is in or heading for: (its local date, when it acts, postponements included),
-        the first scheduled one that is not over; None when no day is scheduled in the coming week."""
+        """The shutdown this team is in or heading for: (the night's date, when it acts, postponements included),
+        the first scheduled one that is not over; None when no night is scheduled in the coming week."""
         now = now or self._clock.now()
         tz = ZoneInfo(team.timezone)
         shutdown = self._config.cost_guards.shutdown
@@ -72,7 +73,7 @@ class NightlyShutdown:
             if day.weekday() not in shutdown.days or day in shutdown.holidays:
                 continue
             row = store.plan(self._sessions, KIND, _key(team, day))
-            acts_at = row.acts_at if row and row.acts_at else local_moment(day, team.shutdown_at or shutdown.at, tz)
+            acts_at = row.acts_at if row and row.acts_at else night_moment(day, team.shutdown_at or shutdown.at, tz)
             if acts_at + LATE_LIMIT > now or (row is not None and row.state == "acting"):
                 return day, acts_at
         return None
@@ -275,6 +276,12 @@ class _NoItem:
 
 
 _NONE = _NoItem()
+
+
+def night_moment(night: date, at: time, tz: ZoneInfo) -> datetime:
+    """When the shutdown of the night of `night` acts: that evening at `at`, or, for a time before noon such as
+    00:00, early the next morning (the night of Friday the 27th stops at 00:00 on Saturday the 28th)."""
+    return local_moment(night + timedelta(days=1) if at < NOON else night, at, tz)
 
 
 def local_moment(day: date, at: time, tz: ZoneInfo) -> datetime:

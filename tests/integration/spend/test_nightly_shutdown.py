@@ -27,7 +27,8 @@ from tests.support.slack_text import slack_text
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REAL = datetime.now(UTC).replace(second=0, microsecond=0)  # moto stamps launch times with the real time
 SHUTDOWN = REAL + timedelta(hours=3)
-NIGHT = SHUTDOWN.astimezone(SHANGHAI).date()
+LOCAL = SHUTDOWN.astimezone(SHANGHAI)
+NIGHT = LOCAL.date() - timedelta(days=1) if LOCAL.hour < 12 else LOCAL.date()  # a morning time ends last night
 ALLOWED, MEMBER, STRANGER = "UBOSS", "UALICE", "UMALLORY"
 
 
