@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support import payload_safety
+from tests.support.aws_proxy import AwsProxy
 from tests.support.fixture_http import FixtureServer
 from tests.support.secrets_scan import LineRecorder, scan_logs
 from tests.support.servers import FakeDcgmExporter, MotoServer, PostgresServer
@@ -107,6 +109,19 @@ def moto_clean(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
     for name, value in moto.aws_env().items():
         monkeypatch.setenv(name, value)
     return moto
+
+
+@pytest.fixture
+def aws(moto_clean: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsProxy]:
+    """The session moto_server, reset, behind a fresh AwsProxy (tests/support/aws_proxy.py) that counts, answers
+    (GetCostForecast, Recycle Bin) and breaks requests; AWS_ENDPOINT_URL points every boto3 client at the proxy.
+    `aws.ec2` is a boto3 EC2 client straight to moto, for seeding (tests/support/aws_seed.py)."""
+    with AwsProxy(moto_clean) as proxy:
+        for name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL_")]:
+            monkeypatch.delenv(name)
+        for name, value in proxy.aws_env().items():
+            monkeypatch.setenv(name, value)
+        yield proxy
 
 
 @pytest.fixture

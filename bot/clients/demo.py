@@ -2,23 +2,29 @@
 
 Three GPU nodes (two H100, one A100 whose DCGM Hostname is the exporter pod's name), pods in
 ml-train and ml-infer with a few GPUs allocated but idle, AWS costs for ml / platform / untagged
-(ml burns more than 30 cups of coffee an hour), and three pull requests waiting for review
-in the repositories of config/demo.yaml, and an Alertmanager that keeps its silences in memory.
-Each constructor takes optional data so tests can bring their own.
+(ml burns more than 30 cups of coffee an hour) with their GPU instances and pipeline snapshots, and three
+pull requests waiting for review in the repositories of config/demo.yaml, and an Alertmanager that keeps
+its silences in memory. Each constructor takes optional data so tests can bring their own.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.clients import (
+    ActionResult,
+    AwsSource,
     ContainerState,
+    CostAnswer,
+    CostQuery,
     CostRow,
-    CostSource,
+    Forecast,
     GitHubSource,
     GpuCluster,
     GpuNode,
@@ -26,14 +32,19 @@ from bot.clients import (
     GpuProblem,
     GpuQuery,
     GpuReading,
+    ImageUse,
+    Instance,
     KubeEvent,
     KubeEvidenceSource,
     KubeSource,
     NodeHealth,
+    PermissionProbe,
     PodState,
     PrometheusSource,
     PullRequest,
+    RecycleRule,
     SilenceSource,
+    Snapshot,
     Workload,
     WorkloadRevision,
 )
@@ -200,26 +211,197 @@ class DemoKube:
         return f"demo Kubernetes ({len(nodes)} GPU nodes, {sum(n.gpus for n in nodes)} GPUs)"
 
 
+# Cost shares: each team's daily cost split by project tag and by service (Cost Explorer's SERVICE names).
+_PROJECT_SHARES: dict[str | None, dict[str | None, float]] = {
+    "ml": {"llm-pretrain": 0.62, "finetune": 0.18, "eval": 0.12, None: 0.08},
+    "platform": {"ci": 0.45, "observability": 0.35, "inference-gateway": 0.20},
+    None: {None: 1.0},
+}
+_SERVICE_SHARES: dict[str | None, dict[str, float]] = {
+    "ml": {"Amazon Elastic Compute Cloud - Compute": 0.71, "Amazon SageMaker": 0.12, "EC2 - Other": 0.09,
+           "Amazon Simple Storage Service": 0.08},
+    "platform": {"Amazon Elastic Compute Cloud - Compute": 0.48, "Amazon Relational Database Service": 0.22,
+                 "Amazon Simple Storage Service": 0.14, "Amazon Elastic Kubernetes Service": 0.09,
+                 "Amazon CloudWatch": 0.07},
+    None: {"Amazon Simple Storage Service": 0.55, "EC2 - Other": 0.30, "AWS Key Management Service": 0.15},
+}
+DEMO_SERVICES = tuple(sorted({service for shares in _SERVICE_SHARES.values() for service in shares}))
+DLM_TAG = "aws:dlm:lifecycle-policy-id"
+
+
+def _demo_id(prefix: str, name: str) -> str:
+    """A stable id shaped like AWS's (i-, snap-, ami- and 17 hex digits)."""
+    return f"{prefix}-0{hashlib.sha256(name.encode()).hexdigest()[:16]}"
+
+
+# name, type, state, team, owner, project, launched hours ago, extra tags
+_INSTANCES: list[tuple[str, str, str, str | None, str | None, str | None, float, dict[str, str]]] = [
+    ("llm-pretrain-1", "p4d.24xlarge", "running", "ml", "wei-zhang", "llm-pretrain", 30.5, {}),
+    ("llm-pretrain-2", "p4d.24xlarge", "running", "ml", "wei-zhang", "llm-pretrain", 30.5,
+     {"keep-running": "true"}),
+    ("finetune-lora-7b", "g5.12xlarge", "running", "ml", "sam-o", "finetune", 5.2, {}),
+    ("notebook-lena", "g5.12xlarge", "running", "ml", "lena-k", "eval", 9.0, {}),
+    ("eval-sweep-old", "g5.12xlarge", "stopped", "ml", "maria-s", "eval", 20 * 24.0, {}),
+    ("inference-canary", "g6e.xlarge", "running", "platform", "chen-li", "inference-gateway", 3.0, {}),
+    ("ci-runner-1", "m6i.2xlarge", "running", "platform", "ci", "ci", 6 * 24.0, {}),
+    ("ci-runner-2", "m6i.2xlarge", "running", "platform", "ci", "ci", 6 * 24.0, {}),
+    ("prometheus-0", "m6i.xlarge", "running", "platform", "chen-li", "observability", 41 * 24.0, {}),
+    ("bastion", "t3.medium", "running", None, None, None, 90 * 24.0, {}),
+]
+
+# name, GiB, days old, tags, description
+_SNAPSHOTS: list[tuple[str, int, int, dict[str, str], str]] = [
+    ("nightly-train-1", 1500, 187, {"pipeline": "nightly-train", "team": "ml"}, ""),
+    ("nightly-train-2", 1500, 152, {"pipeline": "nightly-train", "team": "ml"}, ""),
+    ("nightly-train-3", 1500, 118, {"pipeline": "nightly-train", "team": "ml"}, ""),
+    ("nightly-train-4", 1500, 81, {"pipeline": "nightly-train", "team": "ml"}, ""),
+    ("nightly-train-5", 1500, 47, {"pipeline": "nightly-train", "team": "ml"}, ""),
+    ("feature-extract-1", 800, 133, {"pipeline": "feature-extract", "team": "ml"}, ""),
+    ("feature-extract-2", 800, 64, {"pipeline": "feature-extract", "team": "ml"}, ""),
+    ("eval-datasets-1", 250, 96, {"pipeline": "eval-datasets", "team": "ml"}, ""),
+    ("ci-cache-1", 100, 172, {"pipeline": "ci-cache", "team": "platform"}, ""),
+    ("ci-cache-2", 100, 58, {"pipeline": "ci-cache", "team": "platform", DLM_TAG: "policy-0a1b2c3d4e5f67890"}, ""),
+    ("golden-image-root", 200, 143, {}, "Created by CI pipeline for ami build golden-2026-q2"),
+    ("postgres-before-migration", 500, 12, {"team": "platform"}, "manual backup before the orders migration"),
+]
+_SNAPSHOT_IN_USE = "golden-image-root"  # the root volume of a disabled AMI
+
+
 class DemoAws:
+    """Cost Explorer, EC2 and Recycle Bin of a made-up account, kept in memory: teams `ml` and `platform`
+    (team and project tags, a few services), GPU instances for ml (one tagged keep-running=true) and platform,
+    a dozen pipeline snapshots 40–200 days old (one the root of a disabled AMI, one managed by Data Lifecycle
+    Manager), and one 7-day Recycle Bin rule (`recycle_days=None`: none). Stops and deletes change only this
+    object. `requests` counts Cost Explorer requests, as AWS bills them."""
+
     demo = True
 
-    def __init__(self, daily_usd: dict[str | None, float] | None = None) -> None:
+    def __init__(self, daily_usd: dict[str | None, float] | None = None, clock: Clock | None = None,
+                 recycle_days: int | None = 7, instances: list[Instance] | None = None,
+                 snapshots: list[Snapshot] | None = None, images: dict[str, ImageUse] | None = None) -> None:
         self.daily_usd = dict(_DAILY_USD if daily_usd is None else daily_usd)
         self.requests = 0  # Cost Explorer bills every request; tests count them
+        self._clock = clock or SystemClock()
+        now = self._clock.now().replace(second=0, microsecond=0)
+        self.instances_by_id = {i.id: i for i in (demo_instances(now) if instances is None else instances)}
+        self.snapshots_by_id = {s.id: s for s in (demo_snapshots(now) if snapshots is None else snapshots)}
+        self.images = dict(demo_images() if images is None else images)
+        self.rules = [] if recycle_days is None else [RecycleRule("rbin-demo-ebs-snapshots", recycle_days, {})]
 
-    def cost_by_team(self, start: date, end: date, tag_key: str = "team") -> list[CostRow]:
+    # Cost Explorer: every team's daily cost, split by project and service, with a stable ±8 % daily wobble.
+    def costs(self, query: CostQuery) -> CostAnswer:
+        if query.tag_key and not query.tag_values:
+            return CostAnswer(rows=(), requests=0)  # matches nothing: AwsClient asks nothing either
         self.requests += 1
-        rows = []
+        totals: dict[tuple[date, str | None], float] = defaultdict(float)
+        for day, tags, service, usd in self._cells(query.start, query.end, query.tag_key, query.tag_values):
+            if query.group_kind is None:
+                key = None
+            elif query.group_kind == "DIMENSION":
+                key = service if query.group_key == "SERVICE" else None
+            else:
+                key = tags.get(query.group_key)
+            totals[(day, key)] += usd
+        rows = tuple(CostRow(day, key, round(usd, 2)) for (day, key), usd in sorted(
+            totals.items(), key=lambda item: (item[0][0], item[0][1] or "")))
+        return CostAnswer(rows=rows, requests=1)
+
+    def forecast(self, start: date, end: date, tag_key: str | None = None,
+                 tag_values: tuple[str, ...] = ()) -> Forecast:
+        if tag_key and not tag_values:
+            return Forecast(usd=None, requests=0)
+        self.requests += 1
+        usd = sum(usd for _, _, _, usd in self._cells(start, end, tag_key, tag_values))
+        return Forecast(usd=round(usd, 2), requests=1)
+
+    def _cells(self, start: date, end: date, tag_key: str | None, tag_values: tuple[str, ...]) \
+            -> Iterator[tuple[date, dict[str, str], str, float]]:
         day = start
         while day < end:
-            wobble = 1 + ((day.toordinal() * 37) % 17 - 8) / 100  # a stable ±8 % day-to-day variation
-            rows += [CostRow(day=day, team=team, usd=round(usd * wobble, 2))
-                     for team, usd in self.daily_usd.items()]
+            wobble = 1 + ((day.toordinal() * 37) % 17 - 8) / 100
+            for team, usd in self.daily_usd.items():
+                services = _SERVICE_SHARES.get(team, _SERVICE_SHARES[None])
+                for project, project_share in _PROJECT_SHARES.get(team, {None: 1.0}).items():
+                    tags = {key: value for key, value in (("team", team), ("project", project)) if value}
+                    if tag_key and tags.get(tag_key) not in tag_values:
+                        continue
+                    for service, service_share in services.items():
+                        yield day, tags, service, usd * wobble * project_share * service_share
             day += timedelta(days=1)
-        return rows
+
+    # EC2
+    def instances(self, states: tuple[str, ...] = ("running",), tags: Mapping[str, tuple[str, ...]] | None = None,
+                  families: tuple[str, ...] = ()) -> list[Instance]:
+        return [i for i in self.instances_by_id.values()
+                if (not states or i.state in states) and (not families or i.family in families)
+                and all(key in i.tags and (not values or i.tags[key] in values)
+                        for key, values in (tags or {}).items())]
+
+    def stop_instances(self, ids: list[str]) -> list[ActionResult]:
+        results = []
+        for instance_id in ids:
+            instance = self.instances_by_id.get(instance_id)
+            if instance is None:
+                results.append(ActionResult(instance_id, False, "InvalidInstanceID.NotFound",
+                                            f"The instance ID '{instance_id}' does not exist"))
+                continue
+            self.instances_by_id[instance_id] = replace(instance, state="stopped")
+            results.append(ActionResult(instance_id, True))
+        return results
+
+    def snapshots(self) -> list[Snapshot]:
+        return list(self.snapshots_by_id.values())
+
+    def images_using(self) -> dict[str, ImageUse]:
+        return dict(self.images)
+
+    def delete_snapshot(self, snapshot_id: str) -> ActionResult:
+        if snapshot_id not in self.snapshots_by_id:
+            return ActionResult(snapshot_id, False, "InvalidSnapshot.NotFound",
+                                f"The snapshot '{snapshot_id}' does not exist.")
+        if snapshot_id in self.images:
+            image = self.images[snapshot_id].image_id
+            return ActionResult(snapshot_id, False, "InvalidSnapshot.InUse",
+                                f"The snapshot {snapshot_id} is currently in use by {image}")
+        del self.snapshots_by_id[snapshot_id]
+        return ActionResult(snapshot_id, True)
+
+    def recycle_rules(self) -> list[RecycleRule] | None:
+        return list(self.rules)
+
+    def permissions(self, actions: tuple[str, ...]) -> list[PermissionProbe]:
+        return [PermissionProbe(action, True, "simulate", "demo: everything is allowed") for action in actions]
 
     def probe(self) -> str:
-        return "demo AWS (made-up Cost Explorer costs)"
+        return "demo AWS (made-up Cost Explorer costs, EC2 instances and EBS snapshots)"
+
+
+def demo_instances(now: datetime) -> list[Instance]:
+    instances = []
+    for number, (name, type_, state, team, owner, project, hours, extra) in enumerate(_INSTANCES, start=11):
+        tags = {"Name": name, **{key: value for key, value in
+                                 (("team", team), ("owner", owner), ("project", project)) if value}, **extra}
+        instances.append(Instance(id=_demo_id("i", name), type=type_, state=state,
+                                  launched=now - timedelta(hours=hours), tags=tags,
+                                  private_dns=f"ip-10-0-{number // 10}-{number}.ec2.internal"))
+    return instances
+
+
+def demo_snapshots(now: datetime) -> list[Snapshot]:
+    snapshots = []
+    for name, gib, days, tags, description in _SNAPSHOTS:
+        pipeline = tags.get("pipeline")
+        started = now - timedelta(days=days, hours=3)
+        if pipeline:
+            tags = {"created-by": "pipeline", **tags}
+            description = description or f"Created by pipeline {pipeline} run {started:%Y-%m-%d}"
+        snapshots.append(Snapshot(id=_demo_id("snap", name), gib=gib, started=started, description=description,
+                                  tags={"Name": name, **tags}))
+    return snapshots
+
+
+def demo_images() -> dict[str, ImageUse]:
+    return {_demo_id("snap", _SNAPSHOT_IN_USE): ImageUse(_demo_id("ami", "golden-2026-q2"), "disabled")}
 
 
 def demo_pull_requests(clock: Clock) -> list[PullRequest]:
@@ -315,6 +497,6 @@ if TYPE_CHECKING:  # mypy proves that each demo twin satisfies the same Protocol
     _prometheus: type[PrometheusSource] = DemoPrometheus
     _kube: type[KubeSource] = DemoKube
     _kube_evidence: type[KubeEvidenceSource] = DemoKube
-    _aws: type[CostSource] = DemoAws
+    _aws: type[AwsSource] = DemoAws
     _github: type[GitHubSource] = DemoGitHub
     _alertmanager: type[SilenceSource] = DemoAlertmanager

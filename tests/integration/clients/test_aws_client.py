@@ -1,23 +1,18 @@
-"""AwsClient and SpendService against a real moto_server answering queued Cost Explorer results."""
+"""AwsClient against a real moto_server answering queued Cost Explorer results."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clients import CostRow
+from bot.clients import CostAnswer, CostQuery, CostRow
 from bot.clients.aws import AwsClient
-from bot.clock import FrozenClock
 from bot.retry import BackendError
-from bot.settings import Thresholds
-from bot.spend.service import SpendService
 from tests.support.servers import MotoServer, free_port
 
-NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 START, END = date(2026, 2, 27), date(2026, 3, 2)
 
 
@@ -58,23 +53,22 @@ def counting(client: AwsClient, sent: list[dict[str, Any]]) -> AwsClient:
     return client
 
 
-
 def test_costs_per_team_and_day_follow_every_page(sent: list[dict[str, Any]]) -> None:
     aws = counting(AwsClient("us-east-1"), sent)  # endpoint from AWS_ENDPOINT_URL, as in production
 
-    rows = aws.cost_by_team(START, END)
+    answer = aws.costs(CostQuery(START, END))
 
-    assert rows == [
+    assert answer == CostAnswer(rows=(
         CostRow(date(2026, 2, 27), None, 80.25), CostRow(date(2026, 2, 27), "ml", 1200.5),
         CostRow(date(2026, 2, 28), None, 19.75), CostRow(date(2026, 2, 28), "ml", 1300.0),
         CostRow(date(2026, 2, 28), "platform", 240.0),
         CostRow(date(2026, 3, 1), "ml", 3840.0), CostRow(date(2026, 3, 1), "platform", 240.0),
-    ]
+    ), requests=2)
     assert [body.get("NextPageToken") for body in sent] == [None, "page-2"]
 
 
 def test_request_asks_for_daily_unblended_cost_grouped_by_the_team_tag(sent: list[dict[str, Any]]) -> None:
-    counting(AwsClient("us-east-1"), sent).cost_by_team(START, END, tag_key="cost-center")
+    counting(AwsClient("us-east-1"), sent).costs(CostQuery(START, END, group_key="cost-center"))
 
     assert sent[0] == {
         "TimePeriod": {"Start": "2026-02-27", "End": "2026-03-02"},
@@ -88,32 +82,8 @@ def test_explicit_endpoint_url_is_used(moto_clean: MotoServer, monkeypatch: pyte
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     moto_clean.queue_cost_results([{"ResultsByTime": [day(START, group("team$ml", "1"))]}])
 
-    assert AwsClient("us-east-1", endpoint_url=moto_clean.url).cost_by_team(START, END) == [
-        CostRow(START, "ml", 1.0)]
-
-
-def test_spend_report_from_cost_explorer(sent: list[dict[str, Any]], factory: sessionmaker[Session]) -> None:
-    report = SpendService(AwsClient("us-east-1"), factory, FrozenClock(NOW), Thresholds()).by_team(days=3)
-
-    assert [(r.team, r.usd) for r in report.rows] == [("ml", 6340.5), ("platform", 480.0), (None, 100.0)]
-    assert report.burn_day == date(2026, 3, 1)
-    ml = report.rows[0]
-    assert (ml.usd_per_hour, ml.cups_per_hour, ml.over_threshold) == (160.0, 32.0, True)
-    assert not report.demo
-
-
-def test_second_spend_within_the_ttl_makes_no_second_request(
-    sent: list[dict[str, Any]], factory: sessionmaker[Session],
-) -> None:
-    clock = FrozenClock(NOW)
-    spend = SpendService(counting(AwsClient("us-east-1"), sent), factory, clock, Thresholds())
-
-    first = spend.by_team(days=3)
-    clock.advance(timedelta(hours=1))
-    second = spend.by_team(days=3)
-
-    assert len(sent) == 2  # the two pages of the first /spend, nothing more
-    assert second == first
+    assert AwsClient("us-east-1", endpoint_url=moto_clean.url).costs(CostQuery(START, END)).rows == (
+        CostRow(START, "ml", 1.0),)
 
 
 def test_probe_names_the_account(moto_clean: MotoServer) -> None:
@@ -127,7 +97,7 @@ def test_unreachable_endpoint_is_a_transient_backend_error(monkeypatch: pytest.M
     aws = AwsClient("us-east-1", endpoint_url=f"http://127.0.0.1:{port}")
 
     with pytest.raises(BackendError) as failure:
-        aws.cost_by_team(START, END)
+        aws.costs(CostQuery(START, END))
 
     assert failure.value.backend == "aws" and failure.value.transient
     assert failure.value.reason == f"connection refused by Cost Explorer (127.0.0.1:{port})"
