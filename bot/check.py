@@ -202,7 +202,7 @@ def aws_configured(env: Env) -> bool:
 # What the bot does in AWS; deploy/iam-policy.json grants exactly these (a test keeps the two in step).
 AWS_ACTIONS = ("sts:GetCallerIdentity", "ce:GetCostAndUsage", "ce:GetCostForecast", "ec2:DescribeInstances",
                "ec2:StopInstances", "ec2:DescribeSnapshots", "ec2:DescribeImages", "ec2:DeleteSnapshot",
-               "rbin:ListRules", "iam:SimulatePrincipalPolicy")
+               "rbin:ListRules", "rbin:GetRule", "iam:SimulatePrincipalPolicy")
 
 
 def _cost_guards(env: Env, services: Services) -> list[Row]:

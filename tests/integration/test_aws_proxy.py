@@ -3,6 +3,7 @@ injects errors that botocore parses as AWS's own, and answers what moto lacks (f
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -167,3 +168,19 @@ def test_seeding_through_aws_ec2_is_not_counted(aws: AwsProxy, moto_clean: MotoS
     assert described["State"] == "disabled"
     assert {s["SnapshotId"] for s in aws.ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]} == {used, snap}
     assert aws.moto is moto_clean
+
+
+def test_backdated_snapshots_and_instances_say_so_and_no_other(aws: AwsProxy) -> None:
+    old, new = seed.snapshot(aws.ec2, 10, {"x": "1"}), seed.snapshot(aws.ec2, 20)
+    kept, launched = seed.instance(aws.ec2, "p4d.24xlarge"), seed.instance(aws.ec2, "g5.xlarge")
+    aws.backdate(old, datetime(2026, 1, 2, 3, 4, tzinfo=UTC))
+    aws.backdate(launched, datetime(2025, 5, 6, tzinfo=UTC))
+    ec2 = boto3.client("ec2", endpoint_url=aws.url, region_name="us-east-1")
+
+    started = {s["SnapshotId"]: s["StartTime"] for s in ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]}
+    launch = {i["InstanceId"]: i["LaunchTime"] for r in ec2.describe_instances()["Reservations"]
+              for i in r["Instances"]}
+
+    assert started[old] == datetime(2026, 1, 2, 3, 4, tzinfo=UTC) and started[new].year >= 2026
+    assert started[new] != started[old]
+    assert launch[launched] == datetime(2025, 5, 6, tzinfo=UTC) and launch[kept] != launch[launched]

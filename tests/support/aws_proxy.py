@@ -36,6 +36,7 @@ import uuid
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
@@ -97,6 +98,10 @@ def recycle_rule(identifier: str, days: int, tags: Mapping[str, str] | None = No
     return rule
 
 
+# Describe answers whose resources can be backdated: (the id element, the time element that follows it).
+BACKDATED = {"DescribeSnapshots": ("snapshotId", "startTime"), "DescribeInstances": ("instanceId", "launchTime")}
+
+
 class AwsProxy(LoopbackHTTPServer):
     def __init__(self, moto: MotoServer) -> None:
         super().__init__(_ProxyHandler)
@@ -109,6 +114,7 @@ class AwsProxy(LoopbackHTTPServer):
         self._rules: list[dict[str, Any]] | None = None
         self._rules_set = False
         self._rules_page: int | None = None
+        self._backdated: dict[str, str] = {}
 
     # ------------------------------------------------------------------ what tests set up
 
@@ -150,6 +156,12 @@ class AwsProxy(LoopbackHTTPServer):
         with self._lock:
             self._faults.append(fault)
         return fault
+
+    def backdate(self, resource_id: str, when: datetime) -> None:
+        """Make DescribeSnapshots / DescribeInstances say `resource_id` started (or launched) at `when`: moto stamps
+        both with the time of the request and offers no way to change them."""
+        with self._lock:
+            self._backdated[resource_id] = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
     def heal(self) -> None:
         """Forget every fault."""
@@ -202,7 +214,22 @@ class AwsProxy(LoopbackHTTPServer):
             return canned
         if service == "rbin" and self._rules_set:
             return self._recycle_bin(seen)
-        return self._forward(method, path, headers, body)
+        answer = self._forward(method, path, headers, body)
+        if seen.action in BACKDATED and self._backdated:
+            answer = Canned(answer.status, self._rewrite_times(seen.action, answer.body), answer.content_type,
+                            answer.headers)
+        return answer
+
+    def _rewrite_times(self, action: str, xml: bytes) -> bytes:
+        """Each backdated resource's <startTime>/<launchTime> in a describe answer (EC2's XML, one item per id)."""
+        id_tag, time_tag = BACKDATED[action]
+        text = xml.decode("utf-8")
+        with self._lock:
+            backdated = dict(self._backdated)
+        for resource_id, when in backdated.items():
+            text = re.sub(rf"(<{id_tag}>{re.escape(resource_id)}</{id_tag}>.*?<{time_tag}>)[^<]*(</{time_tag}>)",
+                          rf"\g<1>{when}\g<2>", text, count=1, flags=re.DOTALL)
+        return text.encode("utf-8")
 
     def _recycle_bin(self, seen: Seen) -> Canned:
         with self._lock:
