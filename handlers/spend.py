@@ -172,7 +172,7 @@ def keep_submitted(services: Services, sub: Submission) -> list[Block] | None:
 def delete_view(services: Services, click: Click, metadata: str) -> dict[str, Any]:
     key = str(click.value)
     try:
-        return render.delete_modal(services.snapshots.planned(key, click.language), key, click.language)
+        return render.delete_modal(services.snapshots.planned(key, click.language), metadata, click.language)
     except SnapshotRefused as exc:
         raise Refusal(str(exc)) from None
 

@@ -437,14 +437,14 @@ def _dlm(policy: str, lang: str) -> str:
     return f"{heading}\n```{code}```"
 
 
-def delete_modal(report: SnapshotReport, plan_id: str, lang: str) -> dict[str, Any]:
+def delete_modal(report: SnapshotReport, metadata: str, lang: str) -> dict[str, Any]:
     """The confirmation before deleting: every snapshot (as many as a modal holds), the total, the Recycle Bin."""
     count = f"{len(report.snapshots):,}"
     intro = t("spend.delete_intro", lang, count=count, gib=f"{report.gib:,}", usd=usd(report.usd_month))
     head = [section(intro), section(recycle_bin_text(report, lang))]
     lines = [_snapshot_line(s, lang) for s in report.snapshots]
     listing = [section(text) for text in _sections(lines, lang, MODAL_BLOCKS - len(head))]
-    return {"type": "modal", "callback_id": DELETE_VIEW, "private_metadata": plan_id[:METADATA],
+    return {"type": "modal", "callback_id": DELETE_VIEW, "private_metadata": metadata[:METADATA],
             "title": _plain(t("spend.delete_title", lang), MODAL_TITLE),
             "submit": _plain(t("spend.delete_submit", lang, count=count), MODAL_BUTTON),
             "close": _plain(t("spend.delete_cancel", lang), MODAL_BUTTON),

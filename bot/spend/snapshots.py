@@ -63,7 +63,7 @@ class SnapshotHygiene:
     def plan_deletion(self, report: SnapshotReport, by: str) -> str:
         """Record exactly the listed snapshots as a plan; the button and the confirmation act on it, not on a new
         look. Returns the plan's key."""
-        key = uuid.uuid4().hex[:16]
+        key = f"p{uuid.uuid4().hex[:15]}"  # a letter first: a button value that reads as JSON (1e5) would change
         now = self._clock.now()
         plan = store.ensure_plan(self._sessions, KIND, key, by, now, team=report.team,
                                  detail={"recycle_bin": [report.recycle_bin.known, report.recycle_bin.days],

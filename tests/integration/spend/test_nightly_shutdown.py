@@ -270,3 +270,33 @@ def test_slash_shutdown_shows_tonights_plan_and_stop_now_only_to_the_allowed(gua
     assert ids["train"] in slack_text(member) and "spend_stop_now" not in json.dumps(member[-1].params)
     boss = spend(ALLOWED)
     assert "spend_stop_now" in json.dumps(boss[-1].params)
+
+
+# Busy GPUs ---------------------------------------------------------------------------------------------------
+@pytest.mark.prometheus
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_instances_busy_on_their_gpus_are_kept_and_listed_as_busy(db_url: str, slack: SlackRecorder, aws: AwsProxy,
+                                                                   tmp_path: Any,
+                                                                   new_bot: Callable[..., tuple[Any, Any]]) -> None:
+    """The instance is a Kubernetes node (its private DNS name), and DCGM says how busy its GPUs are."""
+    from tests.support.dcgm import UTIL, BackfilledPrometheus, Gpu, constant
+    from tests.support.kube_api import KubeApi, kubeconfig, node
+
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    busy = instance(aws.ec2, "p4d.24xlarge", {"team": "ml"})
+    idle = instance(aws.ec2, "p4d.24xlarge", {"team": "ml"})
+    dns = {i["InstanceId"]: i["PrivateDnsName"] for r in aws.ec2.describe_instances()["Reservations"]
+           for i in r["Instances"]}
+    gpus = [Gpu(dns[busy], str(n), metrics={UTIL: constant(91)}) for n in range(8)] + \
+        [Gpu(dns[idle], str(n), metrics={UTIL: constant(3)}) for n in range(8)]
+    settings = bot_config(teams=[team("ml", "CML", cost_tag="ml", shutdown_at=f"{end.astimezone(SHANGHAI):%H:%M}")],
+                          cost_guards={"shutdown": {"enabled": True, "busy_gpu_pct": 50}})
+    with BackfilledPrometheus(tmp_path / "prom", gpus, end) as prometheus, KubeApi() as kube:
+        kube.put(node(dns[busy], 8, "NVIDIA-A100-SXM4-40GB"), node(dns[idle], 8, "NVIDIA-A100-SXM4-40GB"))
+        services, _ = new_bot(db_url, slack, settings, FrozenClock(end), prometheus_url=prometheus.url,
+                              kubeconfig=kubeconfig(tmp_path, kube.url))
+        services.shutdown.tick()
+
+    assert state(aws, busy) == "running" and state(aws, idle) == "stopped"
+    said = slack_text(slack.calls("chat.postMessage", "CML"))
+    assert busy in said and "91%" in said

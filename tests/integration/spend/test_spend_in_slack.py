@@ -102,14 +102,14 @@ def test_the_whole_account_shows_untagged_spend_and_projects_without_a_forecast(
 
 def test_every_page_is_followed_and_a_throttled_request_retried(bot, slack: SlackRecorder, aws: AwsProxy) -> None:
     page_1 = answer({ago(2): {"team$ml": 1200.0}}, key="team", token="page-2")
-    page_2 = answer({ago(1): {"team$ml": 2400.0, "team$web": 48.0}}, key="team")
+    page_2 = answer({ago(1): {"team$ml": 4800.0, "team$web": 48.0}}, key="team")
     aws.moto.queue_cost_results([page_1, page_2])
     aws.fail("GetCostAndUsage", "ThrottlingException", times=1)
 
     text = spend(bot, slack, "by team 30d", channel="CGENERAL")
 
-    assert "3,600" in text and "48" in text
-    assert "💸🔥" in text  # ml: $2,400 yesterday = $100/h = 20 ☕/h… over? no: the default threshold is 30
+    assert "6,000" in text and "48" in text
+    assert "40 ☕/h" in text and "💸🔥" in text  # ml: $4,800 yesterday = $200/h = 40 cups, over 30
     assert aws.count("GetCostAndUsage") == 3
     assert [p.get("NextPageToken") for p in aws.params("GetCostAndUsage")][-2:] == [None, "page-2"]
 
