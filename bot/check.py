@@ -41,8 +41,9 @@ def run(out: TextIO = sys.stdout) -> int:
     database, slack_rows, backends = _concurrently(
         lambda: [_database(services)], lambda: _slack(env, services), lambda: _backends(env, services))
     slack_ok = bool(slack_rows) and slack_rows[-1].status == OK
+    aws_ok = any(row.name == _label("aws") and row.status == OK for row in backends)
     rows += [*database, *slack_rows, *backends, *_rotations(services, slack_ok), *_user_groups(services, slack_ok),
-             _alert_channels(config), *_gpu_posts(env, config), *_cost_guards(env, services)]
+             _alert_channels(config), *_gpu_posts(env, config), *_cost_guards(services, aws_ok)]
     _print(rows, out)
     return 1 if any(row.status == FAIL for row in rows) else 0
 
@@ -128,7 +129,7 @@ def _backends(env: Env, services: Services) -> list[Row]:
         ("prometheus", bool(env.prometheus_url), "PROMETHEUS_URL", "Check PROMETHEUS_URL is reachable from here."),
         ("kubernetes", bool(env.kubeconfig or os.environ.get("KUBERNETES_SERVICE_HOST")), "KUBECONFIG",
          "Check KUBECONFIG (or the in-cluster service account) and RBAC (README, Backend permissions)."),
-        ("aws", aws_configured(env), "AWS credentials",
+        ("aws", services.aws_configured, "AWS credentials",
          "Check the AWS credentials, AWS_ENDPOINT_URL if set, and the IAM policy (README, Backend permissions)."),
         ("github", bool(env.github_token), "GITHUB_TOKEN", "Check GITHUB_TOKEN and GITHUB_API_URL."),
         ("alertmanager", bool(env.alertmanager_url), "ALERTMANAGER_URL",
@@ -194,25 +195,23 @@ def _gpu_posts(env: Env, config: Config) -> list[Row]:
     return [Row(OK, "gpu checks", f"idle GPUs posted to {posted}; other health problems to {platform}")]
 
 
-def aws_configured(env: Env) -> bool:
-    return bool(env.aws_endpoint_url or os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE")
-                or os.environ.get("AWS_ROLE_ARN"))
-
-
 # What the bot does in AWS; deploy/iam-policy.json grants exactly these (a test keeps the two in step).
 AWS_ACTIONS = ("sts:GetCallerIdentity", "ce:GetCostAndUsage", "ce:GetCostForecast", "ec2:DescribeInstances",
                "ec2:StopInstances", "ec2:DescribeSnapshots", "ec2:DescribeImages", "ec2:DeleteSnapshot",
                "rbin:ListRules", "rbin:GetRule", "iam:SimulatePrincipalPolicy")
 
 
-def _cost_guards(env: Env, services: Services) -> list[Row]:
-    """Cost Explorer spending today, which AWS actions the policy denies, and selectors that match nothing."""
-    if not aws_configured(env):
+def _cost_guards(services: Services, aws_ok: bool = True) -> list[Row]:
+    """Cost Explorer spending today, which AWS actions the policy denies, and selectors that match nothing (these
+    two only when AWS answered the probe: a dead endpoint already has its FAIL row)."""
+    if not services.aws_configured:
         return []
     guards = services.config.cost_guards
     requests = services.spend.requests_today()
     rows = [Row(OK, "cost explorer", f"{requests} request(s) today (${requests * 0.01:.2f}); answers cached for "
                                      f"{services.config.thresholds.cost_cache}")]
+    if not aws_ok:
+        return [*rows, Row(SKIP, "cost guards", "permissions and selectors not checked: AWS did not answer")]
     try:
         probes = services.aws.permissions(AWS_ACTIONS)
         denied = [p.action for p in probes if p.allowed is False]

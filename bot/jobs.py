@@ -92,7 +92,7 @@ def job_specs(services: Services) -> list[JobSpec]:
                       gpu.idle_check.every))),
                   JobSpec("gpu-health-check", "bot.jobs:check_gpu_health",
                           IntervalTrigger(seconds=_seconds(gpu.health_every)))]
-    if any(team.cost_tag or team.instance_tags for team in services.config.teams):  # the guards act per team
+    if services.aws_configured and any(team.cost_tag or team.instance_tags for team in services.config.teams):
         guards = services.config.cost_guards
         specs += [JobSpec("burn-rate-check", "bot.jobs:check_burn_rate",
                           IntervalTrigger(seconds=_seconds(guards.burn.every))),

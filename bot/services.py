@@ -236,6 +236,14 @@ class Services:
         return GpuWatch(self.gpu, self.notifier, self.sessions, self.clock, self.config)
 
     @property
+    def aws_configured(self) -> bool:
+        """Credentials or a region in the environment (an instance profile needs AWS_DEFAULT_REGION set)."""
+        names = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                 "AWS_REGION")
+        return self.demo or bool(self.env.aws_endpoint_url or self.env.aws_default_region or
+                                 any(os.environ.get(name) for name in names))
+
+    @property
     def prometheus_configured(self) -> bool:
         return self.demo or bool(self.env.prometheus_url)
 

@@ -427,14 +427,14 @@ def recycle_bin_text(report: SnapshotReport, lang: str) -> str:
 
 def _dlm(policy: str, lang: str) -> str:
     heading = t("spend.dlm_heading", lang)
-    room = SECTION_LIMIT - len(heading) - len("\n``````") - 2  # 2: the "…" line
+    room = SECTION_LIMIT - len(heading) - len("\n```\n\n```") - 2  # 2: the "…" line
     code = escape(policy)
     if len(code) > room:
         cut = policy[:room]
         while len(escape(cut)) > room:  # escaping only lengthens: drop as many characters as it is over
             cut = cut[: len(cut) - (len(escape(cut)) - room)]
         code = escape(cut.rsplit("\n", 1)[0] if "\n" in cut else cut) + "\n…"
-    return f"{heading}\n```{code}```"
+    return f"{heading}\n```\n{code}\n```"
 
 
 def delete_modal(report: SnapshotReport, metadata: str, lang: str) -> dict[str, Any]:

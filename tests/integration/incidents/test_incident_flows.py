@@ -226,18 +226,19 @@ def test_pagerduty_gets_trigger_acknowledge_and_resolve_with_one_dedup_key(tmp_p
     assert events[0]["payload"]["severity"] == "error"
 
 
-def test_typed_money_and_fire_posts_the_spend_report_in_the_thread(tmp_path, slack: SlackRecorder,  # type: ignore[no-untyped-def]
-                                                                   moto_clean) -> None:
-    day = {"TimePeriod": {"Start": "2026-11-23", "End": "2026-11-24"}, "Estimated": False, "Total": {},
-           "Groups": [{"Keys": ["team$ml"], "Metrics": {"UnblendedCost": {"Amount": "4800", "Unit": "USD"}}}]}
-    moto_clean.queue_cost_results([{"ResultsByTime": [day], "DimensionValueAttributes": []}])
+def test_typed_money_and_fire_posts_the_burn_rate_in_the_thread(tmp_path, slack: SlackRecorder,  # type: ignore[no-untyped-def]
+                                                               moto_clean) -> None:
+    from tests.support.aws_seed import instances
+
+    instances(moto_clean.boto3_client("ec2"), 6, "p4d.24xlarge", {"team": "ml", "owner": "wei"})
     _, app = make_bot(f"sqlite:///{tmp_path / 'spend.db'}", slack, bot_config(teams=[team(cost_tag="ml")]),
                       aws_endpoint_url=moto_clean.url, aws_default_region="us-east-1")
     dispatch(app, event_body({"type": "message", "channel": "CTEAM", "user": "UALICE", "text": "GPU bill 💸🔥",
                               "ts": "1700000077.000001", "channel_type": "channel"}))
     report = [c for c in slack.calls("chat.postMessage") if c.params.get("thread_ts") == "1700000077.000001"]
     assert report and "ml-platform" in slack_text(report[0])
-    assert "40.0" in slack_text(report[0])  # $4,800/day = $200/h = 40 cups of coffee an hour
+    assert "$196.62/h" in slack_text(report[0]) and "39.3 ☕/h" in slack_text(report[0])  # 6 × $32.77 over 30 cups
+    assert "💸🔥" in slack_text(report[0])
     assert not slack.calls("conversations.create")  # 💸🔥 is not an incident
 
 

@@ -203,7 +203,7 @@ def test_check_reports_denied_actions_and_selectors_matching_nothing(bot, aws: A
     instance(aws.ec2, "p4d.24xlarge", {"team": "ml"})
     aws.fail("DeleteSnapshot", "UnauthorizedOperation", 403)
 
-    rows = {row.name: row for row in _cost_guards(services.env, services)}
+    rows = {row.name: row for row in _cost_guards(services)}
 
     assert rows["aws permissions"].status == WARN and "ec2:DeleteSnapshot" in rows["aws permissions"].detail
     assert "ec2:StopInstances" not in rows["aws permissions"].detail
