@@ -27,6 +27,8 @@ and a fresh database per bot (SQLite in a temp dir; `--postgres` as in bench/pag
      moto must show it stopped; a second tick a minute later must stop nothing. Baseline, same run: the same
      instances started again (straight in moto, uncounted), then stopped by boto3 through the same proxy with one
      StopInstances call per instance, as a naive guard would; it is given the ids (no DescribeInstances).
+     For scale, also printed: one DescribeInstances of the whole account straight to moto (before and after the
+     tick), and one `/spend burn` on the big fleet before the shutdown.
 Nothing is asserted; the figures and ratios are printed and the raw data goes to bench/out/spend-*.json.
 """
 
