@@ -81,6 +81,7 @@ class NightlyShutdown:
     def tick(self) -> None:
         """Every minute: post the warning `warn_before` the shutdown, and run it when its time comes."""
         now = self._clock.now()
+        fleet = self._fleet()  # read once, and only if some team is in its warning window
         for team in self._teams():
             found = self.night(team, now)
             if found is None:
@@ -92,12 +93,12 @@ class NightlyShutdown:
             if row.state != "planned":
                 continue
             if now < acts_at:
-                self._warn(team, day, now)
+                self._warn(team, day, now, fleet)
             else:
-                self.run(team, SCHEDULER)
+                self.run(team, SCHEDULER, fleet)
 
     # What ---------------------------------------------------------------------------------------------------
-    def plan(self, team: Team) -> ShutdownPlan | None:
+    def plan(self, team: Team, fleet: Fleet | None = None) -> ShutdownPlan | None:
         """Tonight's plan for the team as it stands now; None when no night is scheduled."""
         found = self.night(team)
         if found is None:
@@ -105,10 +106,11 @@ class NightlyShutdown:
         day, acts_at = found
         row = self._plan_row(team, day, acts_at)
         decided = {i.item: i for i in store.items(self._sessions, row.id)}
-        mine = [r for r in self._instances.running()
+        fleet = fleet or self._fleet()
+        mine = [r for r in fleet.running()
                 if r.team == team.name and selected(r.type, self._instances.families(team))
                 and decided.get(r.id, _NONE).state not in ("done", "stopping")]
-        utilization = self._utilization() if mine else {}
+        utilization = fleet.utilization() if mine else {}
         items = tuple(self._decide(r, decided.get(r.id), _gpu_pct(r, utilization)) for r in mine)
         return ShutdownPlan(team=team.name, night=day, at=row.acts_at or acts_at, dry_run=self._dry_run(),
                             items=items, postponed_by=row.detail.get("postponed_by"), done=row.state == "done",
@@ -124,16 +126,18 @@ class NightlyShutdown:
         return Planned(instance, "stop", gpu_pct)
 
     # Act ----------------------------------------------------------------------------------------------------
-    def run(self, team: Team, by: str) -> ShutdownResult | None:
+    def run(self, team: Team, by: str, fleet: Fleet | None = None) -> ShutdownResult | None:
         """Run tonight's shutdown once (by the scheduler, or a permitted user's Stop now); None if it already ran
         or another process is running it."""
-        plan = self.plan(team)
-        if plan is None:
+        found = self.night(team)
+        if found is None:
             return None
-        row = self._plan_row(team, plan.night, plan.at)
+        row = self._plan_row(team, *found)
         if not self._guard.start(row, by):
             return None
-        plan = self.plan(team) or plan  # decided again now that nobody can keep or postpone any more
+        plan = self.plan(team, fleet)  # decided now that nobody can keep or postpone any more
+        if plan is None:
+            return None
         outcomes = self._stop(row, plan, by)
         hours = self._saving_hours(team, self._clock.now())
         saving = sum(s.instance.usd_per_hour or 0 for s in outcomes if s.outcome in ("stopped", "would_stop"))
@@ -224,10 +228,10 @@ class NightlyShutdown:
         return Audience(people=allowed.people, teams=(team.name,), groups=allowed.groups,
                         description=t("spend.team_and_allowed", lang, team=team.name))
 
-    def _warn(self, team: Team, day: date, now: datetime) -> None:
+    def _warn(self, team: Team, day: date, now: datetime, fleet: Fleet) -> None:
         if self._board.find(KIND, team.name, day.isoformat()) is not None:
             return
-        plan = self.plan(team)
+        plan = self.plan(team, fleet)
         if plan is None:
             return
         blocks = shutdown_plan_blocks(plan, team.language, team.timezone, now, can_stop=True,
@@ -247,6 +251,9 @@ class NightlyShutdown:
         if warning is not None:
             self._board.reply(warning, [section(text)])
 
+    def _fleet(self) -> Fleet:
+        return Fleet(self._instances.running, self._utilization)
+
     def _utilization(self) -> dict[str, float]:
         if self._gpu_utilization is None:
             return {}
@@ -255,6 +262,7 @@ class NightlyShutdown:
         except BackendError as exc:  # the plan still shows; "busy" just can't be told tonight
             log.warning("no GPU utilization for the shutdown plan: %s", exc.reason)
             return {}
+
 
     def _dry_run(self) -> bool:
         return not self._config.cost_guards.shutdown.enabled
@@ -302,3 +310,23 @@ def _gpu_pct(instance: Running, utilization: dict[str, float]) -> float | None:
 
 def _mention(user: str) -> Markup:
     return Markup(user if user == SCHEDULER else mention(user))
+
+
+class Fleet:
+    """The running instances and their GPUs' utilization, each read at most once and only when asked: one tick's
+    teams (and a run's plan before and after its claim) share one read of the account."""
+
+    def __init__(self, read: Callable[[], list[Running]], utilization: Callable[[], dict[str, float]]) -> None:
+        self._read, self._read_utilization = read, utilization
+        self._running: list[Running] | None = None
+        self._utilization: dict[str, float] | None = None
+
+    def running(self) -> list[Running]:
+        if self._running is None:
+            self._running = self._read()
+        return self._running
+
+    def utilization(self) -> dict[str, float]:
+        if self._utilization is None:
+            self._utilization = self._read_utilization()
+        return self._utilization

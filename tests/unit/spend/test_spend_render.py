@@ -548,7 +548,7 @@ def test_snapshot_report_shows_totals_groups_skips_oldest_and_recycle_bin() -> N
     assert "• `nightly-build` · 3 snapshots · 300 GiB · $15.00/month" in text
     assert "• `snap-00000000000000001` · 399 d · 100 GiB · $5.00/month" in text
     assert "A Recycle Bin rule keeps deleted snapshots recoverable for 7 days." in text
-    assert '```{\n  "PolicyType": "EBS_SNAPSHOT_MANAGEMENT"' in text
+    assert '```\n{\n  "PolicyType": "EBS_SNAPSHOT_MANAGEMENT"' in text
 
 
 @pytest.mark.parametrize(("bin_", "said"), [
@@ -593,7 +593,7 @@ def test_a_huge_dlm_policy_is_cut_to_fit_its_section() -> None:
     blocks = render.snapshot_blocks(snapshots(), "en", "UTC", "p1", policy, 5)
 
     dlm = next(b["text"]["text"] for b in blocks if "Lifecycle Manager policy" in b.get("text", {}).get("text", ""))
-    assert len(dlm) <= SECTION_LIMIT and dlm.endswith("\n…```")
+    assert len(dlm) <= SECTION_LIMIT and dlm.endswith("\n…\n```")
     assert "v&amp;&lt;&gt;" in dlm
 
 
