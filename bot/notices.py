@@ -44,9 +44,9 @@ class NoticeBoard:
             self._notifier.post(notice.channel, blocks, thread_ts=notice.ts)
         return True
 
-    def say(self, channel: str, blocks: list[Block]) -> str | None:
+    def say(self, channel: str, blocks: list[Block], thread_ts: str | None = None) -> str | None:
         """A plain post that needs no claim (it follows a claimed action)."""
-        return self._notifier.post(channel, blocks)
+        return self._notifier.post(channel, blocks, thread_ts=thread_ts)
 
     def reply(self, notice: Notice, blocks: list[Block]) -> None:
         if notice.channel and notice.ts:

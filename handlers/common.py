@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk.errors import SlackApiError
 
 from bot.clients import ChatSender
 from bot.escape import Markup
@@ -295,11 +296,13 @@ def register_modal(app: App, services: Services, action_id: str, view_id: str, v
         reply = ephemeral(services.chat, click.channel, click.user)
         with answering_failures(reply, click.language, "action", action_id):
             try:
-                client.views_open(trigger_id=body["trigger_id"], view=view(services, click, metadata))
-            except Exception as exc:  # Slack refused the view, or the 3 s passed: say so, never silence
-                if isinstance(exc, Refusal):
-                    reply([section(str(exc))])
-                    return
+                built = view(services, click, metadata)
+            except Refusal as exc:
+                reply([section(str(exc))])
+                return
+            try:
+                client.views_open(trigger_id=body["trigger_id"], view=built)
+            except (SlackApiError, KeyError) as exc:  # Slack refused the view, or the 3 s passed: say so
                 log.warning("could not open the %s modal: %s", view_id, exc)
                 reply([section(t("core.modal_failed", click.language))])
 

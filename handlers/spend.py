@@ -9,10 +9,9 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.escape import Markup
 from bot.i18n import t
 from bot.permissions import Denied
-from bot.render.blocks import Block, mention, section
+from bot.render.blocks import Block, section
 from bot.render.time import local
 from bot.services import Services
 from bot.settings import Team
@@ -143,15 +142,17 @@ def refusing(act: Button) -> Button:
     def clicked(services: Services, click: Click) -> list[Block] | None:
         try:
             return act(services, click)
-        except (Denied, ShutdownRefused, SnapshotRefused, ValueError) as exc:
-            return [section(str(exc) if not isinstance(exc, ValueError) else t("spend.bad_button", click.language))]
+        except (Denied, ShutdownRefused, SnapshotRefused) as exc:
+            return [section(str(exc))]
+        except BadButton:
+            return [section(t("spend.bad_button", click.language))]
     return clicked
 
 
 def keep_view(services: Services, click: Click, metadata: str) -> dict[str, Any]:
     try:
         _night(services, click)
-    except ValueError:
+    except BadButton:
         raise Refusal(t("spend.bad_button", click.language)) from None
     return render.keep_modal(metadata, str(click.value.get("instance", "")), click.language)
 
@@ -164,7 +165,7 @@ def keep_submitted(services: Services, sub: Submission) -> list[Block] | None:
         services.shutdown.keep(team, night, instance, sub.user, sub.inputs.get("why", "")[:200], sub.language)
     except (Denied, ShutdownRefused) as exc:
         return [section(str(exc))]
-    except ValueError:
+    except BadButton:
         return [section(t("spend.bad_button", sub.language))]
     return [section(t("spend.kept", sub.language, instance=instance))]
 
@@ -178,16 +179,12 @@ def delete_view(services: Services, click: Click, metadata: str) -> dict[str, An
 
 
 def delete_submitted(services: Services, sub: Submission) -> list[Block] | None:
+    thread = (sub.channel, sub.message_ts) if sub.channel and sub.message_ts else None
     try:
-        result = services.snapshots.delete(str(sub.value), sub.user, sub.language)
+        result = services.snapshots.delete(str(sub.value), sub.user, sub.language, thread=thread)
     except (Denied, SnapshotRefused) as exc:
         return [section(str(exc))]
-    blocks = render.deletion_blocks(result, sub.language, services.config.gpu.top)
-    if sub.channel and sub.message_ts:  # the team sees what went, in the report's thread
-        services.notifier.post(sub.channel, [section(t("spend.deleted_in_thread", services.config.team_for_channel(
-            sub.channel).language, user=Markup(mention(sub.user)), count=sum(d.ok for d in result.results),
-            usd=render.usd(result.saved_usd_month)))], thread_ts=sub.message_ts)
-    return blocks
+    return render.deletion_blocks(result, sub.language, services.config.gpu.top)
 
 
 # Pieces ------------------------------------------------------------------------------------------------------
@@ -195,12 +192,20 @@ def _night(services: Services, click: Click) -> tuple[Team, date]:
     return _team_night(services, click.value if isinstance(click.value, dict) else {})
 
 
+class BadButton(Exception):
+    """A guard button's value names no team and night (a message from an older version, or a forged one)."""
+
+
 def _team_night(services: Services, value: dict[str, Any]) -> tuple[Team, date]:
-    """The team and night a guard button names; ValueError when the value is not one."""
+    """The team and night a guard button names."""
     team = services.config.team_named(str(value.get("team", "")))
+    try:
+        night = date.fromisoformat(str(value.get("night", "")))
+    except ValueError:
+        raise BadButton from None
     if team is None:
-        raise ValueError("no such team")
-    return team, date.fromisoformat(str(value.get("night", "")))
+        raise BadButton
+    return team, night
 
 
 def _channel_team(services: Services, inv: Invocation) -> Team | None:

@@ -109,7 +109,7 @@ class NightlyShutdown:
         fleet = fleet or self._fleet()
         mine = [r for r in fleet.running()
                 if r.team == team.name and selected(r.type, self._instances.families(team))
-                and decided.get(r.id, _NONE).state not in ("done", "stopping")]
+                and (r.id not in decided or decided[r.id].state not in ("done", "stopping"))]
         utilization = fleet.utilization() if mine else {}
         items = tuple(self._decide(r, decided.get(r.id), _gpu_pct(r, utilization)) for r in mine)
         return ShutdownPlan(team=team.name, night=day, at=row.acts_at or acts_at, dry_run=self._dry_run(),
@@ -277,13 +277,6 @@ class NightlyShutdown:
             if day.weekday() in hours.days and start > now:
                 return round(min((start - now).total_seconds() / 3600, MAX_SAVING_HOURS), 1)
         return MAX_SAVING_HOURS
-
-
-class _NoItem:
-    state = ""
-
-
-_NONE = _NoItem()
 
 
 def night_moment(night: date, at: time, tz: ZoneInfo) -> datetime:

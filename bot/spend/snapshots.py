@@ -15,13 +15,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clients import ActionResult, Ec2Source, RecycleRule, Snapshot
 from bot.clock import Clock
+from bot.escape import Markup
 from bot.guard import Guard
 from bot.i18n import t
 from bot.metrics import SNAPSHOTS_DELETED
 from bot.notices import NoticeBoard
+from bot.render.blocks import mention, section
 from bot.settings import Config, Team
 from bot.spend.model import Deleted, DeletionResult, PipelineGroup, RecycleBin, SnapshotReport, StaleSnapshot
-from bot.spend.render import snapshot_blocks
+from bot.spend.render import snapshot_blocks, usd
 from bot.store import guards as store
 
 KIND = "snapshots"
@@ -57,7 +59,7 @@ class SnapshotHygiene:
                        key=lambda s: (s.started, s.id))
         return SnapshotReport(snapshots=tuple(stale), groups=_groups(stale), in_use=len(in_use), managed=len(managed),
                               older_than=conf.older_than, recycle_bin=_recycle_bin(old, self._aws.recycle_rules()),
-                              as_of=now, demo=bool(getattr(self._aws, "demo", False)),
+                              as_of=now, demo=self._aws.demo,
                               team=team.name if team else None)
 
     def plan_deletion(self, report: SnapshotReport, by: str) -> str:
@@ -81,10 +83,11 @@ class SnapshotHygiene:
         return SnapshotReport(snapshots=listed, groups=_groups(listed), in_use=int(plan.detail.get("in_use", 0)),
                               managed=int(plan.detail.get("managed", 0)), older_than=conf.older_than,
                               recycle_bin=RecycleBin(bool(known), int(days)), as_of=self._clock.now(),
-                              demo=bool(getattr(self._aws, "demo", False)), team=plan.team)
+                              demo=self._aws.demo, team=plan.team)
 
-    def delete(self, key: str, by: str, lang: str) -> DeletionResult:
-        """Permission, then each listed snapshot once: never one an AMI uses now (checked again just before)."""
+    def delete(self, key: str, by: str, lang: str, thread: tuple[str, str] | None = None) -> DeletionResult:
+        """Permission, then each listed snapshot once: never one an AMI uses now (checked again just before).
+        `thread` (channel, ts): the report's message, whose thread is told what went."""
         self._guard.require(by, "delete_snapshots", key, lang)
         plan = self._plan(key, lang)
         listed = {i.item: _from_detail(i.item, i.detail) for i in store.items(self._sessions, plan.id)}
@@ -102,7 +105,14 @@ class SnapshotHygiene:
         for deleted in done:
             SNAPSHOTS_DELETED.labels("deleted" if deleted.ok else "failed").inc()
         self._guard.finish(plan, deleted=sum(d.ok for d in done), failed=sum(not d.ok for d in done))
-        return DeletionResult(plan=key, results=done, by=by)
+        result = DeletionResult(plan=key, results=done, by=by)
+        if thread is not None:
+            channel, ts = thread
+            team_lang = self._config.team_for_channel(channel).language
+            self._board.say(channel, [section(t("spend.deleted_in_thread", team_lang, user=Markup(mention(by)),
+                                                count=sum(d.ok for d in done), usd=usd(result.saved_usd_month)))],
+                            thread_ts=ts)
+        return result
 
     def dlm_policy(self) -> str:
         """The Data Lifecycle Manager policy that would have kept these in check: let DLM take the pipelines'
