@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.incidents.model import ChainSnapshot, Incident, TimelineEntry
 from bot.store.db import rows_matched
 from bot.store.models import EscalationStep, IncidentEventRow, IncidentRow
-from bot.store.repo import audit
+from bot.store.repo import audit, next_number
 
 OPEN_STATUSES = ("open", "acknowledged", "mitigated")
 
@@ -21,6 +21,7 @@ def insert(factory: sessionmaker[Session], row: IncidentRow, opened_text: str) -
     """Insert a new incident; if its origin message already has one, return that one instead."""
     try:
         with factory.begin() as session:
+            row.id = next_number(session, "incident")  # not the id sequence: a racing loser would burn a number
             session.add(row)
             session.flush()
             session.add(IncidentEventRow(incident_id=row.id, at=row.created_at, kind="opened",

@@ -361,3 +361,13 @@ class CostExplorerUsage(Base):
     __tablename__ = "cost_explorer_usage"
     day: Mapped[str] = mapped_column(String(10), primary_key=True)  # 2026-11-24
     requests: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Counter(Base):
+    """A number handed out without gaps: incremented in the transaction that uses it, so a rolled-back insert
+    gives its number back (a PostgreSQL sequence would not, and a race for one message made "incident #2" the
+    first incident)."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)

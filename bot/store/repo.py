@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.db import rows_matched
-from bot.store.models import AuditLog, ComboFire, KeyValue, MessageReaction, SeenEvent
+from bot.store.models import AuditLog, ComboFire, Counter, KeyValue, MessageReaction, SeenEvent
 
 
 def claim(factory: sessionmaker[Session], row: object) -> bool:
@@ -70,3 +70,15 @@ def cache_get(factory: sessionmaker[Session], key: str, now: datetime) -> object
 def cache_put(factory: sessionmaker[Session], key: str, value: object, now: datetime, ttl: timedelta) -> None:
     with factory.begin() as session:
         session.merge(KeyValue(key=key, value=json.dumps(value), expires_at=now + ttl))
+
+
+def next_number(session: Session, name: str) -> int:
+    """The next number of `name` (incidents), taken inside the caller's transaction: its row lock orders the
+    takers, and a transaction that rolls back returns the number."""
+    session.execute(update(Counter).where(Counter.name == name).values(value=Counter.value + 1))
+    value = session.scalar(select(Counter.value).where(Counter.name == name))
+    if value is None:  # a counter not seeded by a migration starts at 1
+        session.add(Counter(name=name, value=1))
+        session.flush()
+        return 1
+    return value
