@@ -63,7 +63,7 @@ def _weekday_names(part: str) -> str:
 
 
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_HOURS = re.compile(r"^\s*(?P<days>[a-z,\-]+)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*$")
+_HOURS = re.compile(r"^\s*(?:(?P<days>[a-z,\-]+)\s+)?(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*$")
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,13 @@ class WorkingHours:
 def parse_working_hours(value: object) -> WorkingHours:
     if isinstance(value, WorkingHours):
         return value
-    expected = "expected days and hours such as 'mon-fri 09:00-18:00' or 'mon,wed,fri 10:00-16:00'"
+    expected = ("expected hours such as '09:00-18:00' (Monday to Friday), 'mon-fri 09:00-18:00' or "
+                "'mon,wed,fri 10:00-16:00'")
     match = _HOURS.match(str(value).lower()) if isinstance(value, str) else None
     if match is None:
         raise ValueError(expected)
     try:
-        days = frozenset(day for part in match["days"].split(",") for day in _day_range(part))
+        days = frozenset(day for part in (match["days"] or "mon-fri").split(",") for day in _day_range(part))
         start, end = time.fromisoformat(match["start"].zfill(5)), time.fromisoformat(match["end"].zfill(5))
     except ValueError:
         raise ValueError(expected) from None

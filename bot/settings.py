@@ -191,6 +191,9 @@ class Team(Strict):
     instance_tags: dict[str, str] = {}  # EC2 instances with all these tags are the team's, besides team=<cost_tag>
     shutdown_families: list[str] | None = None  # None: cost_guards.shutdown.families; []: any instance type
     shutdown_at: LocalTime | None = None  # None: cost_guards.shutdown.at
+    working_hours: Hours | None = None  # "09:00-18:00" (Monday to Friday) or "mon-thu 08:00-17:00"; None: review.*
+    holidays: list[date] = []  # local dates with no working hours (no nudges, no review digest)
+    reviewers: list[str] = []  # GitHub logins who review the team's pull requests; []: whoever the queue shows
 
     @field_validator("name")
     @classmethod
@@ -404,6 +407,19 @@ class CostGuards(Strict):
     snapshots: SnapshotsConfig = SnapshotsConfig()
 
 
+class GitHubConfig(Strict):
+    # GitHub login → Slack user id (U…) or Slack sign-in e-mail; unlisted logins are matched by public e-mail
+    users: dict[str, str] = {}
+
+
+class ReviewConfig(Strict):
+    working_hours: Hours = Field(default_factory=lambda: parse_working_hours("mon-fri 09:00-18:00"))
+    stale_after: Annotated[Duration, duration_within(timedelta(hours=1))] = timedelta(hours=24)  # working hours
+    cache: Annotated[Duration, duration_within(timedelta(0), timedelta(minutes=30))] = timedelta(minutes=2)
+    digest: bool = True  # a weekday review digest in each team's channel at the start of its working day
+    follow_up: bool = True  # one follow-up at the proposed time when the review has not happened
+
+
 class Defaults(Strict):
     timezone: TimeZone = "UTC"
     language: Language = "en"
@@ -422,6 +438,8 @@ class Config(Strict):
     alerts: AlertsConfig = AlertsConfig()
     gpu: GpuConfig = GpuConfig()
     cost_guards: CostGuards = CostGuards()
+    github: GitHubConfig = GitHubConfig()
+    review: ReviewConfig = ReviewConfig()
 
     @field_validator("teams")
     @classmethod

@@ -8,7 +8,7 @@ so that mypy proves the real client (and its demo twin) still satisfies its Prot
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -310,16 +310,58 @@ class PermissionProbe:
 
 
 @dataclass(frozen=True)
+class ReviewRequest:
+    """A review asked of one user (by login) or one team (by `org/slug`), and since when."""
+
+    reviewer: str
+    team: bool = False
+    requested_at: datetime | None = None  # the latest request; None: unknown (read as the PR's creation)
+
+
+@dataclass(frozen=True)
 class PullRequest:
-    repo: str
+    repo: str  # owner/name
     number: int
     title: str
     url: str
     author: str
     created_at: datetime
-    requested_reviewers: tuple[str, ...]
-    requested_teams: tuple[str, ...] = ()
+    requests: tuple[ReviewRequest, ...] = ()  # reviews still asked for: a submitted review removes its request
     draft: bool = False
+    state: Literal["OPEN", "CLOSED", "MERGED"] = "OPEN"
+    body: str = ""  # plain text, as GitHub renders the description without markup
+    additions: int = 0
+    deletions: int = 0
+    changed_files: int = 0
+    labels: tuple[str, ...] = ()
+    ci: str | None = None  # the head commit's check rollup: SUCCESS, FAILURE, ERROR, PENDING or EXPECTED
+    approvals: tuple[str, ...] = ()  # logins whose latest review approves
+    changes_requested: tuple[str, ...] = ()  # logins whose latest review asks for changes
+    emails: tuple[tuple[str, str], ...] = ()  # (login, public e-mail) of the author and requested users
+
+    @property
+    def requested_reviewers(self) -> tuple[str, ...]:
+        return tuple(r.reviewer for r in self.requests if not r.team)
+
+    @property
+    def requested_teams(self) -> tuple[str, ...]:
+        return tuple(r.reviewer for r in self.requests if r.team)
+
+    def waiting_since(self, request: ReviewRequest) -> datetime:
+        return request.requested_at or self.created_at
+
+    @property
+    def size(self) -> int:
+        """Lines changed."""
+        return self.additions + self.deletions
+
+
+@dataclass(frozen=True)
+class OpenPulls:
+    """The open pull requests of some repositories, oldest first, and the repositories GitHub did not show."""
+
+    pulls: tuple[PullRequest, ...]
+    missing: tuple[str, ...] = ()  # not found, or not visible to the token
 
 
 @dataclass(frozen=True)
@@ -416,7 +458,17 @@ class AwsSource(CostSource, Ec2Source, Protocol):
 class GitHubSource(Protocol):
     demo: bool
 
-    def open_pull_requests(self, repo: str) -> list[PullRequest]: ...
+    def open_pulls(self, repos: Sequence[str]) -> OpenPulls:
+        """Every open pull request of these `owner/name` repositories, in one request per page of 100."""
+        ...
+
+    def pull(self, repo: str, number: int) -> PullRequest | None:
+        """One pull request in any state; None when the repository has no such number."""
+        ...
+
+    def teams_of(self, login: str, orgs: Sequence[str]) -> tuple[str, ...]:
+        """The `org/slug` of every team in these organisations that `login` belongs to."""
+        ...
 
     def probe(self) -> str: ...
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -38,11 +38,13 @@ from bot.clients import (
     KubeEvidenceSource,
     KubeSource,
     NodeHealth,
+    OpenPulls,
     PermissionProbe,
     PodState,
     PrometheusSource,
     PullRequest,
     RecycleRule,
+    ReviewRequest,
     SilenceSource,
     Snapshot,
     Workload,
@@ -407,23 +409,31 @@ def demo_images() -> dict[str, ImageUse]:
 def demo_pull_requests(clock: Clock) -> list[PullRequest]:
     now = clock.now()
     gateway, trainer = "acme/inference-gateway", "acme/trainer"
+
+    def asked(*logins: str, hours: float = 0, team: bool = False) -> tuple[ReviewRequest, ...]:
+        return tuple(ReviewRequest(login, team=team, requested_at=now - timedelta(hours=hours)) for login in logins)
     return [
         PullRequest(repo=gateway, number=412, title="Autoscale vLLM replicas on queue depth",
                     url=f"https://github.com/{gateway}/pull/412", author="wei-zhang",
-                    created_at=now - timedelta(days=3, hours=4), requested_reviewers=("lena-k",)),
+                    created_at=now - timedelta(days=3, hours=4), requests=asked("lena-k", hours=76),
+                    body="Unblocks the GPU right-sizing rollout: replicas follow the request queue.",
+                    additions=212, deletions=40, changed_files=6, labels=("inference",), ci="SUCCESS"),
         PullRequest(repo=gateway, number=418, title="vLLM: bump to 0.6 and enable prefix caching",
                     url=f"https://github.com/{gateway}/pull/418", author="maria-s",
-                    created_at=now - timedelta(hours=26), requested_reviewers=("chen-li", "sam-o")),
+                    created_at=now - timedelta(hours=26), requests=asked("chen-li", "sam-o", hours=26),
+                    body="Cuts time-to-first-token by a third for chat traffic.",
+                    additions=18, deletions=6, changed_files=2, ci="PENDING"),
         PullRequest(repo=gateway, number=420, title="Bump boto3 from 1.35.0 to 1.35.8",
                     url=f"https://github.com/{gateway}/pull/420", author="dependabot[bot]",
-                    created_at=now - timedelta(hours=30), requested_reviewers=()),
+                    created_at=now - timedelta(hours=30), additions=2, deletions=2, changed_files=1),
         PullRequest(repo=trainer, number=97, title="修复 checkpoint 上传到 S3 的 retry 逻辑",
                     url=f"https://github.com/{trainer}/pull/97", author="liu-yang",
-                    created_at=now - timedelta(hours=5), requested_reviewers=(),
-                    requested_teams=("ml-infra",)),
+                    created_at=now - timedelta(hours=5), requests=asked("acme/ml-infra", hours=5, team=True),
+                    body="训练任务中断后可以从最近的 checkpoint 恢复。", additions=64, deletions=12, changed_files=3,
+                    ci="FAILURE"),
         PullRequest(repo=trainer, number=99, title="WIP: FSDP config for 70B",
                     url=f"https://github.com/{trainer}/pull/99", author="sam-o",
-                    created_at=now - timedelta(days=6), requested_reviewers=("lena-k",), draft=True),
+                    created_at=now - timedelta(days=6), requests=asked("lena-k", hours=144), draft=True),
     ]
 
 
@@ -437,9 +447,20 @@ class DemoGitHub:
         self._clock = clock or SystemClock()
         self._pulls = pulls
 
-    def open_pull_requests(self, repo: str) -> list[PullRequest]:
-        pulls = self._pulls if self._pulls is not None else demo_pull_requests(self._clock)
-        return [pr for pr in pulls if pr.repo == repo]
+    def _all(self) -> list[PullRequest]:
+        return self._pulls if self._pulls is not None else demo_pull_requests(self._clock)
+
+    def open_pulls(self, repos: Sequence[str]) -> OpenPulls:
+        wanted = set(repos)
+        pulls = sorted((pr for pr in self._all() if pr.repo in wanted and pr.state == "OPEN"),
+                       key=lambda pr: (pr.created_at, pr.repo, pr.number))
+        return OpenPulls(pulls=tuple(pulls))
+
+    def pull(self, repo: str, number: int) -> PullRequest | None:
+        return next((pr for pr in self._all() if pr.repo == repo and pr.number == number), None)
+
+    def teams_of(self, login: str, orgs: Sequence[str]) -> tuple[str, ...]:
+        return ("acme/ml-infra",) if login in {"lena-k", "chen-li"} and "acme" in orgs else ()
 
     def probe(self) -> str:
         return "demo GitHub (made-up pull requests)"
