@@ -16,6 +16,7 @@ from bot.services import Services
 from bot.store import repo
 
 log = logging.getLogger(__name__)
+REVIEW_TICK = 60  # seconds: held nudges, follow-ups, morning digests and reminders go out within a minute
 SHUTDOWN_TICK = 30  # seconds: the warning and the stop land within half a minute of their time
 _services: Services | None = None
 
@@ -80,6 +81,15 @@ def snapshot_report() -> None:
         log.warning("weekly snapshot report skipped: %s", exc)
 
 
+def review_tick() -> None:
+    services = _bound()
+    try:
+        services.nudges.deliver_due()
+        services.review_digests.tick()
+    except BackendError as exc:  # GitHub or Slack down: the rows wait, the next tick tries again
+        log.warning("review tick stopped early: %s", exc)
+
+
 def job_specs(services: Services) -> list[JobSpec]:
     specs = [
         JobSpec("forget-old-events", "bot.jobs:forget_old_events", IntervalTrigger(hours=6)),
@@ -99,6 +109,8 @@ def job_specs(services: Services) -> list[JobSpec]:
                   JobSpec("shutdown-tick", "bot.jobs:shutdown_tick", IntervalTrigger(seconds=SHUTDOWN_TICK)),
                   JobSpec("snapshot-report", "bot.jobs:snapshot_report", crontab_trigger(
                       services.config.schedules.snapshot_cleanup, ZoneInfo(services.config.defaults.timezone)))]
+    if services.github_configured and any(team.repos for team in services.config.teams):
+        specs.append(JobSpec("review-tick", "bot.jobs:review_tick", IntervalTrigger(seconds=REVIEW_TICK)))
     return specs
 
 

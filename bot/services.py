@@ -47,6 +47,9 @@ from bot.notify import Notifier
 from bot.oncall.service import OncallService
 from bot.permissions import Permissions
 from bot.retry import BackendError
+from bot.review.digests import ReviewDigests
+from bot.review.nudges import Nudges
+from bot.review.people import People
 from bot.review.service import ReviewService
 from bot.settings import Config, Env, Team
 from bot.spend.burn import BurnWatch
@@ -236,6 +239,10 @@ class Services:
         return GpuWatch(self.gpu, self.notifier, self.sessions, self.clock, self.config)
 
     @property
+    def github_configured(self) -> bool:
+        return self.demo or bool(self.env.github_token)
+
+    @property
     def aws_configured(self) -> bool:
         """Credentials or a region in the environment (an instance profile needs AWS_DEFAULT_REGION set)."""
         names = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
@@ -279,7 +286,17 @@ class Services:
 
     @cached_property
     def review(self) -> ReviewService:
-        return ReviewService(self.github, self.clock)
+        return ReviewService(self.github, self.config, People(self.config, self.users, self.sessions, self.clock),
+                             self.users, self.clock)
+
+    @cached_property
+    def nudges(self) -> Nudges:
+        return Nudges(self.review, self.users, self.chat, self.permissions, self.sessions, self.clock)
+
+    @cached_property
+    def review_digests(self) -> ReviewDigests:
+        return ReviewDigests(self.review, self.notices, self.users, self.chat, self.permissions, self.sessions,
+                             self.clock)
 
     @cached_property
     def oncall(self) -> OncallService:

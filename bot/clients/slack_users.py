@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -42,6 +44,7 @@ class UserDirectory:
         self.clock = clock
         self.memory: dict[str, tuple[SlackUser, datetime]] = {}  # in front of the database cache
         self._database_down = False
+        self._dnd_unavailable = False
 
     def get(self, user_id: str) -> SlackUser:
         remembered = self.memory.get(user_id)
@@ -103,6 +106,24 @@ class UserDirectory:
         return SlackUser(id=user_id, name=name, locale=data.get("locale"), tz=data.get("tz"),
                          email=profile.get("email"))
 
+    def dnd_until(self, user_id: str, now: datetime) -> datetime | None:
+        """When the user's Do Not Disturb (or snooze) ends, if it is on now; None when off or unknown (the app
+        lacks the `dnd:read` scope, or Slack did not answer: a nudge then goes in working hours alone)."""
+        if self._dnd_unavailable:
+            return None
+        try:
+            data = self.client.dnd_info(user=user_id)
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error in ("missing_scope", "not_allowed_token_type", "no_permission"):
+                log.info("dnd.info not allowed (%s): nudges follow working hours only", error)
+                self._dnd_unavailable = True
+            return None
+        except Exception as exc:
+            log.warning("dnd.info for %s failed: %s", user_id, type(exc).__name__)
+            return None
+        return dnd_end(data, now)
+
     def resolve(self, member: str) -> SlackUser:
         """A rotation member written as a user id, an email or @name → the Slack user."""
         if is_user_id(member):
@@ -114,3 +135,14 @@ class UserDirectory:
             except Exception:
                 return SlackUser(id=member, name=member, found=False)
         return SlackUser(id=member, name=member.lstrip("@"), found=False)
+
+
+def dnd_end(data: Mapping[str, Any], now: datetime) -> datetime | None:
+    """The end of a snooze or of the scheduled Do Not Disturb window that `dnd.info` says is on at `now`."""
+    stamp = now.timestamp()
+    if data.get("snooze_enabled") and float(data.get("snooze_endtime") or 0) > stamp:
+        return datetime.fromtimestamp(float(data["snooze_endtime"]), UTC)
+    start, end = float(data.get("next_dnd_start_ts") or 0), float(data.get("next_dnd_end_ts") or 0)
+    if data.get("dnd_enabled") and start <= stamp < end:
+        return datetime.fromtimestamp(end, UTC)
+    return None

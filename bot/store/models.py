@@ -371,3 +371,45 @@ class Counter(Base):
     __tablename__ = "counters"
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReviewNudgeRow(Base):
+    """A nudge to one reviewer of one pull request, or its one follow-up, stored before it is sent. The unique key
+    makes it one nudge per reviewer per pull request per working day; `state` moves due → sending → sent once
+    (a lease expired in `sending` is due again), or to done/cancelled/failed."""
+
+    __tablename__ = "review_nudges"
+    __table_args__ = (UniqueConstraint("repo", "number", "reviewer", "kind", "work_day"),
+                      Index("ix_review_nudges_due", "state", "due_at"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(200))  # owner/name
+    number: Mapped[int] = mapped_column(Integer)
+    reviewer: Mapped[str] = mapped_column(String(64))  # GitHub login
+    kind: Mapped[str] = mapped_column(String(16))  # nudge | follow_up
+    work_day: Mapped[str] = mapped_column(String(10))  # reviewer-local day of the nudge (or of its follow-up's nudge)
+    slack_user: Mapped[str] = mapped_column(String(32))
+    author_slack: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(32))
+    tz: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    propose_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    state: Mapped[str] = mapped_column(String(16), default="due")  # due | sending | sent | done | cancelled | failed
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the DM, once sent
+    ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    answer: Mapped[str | None] = mapped_column(String(16), nullable=True)  # reviewing | cant | snooze
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # reason, and the PR as it was asked about
+
+
+class ReviewReminderRow(Base):
+    """A person's opt-in to a morning DM of their review queue; `last_day` is claimed before each one is sent."""
+
+    __tablename__ = "review_reminders"
+    slack_user: Mapped[str] = mapped_column(String(32), primary_key=True)
+    team: Mapped[str] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_day: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
