@@ -28,6 +28,7 @@ from bot.settings import Team
 log = logging.getLogger(__name__)
 REASON_CHARS = 300
 RETRY_BASE = timedelta(minutes=1)
+FOLLOW_UP_GAP = timedelta(hours=2)  # a follow-up never lands right behind a nudge that was held past its time
 Answer = Literal["reviewing", "cant", "snooze"]
 
 
@@ -145,7 +146,8 @@ class Nudges:
             pr = self._current(record, pulls)
         except BackendError as exc:
             return self._retry(record, now, exc)
-        if pr is None or record.reviewer.lower() not in {r.lower() for r in pr.requested_reviewers}:
+        if pr is None or record.reviewer.lower() not in {r.lower() for r in pr.requested_reviewers} or \
+                self._nudge_failed(record):
             store.finish(self._sessions, record.id, "done")  # reviewed, merged, closed or re-assigned: nothing to say
             return 0
         nudge = self._nudge_of(record, pr, self._reviews.waiting_on(record.reviewer))
@@ -160,11 +162,21 @@ class Nudges:
         return 1
 
     def _not_now(self, record: store.NudgeRecord, calendar: Calendar, now: datetime) -> datetime | None:
-        """When to try instead: outside the reviewer's working hours, or while their Do Not Disturb is on."""
+        """When to try instead: outside the reviewer's working hours, while their Do Not Disturb is on, or (a
+        follow-up) before its nudge went out."""
         if not calendar.is_open(now):
             return calendar.next_open(now)
+        if record.kind == "follow_up":
+            nudge = store.nudge_of(self._sessions, record)
+            if nudge and nudge.state in ("due", "sending"):
+                return calendar.next_open(max(nudge.due_at, now) + FOLLOW_UP_GAP)
         dnd_end = self._users.dnd_until(record.slack_user, now)
         return calendar.next_open(dnd_end) if dnd_end else None
+
+    def _nudge_failed(self, record: store.NudgeRecord) -> bool:
+        """A follow-up whose nudge never reached the reviewer has nothing to follow."""
+        nudge = store.nudge_of(self._sessions, record) if record.kind == "follow_up" else None
+        return nudge is not None and nudge.state == "failed"
 
     def _current(self, record: store.NudgeRecord, pulls: list[PullRequest] | None) -> PullRequest | None:
         """The pull request as it is now, if it is still open and waiting for review."""

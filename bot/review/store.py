@@ -155,6 +155,16 @@ def follow_up(factory: sessionmaker[Session], record: NudgeRecord) -> NudgeRecor
         return _record(row) if row else None
 
 
+def nudge_of(factory: sessionmaker[Session], record: NudgeRecord) -> NudgeRecord | None:
+    """The nudge a follow-up follows."""
+    with factory() as session:
+        row = session.scalars(select(ReviewNudgeRow).where(
+            ReviewNudgeRow.repo == record.repo, ReviewNudgeRow.number == record.number,
+            ReviewNudgeRow.reviewer == record.reviewer, ReviewNudgeRow.kind == "nudge",
+            ReviewNudgeRow.work_day == record.work_day)).first()
+        return _record(row) if row else None
+
+
 def reschedule(factory: sessionmaker[Session], nudge_id: int, due_at: datetime) -> None:
     """Snoozed: the follow-up is due again (once) at `due_at`."""
     with factory.begin() as session:
