@@ -122,7 +122,7 @@ class UserDirectory:
         except Exception as exc:
             log.warning("dnd.info for %s failed: %s", user_id, type(exc).__name__)
             return None
-        return dnd_end(data, now)
+        return dnd_end(data.data if isinstance(data.data, dict) else {}, now)
 
     def resolve(self, member: str) -> SlackUser:
         """A rotation member written as a user id, an email or @name → the Slack user."""

@@ -96,9 +96,8 @@ class ReviewService:
         waiting = [pr for pr in read.pulls if waiting_for_review(pr)]
         mine = [pr for pr in waiting if pr.author.lower() == login.lower()]
         to_review = [pr for pr in waiting if _asks(pr, login, teams)]
-        by_age = lambda items: tuple(sorted(items, key=lambda item: item.pr.created_at))  # noqa: E731
-        return MyQueue(login=login, to_review=by_age(self._items(to_review, now)), mine=by_age(self._items(mine, now)),
-                       teams=teams, as_of=now, demo=self.github.demo)
+        return MyQueue(login=login, to_review=_oldest_first(self._items(to_review, now)),
+                       mine=_oldest_first(self._items(mine, now)), teams=teams, as_of=now, demo=self.github.demo)
 
     def teams_of(self, login: str) -> tuple[str, ...]:
         now = self._clock.now()
@@ -127,6 +126,10 @@ class ReviewService:
             items.append(QueueItem(pr=pr, reviewers=tuple(r.reviewer for r in pr.requests), waited=waited,
                                    stale=waited > self.config.review.stale_after))
         return items
+
+
+def _oldest_first(items: list[QueueItem]) -> tuple[QueueItem, ...]:
+    return tuple(sorted(items, key=lambda item: (item.pr.created_at, item.pr.repo, item.pr.number)))
 
 
 def _asks(pr: PullRequest, login: str, teams: tuple[str, ...]) -> bool:

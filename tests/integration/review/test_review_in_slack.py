@@ -294,7 +294,7 @@ def test_do_not_disturb_holds_the_nudge(make, slack: SlackRecorder) -> None:
 
 def test_two_replicas_send_one_nudge(make, slack: SlackRecorder) -> None:
     clock = FrozenClock(datetime(2026, 11, 24, 9, 0, tzinfo=BERLIN))
-    first, app = make(FrozenClock(START))
+    _, app = make(FrozenClock(START))
     command(app, slack, "nudge " + PR_97)  # Chen's is held
     one, _ = make(clock)
     two, _ = make(clock)
