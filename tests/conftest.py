@@ -161,3 +161,23 @@ def factory(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
     migrate(engine)
     yield session_factory(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def github_api() -> Iterator[FixtureServer]:  # a GitHubFixture
+    """A GitHub GraphQL API on loopback (tests/support/github_graphql.py: GitHubFixture, its docstring lists the
+    data builders and failures), token "ghp_fixture_token_0000000000000000"; use `github_api.url` as
+    GITHUB_API_URL. Without GitHub's schema (fetched once with npm) the test skips, or fails when CI=true."""
+    from tests.support.github_graphql import GitHubFixture
+    from tests.support.github_schema import SchemaUnavailable
+    from tests.support.servers import missing_dependency
+
+    fixture = GitHubFixture(token="ghp_fixture_token_0000000000000000")
+    try:
+        fixture.start()
+    except SchemaUnavailable as exc:
+        missing_dependency(str(exc))
+    try:
+        yield fixture
+    finally:
+        fixture.stop()
