@@ -415,7 +415,8 @@ class GitHubConfig(Strict):
 class ReviewConfig(Strict):
     working_hours: Hours = Field(default_factory=lambda: parse_working_hours("mon-fri 09:00-18:00"))
     stale_after: Annotated[Duration, duration_within(timedelta(hours=1))] = timedelta(hours=24)  # working hours
-    cache: Annotated[Duration, duration_within(timedelta(0), timedelta(minutes=30))] = timedelta(minutes=2)
+    # one read of every repository's open pull requests is reused this long (about 250 GitHub points per 50 repos)
+    cache: Annotated[Duration, duration_within(timedelta(0), timedelta(minutes=30))] = timedelta(minutes=5)
     digest: bool = True  # a weekday review digest in each team's channel at the start of its working day
     follow_up: bool = True  # one follow-up at the proposed time when the review has not happened
 

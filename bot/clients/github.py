@@ -80,6 +80,7 @@ class GitHubClient:
                            retry=None, seconds_between_requests=None, seconds_between_writes=None)
         self._requester = gh.requester  # its graphql_url is /graphql, or /api/graphql for GitHub Enterprise
         self._rate: tuple[int, datetime] | None = None
+        self._costs: dict[str, int] = {}  # the points each query text cost last time, as GitHub reported
 
     @property
     def rate_limit(self) -> tuple[int, datetime] | None:
@@ -161,7 +162,7 @@ class GitHubClient:
     def _attempt(self, query: str, variables: Mapping[str, Any], tolerated: Tolerated,
                  guard: bool) -> tuple[dict[str, Any], Errors]:
         if guard:
-            self._hold_off()
+            self._hold_off(self._costs.get(query, 1))
         try:
             headers, body = self._requester.requestJsonAndCheck(
                 "POST", self._requester.graphql_url, input={"query": query, "variables": dict(variables)})
@@ -173,7 +174,7 @@ class GitHubClient:
         self._remember(headers)
         body = body if isinstance(body, dict) else {}
         data, errors = body.get("data") or {}, list(body.get("errors") or [])
-        self._remember_points(data.get("rateLimit"))
+        self._remember_points(query, data.get("rateLimit"))
         if any(error.get("type") == "RATE_LIMITED" for error in errors):
             raise self._throttled(_reset_of(headers))
         refused = [error for error in errors if not tolerated(error)]
@@ -183,11 +184,12 @@ class GitHubClient:
             raise BackendError(BACKEND, code="unexpected", params={"where": self._host, "detail": "no data"})
         return data, errors
 
-    def _hold_off(self) -> None:
-        """Back off before zero: with fewer than RESERVE points left until a reset still ahead, do not ask."""
+    def _hold_off(self, cost: int) -> None:
+        """Back off before zero: when this query (costing what it cost last time) would leave fewer than RESERVE
+        points until a reset still ahead, do not ask. A 50-repository read costs GitHub about 250 points."""
         if self._rate is not None:
             remaining, reset = self._rate
-            if remaining < RESERVE and reset > datetime.now(UTC):
+            if remaining - cost < RESERVE and reset > datetime.now(UTC):
                 log.info("not asking GitHub: %d points left until %s", remaining, reset.isoformat())
                 raise self._throttled(reset)
 
@@ -211,10 +213,11 @@ class GitHubClient:
         if remaining is not None and reset is not None:
             self._rate = (remaining, datetime.fromtimestamp(reset, UTC))
 
-    def _remember_points(self, rate: Any) -> None:
+    def _remember_points(self, query: str, rate: Any) -> None:
         if isinstance(rate, dict) and isinstance(rate.get("remaining"), int) and rate.get("resetAt"):
             self._rate = (rate["remaining"], _time(rate["resetAt"]))
-            if "cost" in rate:
+            if isinstance(rate.get("cost"), int):
+                self._costs[query] = rate["cost"]
                 log.debug("GitHub query cost %s points, %s left", rate["cost"], rate["remaining"])
 
 

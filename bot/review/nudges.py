@@ -69,8 +69,7 @@ class Nudges:
         team = self._reviews.team_of(request.repo)
         if team is None:
             raise UnknownRepo(request.repo)
-        self._reviews.forget()
-        pr = self._reviews.find(request.repo, request.number)
+        pr = self._reviews.current(request.repo, request.number)
         if pr is None or pr.state != "OPEN":
             raise NotOpen(pr.state if pr else None)
         if not pr.requests:

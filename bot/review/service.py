@@ -41,8 +41,9 @@ class ReviewService:
         return tuple(dict.fromkeys(repo for team in self.config.teams for repo in team.repos))
 
     def open_pulls(self) -> OpenPulls:
-        """Every configured repository's open pull requests: one GitHub read per page of 100, kept for
-        `review.cache` so that /review, /review team, nudges and digests share it."""
+        """Every configured repository's open pull requests: one GitHub read per 50 repositories and page of 100,
+        kept for `review.cache` so that /review, /review team, nudges and digests share it (a full read of 50
+        repositories costs about 250 of GitHub's 5,000 points an hour)."""
         with self._lock:
             now = self._clock.now()
             if self._cached and now - self._cached[0] < self.config.review.cache:
@@ -51,15 +52,9 @@ class ReviewService:
             self._cached = (now, pulls)
             return pulls
 
-    def forget(self) -> None:
-        """The next read asks GitHub again (a nudge wants the PR as it is now)."""
-        with self._lock:
-            self._cached = None
-
-    def find(self, repo: str, number: int) -> PullRequest | None:
-        """An open pull request from the shared read, else asked of GitHub alone (it may be closed)."""
-        found = next((pr for pr in self.open_pulls().pulls if pr.repo == repo and pr.number == number), None)
-        return found or self.github.pull(repo, number)
+    def current(self, repo: str, number: int) -> PullRequest | None:
+        """One pull request as it is now, in any state (one small query, not a re-read of every repository)."""
+        return self.github.pull(repo, number)
 
     def team_of(self, repo: str) -> Team | None:
         return next((team for team in self.config.teams if repo in team.repos), None)

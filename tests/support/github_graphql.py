@@ -24,7 +24,8 @@ Data (returns the stored dict; users and repositories a builder names are create
     review(repo, number, login, state="APPROVED", at=None) submitting removes that login's review request
     request(repo, number, login_or_org_slug, at)           a review request and its ReviewRequestedEvent
     close(repo, number, merged=False)
-Failures and limits (each query that runs costs 1 point of `limit`, 5000 by default, reset hourly):
+Failures and limits (each query that runs costs points of `limit` as GitHub counts them, 5000 by default, reset
+hourly):
     fail_next(status, body=None, headers=None)             the next POST only (calls queue up)
     fail(status, body=None, headers=None) ... heal()       every POST until healed
     slow(seconds)                                          each answer waits that long (0: stop)
@@ -351,11 +352,11 @@ class GitHubFixture(FixtureServer):
         document, errors = self._parsed(schema, query)
         if document is None or errors:
             return {"errors": errors}
-        nodes, errors = _limits(schema, document, variables, operation)
+        nodes, cost, errors = _limits(schema, document, variables, operation)
         if errors:
             return {"errors": errors}
-        self._remaining -= 1
-        context = {"cost": 1, "nodes": nodes}
+        self._remaining = max(0, self._remaining - cost)
+        context = {"cost": cost, "nodes": nodes}
         result = execute_sync(schema, document, root_value={}, context_value=context, variable_values=variables,
                               operation_name=operation, field_resolver=self._resolve, type_resolver=_typename)
         answer: dict[str, Any] = {}
@@ -536,19 +537,20 @@ def _page(items: list[Any], args: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _limits(schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any],
-            operation_name: str | None) -> tuple[int, list[dict[str, Any]]]:
+            operation_name: str | None) -> tuple[int, int, list[dict[str, Any]]]:
     """GitHub's checks before running a query: every connection bounded by `first`/`last` ≤ 100, and at most
-    500,000 nodes, each connection counting its size times the sizes of the connections it is inside."""
+    500,000 nodes, each connection counting its size times the sizes of the connections it is inside. Also its
+    cost in points, as GitHub counts it: the requests every connection needs at full pages, over 100 (at least 1)."""
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)
                   and (operation_name is None or (d.name and d.name.value == operation_name))]
     if not operations:
-        return 0, []
+        return 0, 1, []
     errors: list[dict[str, Any]] = []
-    total = 0
+    total = requests = 0
 
     def walk(selections: SelectionSetNode, parent: GraphQLNamedType | None, outer: int) -> None:
-        nonlocal total
+        nonlocal total, requests
         for node in selections.selections:
             if isinstance(node, FieldNode):
                 field = getattr(parent, "fields", {}).get(node.name.value)
@@ -558,6 +560,7 @@ def _limits(schema: GraphQLSchema, document: DocumentNode, variables: Mapping[st
                 inner = outer
                 if named.name.endswith("Connection"):
                     size = _page_size(node, variables, errors)
+                    requests += outer  # one request per enclosing node
                     inner = outer * size
                     total += inner
                 if node.selection_set:
@@ -575,7 +578,7 @@ def _limits(schema: GraphQLSchema, document: DocumentNode, variables: Mapping[st
         errors.append({"type": "MAX_NODE_LIMIT_EXCEEDED",
                        "message": f"This query requests up to {total:,} possible nodes which exceeds the maximum "
                                   f"limit of {MAX_NODES:,}."})
-    return total, errors
+    return total, max(1, round(requests / 100)), errors
 
 
 def _page_size(node: FieldNode, variables: Mapping[str, Any], errors: list[dict[str, Any]]) -> int:

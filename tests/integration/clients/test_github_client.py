@@ -249,14 +249,29 @@ def test_rate_limited_answers_are_throttled_until_the_reset_and_not_retried(gh: 
 def test_backing_off_before_zero_sends_nothing(gh: GitHubFixture, client: GitHubClient) -> None:
     many(gh, "acme/a", 1)
     reset = soon(45)
-    gh.set_remaining(25, reset)
-    assert len(client.open_pulls(["acme/a"]).pulls) == 1  # 24 left afterwards: below the reserve
-    assert client.rate_limit == (24, reset)
+    gh.set_remaining(30, reset)
+    assert len(client.open_pulls(["acme/a"]).pulls) == 1  # a one-repository read costs 5 points: 25 left
+    assert client.rate_limit == (25, reset)
 
-    error = failure(client.pull, "acme/a", 1)
+    error = failure(client.open_pulls, ["acme/a"])  # 5 more would leave 20, under the reserve of 25
 
     assert error.code == "throttled" and f"try again after {reset:%H:%M} UTC" in error.reason
-    assert gh.count == 1 and gh.remaining == 24
+    assert gh.count == 1 and gh.remaining == 25
+
+
+def test_a_read_of_fifty_repositories_is_priced_before_it_is_sent(gh: GitHubFixture, client: GitHubClient) -> None:
+    repos = [f"acme/r{i}" for i in range(50)]
+    for repo in repos:
+        many(gh, repo, 1)
+    client.open_pulls(repos)
+    spent = 5000 - gh.remaining
+    assert 240 <= spent <= 260  # GitHub's price: 50 × (1 + 5 nested connections × 100 pull requests) / 100
+
+    gh.set_remaining(spent + 10, soon(30))
+    client.pull("acme/r1", 1)  # a cheap query still goes: GitHub now says spent + 10 - 1 points are left
+
+    assert failure(client.open_pulls, repos).code == "throttled"  # the big read would leave 9: not sent
+    assert gh.count == 2
 
 
 def test_a_reserve_whose_reset_has_passed_is_asked_again(gh: GitHubFixture, client: GitHubClient) -> None:
