@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
+import ftfy
+
 from bot.clients import PullRequest
 from bot.escape import Markup, escape
 from bot.i18n import t
@@ -317,9 +319,9 @@ def _title(pr: PullRequest) -> str:
 
 
 def _one_line(text: str, limit: int) -> str:
-    """Text from GitHub on one line, control and direction-override characters gone, cut to `limit`.
-
-    Cut before escaping (never inside `&lt;`); `t()` escapes what this returns."""
+    """Text from GitHub on one line, mojibake repaired, control and direction-override characters gone, cut to
+    `limit`. Cut before escaping (never inside `&lt;`); `t()` escapes what this returns."""
+    text = ftfy.fix_text(text[:20000])
     cleaned = "".join(" " if unicodedata.category(c) == "Cc" or c in _BIDI else c for c in text)
     flat = " ".join(cleaned.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

@@ -500,3 +500,13 @@ def test_the_team_queue_shows_every_pull_request_or_counts_the_rest() -> None:
     [rest] = [int(m[1]) for line in lines if (m := re.fullmatch(r"…and (\d+) more", line))]
     assert shown > 10 and shown + rest == 300
     assert "#1>" in lines[0]  # longest waiting first, as the queue has them
+
+
+def test_mojibake_in_a_title_or_description_is_repaired() -> None:
+    # UTF-8 read as Windows-1252 / Latin-1 somewhere between an editor and GitHub
+    title, reason = "Don’t retry forever".encode().decode("cp1252"), "修复 checkpoint".encode().decode("latin-1")
+    garbled = replace(nudge(), pr=replace(pr(), title=title), reason=reason)
+
+    text = slack_text(render.nudge_blocks(garbled, "en"))
+
+    assert "Don't retry forever" in text and "修复 checkpoint" in text
