@@ -195,7 +195,7 @@ def test_github_text_never_broadcasts_or_mentions(lang: str) -> None:
         assert "<!channel>" not in payload and "<@UEVIL" not in payload and "<!everyone>" not in payload
     text = slack_text(render.nudge_blocks(n, lang))
     assert "&lt;!channel&gt; deploy &amp; pray &lt;@UEVIL1&gt;" in text
-    assert "ç¼–è¾‘ mojibake" in text  # kept as it came, on one line with the rest
+    assert "编辑 mojibake" in text  # repaired, on one line with the rest
 
 
 def test_a_reason_is_one_line_of_at_most_200_characters() -> None:
