@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -83,7 +84,12 @@ class Nudges:
         outcomes = [self._nudge_one(pr, team, login, emails.get(login), author_slack, requester, request, reason)
                     if not is_team else NudgeOutcome(reviewer=login, status="team")
                     for login, is_team in ((r.reviewer, r.team) for r in pr.requests)]
-        return NudgeReport(pr=pr, outcomes=tuple(outcomes))
+        report = NudgeReport(pr=pr, outcomes=tuple(outcomes))
+        unmapped = tuple(outcome for outcome in outcomes if outcome.status == "unmapped")
+        if unmapped and author_slack and author_slack != requester:  # the author can fix the mapping
+            self._tell(author_slack, lambda lang_: render.nudge_report_blocks(replace(report, outcomes=unmapped),
+                                                                             lang_), team)
+        return report
 
     def _nudge_one(self, pr: PullRequest, team: Team, login: str, email: str | None, author_slack: str | None,
                    requester: str, request: NudgeRequest, reason: str) -> NudgeOutcome:

@@ -263,9 +263,11 @@ def test_snooze_moves_the_follow_up_a_working_day(make, slack: SlackRecorder) ->
 def test_an_unmapped_reviewer_is_named_with_the_config_line(make, slack: SlackRecorder) -> None:
     _, app = make(FrozenClock(START))
 
-    report = command(app, slack, "nudge acme/trainer#99", user=LENA)
+    report = command(app, slack, "nudge acme/trainer#99", user=WEI)
 
     assert "sam-o" in report and "github:" in report
+    told = slack_text(dms(slack, LENA))  # the author, who can add the line, hears it too
+    assert "sam-o" in told and "github:" in told
 
 
 def test_holidays_hold_the_nudge(make, slack: SlackRecorder) -> None:
