@@ -42,8 +42,10 @@ def run(out: TextIO = sys.stdout) -> int:
         lambda: [_database(services)], lambda: _slack(env, services), lambda: _backends(env, services))
     slack_ok = bool(slack_rows) and slack_rows[-1].status == OK
     aws_ok = any(row.name == _label("aws") and row.status == OK for row in backends)
+    github_ok = any(row.name == _label("github") and row.status == OK for row in backends)
     rows += [*database, *slack_rows, *backends, *_rotations(services, slack_ok), *_user_groups(services, slack_ok),
-             _alert_channels(config), *_gpu_posts(env, config), *_cost_guards(services, aws_ok)]
+             _alert_channels(config), *_gpu_posts(env, config), *_cost_guards(services, aws_ok),
+             *_review_repos(services, github_ok)]
     _print(rows, out)
     return 1 if any(row.status == FAIL for row in rows) else 0
 
@@ -193,6 +195,22 @@ def _gpu_posts(env: Env, config: Config) -> list[Row]:
                                        "gpu.platform_channel (or alerts.default_channel) in the config.")]
     posted = ", ".join(teams) or "no team (set teams[].channel and teams[].namespaces)"
     return [Row(OK, "gpu checks", f"idle GPUs posted to {posted}; other health problems to {platform}")]
+
+
+def _review_repos(services: Services, github_ok: bool) -> list[Row]:
+    """Whether the token sees every repository /review watches (one read, ~5 GitHub points per repository)."""
+    repos = services.review.repos()
+    if not github_ok or not repos:
+        return []
+    try:
+        read = services.github.open_pulls(repos)
+    except BackendError as exc:
+        return [Row(FAIL, "review repos", f"{exc.reason}. Check teams[].repos and the token's access.")]
+    if read.missing:
+        return [Row(WARN, "review repos", f"not found or not visible to GITHUB_TOKEN: {', '.join(read.missing)}. "
+                                          "Check the names in teams[].repos, and that the token may read them "
+                                          "(a fine-grained token lists its repositories).")]
+    return [Row(OK, "review repos", f"{len(repos)} repositories readable, {len(read.pulls)} open pull requests")]
 
 
 # What the bot does in AWS; deploy/iam-policy.json grants exactly these (a test keeps the two in step).

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.check import WARN, _review_repos
 from bot.clock import FrozenClock
 from tests.support.config import bot_config, team
 from tests.support.github_graphql import GitHubFixture
@@ -380,3 +381,19 @@ def test_morning_reminders_are_opt_in(make, slack: SlackRecorder) -> None:
     slack.clear()
     services.review_digests.send_reminders()
     assert dms(slack, LENA) == []
+
+
+# Check ----------------------------------------------------------------------------------------------------------
+def test_check_names_repositories_the_token_cannot_see(db_url: str, people: SlackRecorder,
+                                                      github_api: GitHubFixture,
+                                                      new_bot: Callable[..., tuple[Any, Any]]) -> None:
+    seed(github_api)
+    watched = config()
+    watched["teams"][0]["repos"].append("acme/secret")
+    services, _ = new_bot(db_url, people, watched, FrozenClock(START), github_token=TOKEN,
+                          github_api_url=github_api.url)
+
+    [row] = _review_repos(services, github_ok=True)
+
+    assert row.status == WARN and "acme/secret" in row.detail and "acme/trainer" not in row.detail
+    assert _review_repos(services, github_ok=False) == []
