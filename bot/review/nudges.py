@@ -15,7 +15,7 @@ from bot.clients import ChatSender, PullRequest
 from bot.clients.slack_users import UserDirectory
 from bot.clock import Clock
 from bot.i18n import t
-from bot.metrics import RETRIES
+from bot.metrics import ERRORS, RETRIES
 from bot.permissions import Audience, Permissions
 from bot.render.blocks import Block
 from bot.retry import BackendError
@@ -132,9 +132,7 @@ class Nudges:
     def deliver_due(self, only: tuple[str, int, str] | None = None, pulls: list[PullRequest] | None = None) -> int:
         """Send every nudge and follow-up whose time has come; how many went out."""
         sent = 0
-        for record in store.due(self._sessions, self._clock.now()):
-            if only and (record.repo, record.number, record.reviewer) != only:
-                continue
+        for record in store.due(self._sessions, self._clock.now(), only):
             if store.take(self._sessions, record, self._clock.now()):
                 sent += self._deliver(record, pulls)
         return sent
@@ -149,14 +147,11 @@ class Nudges:
             return 0
         try:
             pr = self._current(record, pulls)
-        except BackendError as exc:
-            return self._retry(record, now, exc)
-        if pr is None or record.reviewer.lower() not in {r.lower() for r in pr.requested_reviewers} or \
-                self._nudge_failed(record):
-            store.finish(self._sessions, record.id, "done")  # reviewed, merged, closed or re-assigned: nothing to say
-            return 0
-        nudge = self._nudge_of(record, pr, self._reviews.waiting_on(record.reviewer))
-        try:
+            if pr is None or record.reviewer.lower() not in {r.lower() for r in pr.requested_reviewers} or \
+                    self._nudge_failed(record):
+                store.finish(self._sessions, record.id, "done")  # reviewed, merged, closed or re-assigned
+                return 0
+            nudge = self._nudge_of(record, pr, self._reviews.waiting_on(record.reviewer))
             lang = self._lang(record.slack_user, team)
             channel, ts = self._chat.dm(record.slack_user, render.nudge_blocks(nudge, lang))
         except BackendError as exc:
@@ -193,6 +188,7 @@ class Nudges:
         delay = RETRY_BASE * (2 ** record.attempts) * random.uniform(0.5, 1.5)
         RETRIES.labels(backend=exc.backend).inc()
         if store.failed_attempt(self._sessions, record.id, now + delay):
+            ERRORS.labels(exc.backend).inc()
             log.error("review %s to %s for %s#%s failed for good after %d attempts: %s", record.kind,
                       record.slack_user, record.repo, record.number, record.attempts + 1, exc)
         else:

@@ -77,13 +77,18 @@ def get(factory: sessionmaker[Session], nudge_id: int) -> NudgeRecord | None:
         return _record(row) if row else None
 
 
-def due(factory: sessionmaker[Session], now: datetime, limit: int = 50) -> list[NudgeRecord]:
-    """Rows to send now: due ones whose time has come, and ones whose sender's lease ran out."""
+def due(factory: sessionmaker[Session], now: datetime, only: tuple[str, int, str] | None = None,
+        limit: int = 50) -> list[NudgeRecord]:
+    """Rows to send now: due ones whose time has come, and ones whose sender's lease ran out; `only` one
+    (repo, number, reviewer)."""
+    query = select(ReviewNudgeRow).where(or_(
+        (ReviewNudgeRow.state == "due") & (ReviewNudgeRow.due_at <= now),
+        (ReviewNudgeRow.state == "sending") & (ReviewNudgeRow.lease_until < now)))
+    if only:
+        query = query.where(ReviewNudgeRow.repo == only[0], ReviewNudgeRow.number == only[1],
+                            ReviewNudgeRow.reviewer == only[2])
     with factory() as session:
-        rows = session.scalars(select(ReviewNudgeRow).where(or_(
-            (ReviewNudgeRow.state == "due") & (ReviewNudgeRow.due_at <= now),
-            (ReviewNudgeRow.state == "sending") & (ReviewNudgeRow.lease_until < now),
-        )).order_by(ReviewNudgeRow.due_at, ReviewNudgeRow.id).limit(limit))
+        rows = session.scalars(query.order_by(ReviewNudgeRow.due_at, ReviewNudgeRow.id).limit(limit))
         return [_record(row) for row in rows]
 
 

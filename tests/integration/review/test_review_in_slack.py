@@ -309,6 +309,24 @@ def test_two_replicas_send_one_nudge(make, slack: SlackRecorder) -> None:
     assert len(dms(slack, CHEN)) == 1
 
 
+def test_a_dm_slack_refuses_is_retried_later_and_sent_once(make, slack: SlackRecorder) -> None:
+    clock = FrozenClock(START)
+    services, app = make(clock)
+    slack.fail_method("conversations.open", "ratelimited")
+
+    report = command(app, slack, "nudge " + PR_97)
+
+    assert "lena-k" in report and dms(slack, LENA) == []
+    slack.fail_method("conversations.open", None)
+    services.nudges.deliver_due()
+    assert dms(slack, LENA) == []  # not before its retry time (a minute or two, jittered)
+
+    clock.advance(timedelta(minutes=5))
+    services.nudges.deliver_due()
+    services.nudges.deliver_due()
+    assert len(dms(slack, LENA)) == 1
+
+
 # Bad input ------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(("text", "expected"), [
     ("https://github.com/acme/trainer/issues/97", "github.com/owner/repo/pull/123"),
