@@ -4,6 +4,7 @@ of one's review queue (`/review remind on`); each claimed in a row before it is 
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,12 +15,14 @@ from bot.notices import NoticeBoard
 from bot.permissions import Audience, Permissions
 from bot.retry import BackendError
 from bot.review import render, store
+from bot.review.hours import Calendar
 from bot.review.service import ReviewService
 from bot.settings import Team
 from bot.store import notices as notice_store
 
 log = logging.getLogger(__name__)
 KIND = "review-digest"
+MORNING = timedelta(hours=2)  # a digest or reminder not sent by two hours into the working day waits for tomorrow
 
 
 class ReviewDigests:
@@ -44,7 +47,7 @@ class ReviewDigests:
         """Post the team's review digest once on each working day, in its working hours; True if it went out."""
         now = self._clock.now()
         calendar = self._reviews.calendar(team)
-        if not calendar.is_open(now) or team.channel is None:
+        if not _morning(calendar, now) or team.channel is None:
             return False
         day = calendar.day_of(now).isoformat()
         if self._notices.find(KIND, team.name, day):
@@ -67,7 +70,7 @@ class ReviewDigests:
             team = self._reviews.config.team_named(reminder.team) or self._reviews.config.organisation()
             calendar = self._reviews.person_calendar(team, reminder.slack_user)
             now = self._clock.now()
-            if not calendar.is_open(now):
+            if not _morning(calendar, now):
                 continue
             if store.claim_reminder(self._sessions, reminder, calendar.day_of(now).isoformat()):
                 sent += self._remind(reminder, team, calendar.tz.key)
@@ -85,3 +88,8 @@ class ReviewDigests:
             log.warning("review reminder for %s not sent (next tick tries again): %s", reminder.slack_user, exc)
             return 0
         return 1
+
+
+def _morning(calendar: Calendar, now: datetime) -> bool:
+    """Within the first hours of a working day, on the calendar's clock."""
+    return calendar.is_open(now) and now - calendar.opening(calendar.day_of(now)) < MORNING

@@ -382,6 +382,11 @@ def test_the_review_digest_posts_once_at_the_team_morning(make, slack: SlackReco
     [post] = slack.calls("chat.postMessage", "CML")
     assert "Autoscale vLLM" in slack_text([post]) and "lena-k" in slack_text([post])
 
+    clock.set(datetime(2026, 11, 26, 15, 0, tzinfo=SHANGHAI))  # a bot that was down all morning
+    slack.clear()
+    one.review_digests.tick()
+    assert slack.calls("chat.postMessage", "CML") == []  # no digest in the afternoon: tomorrow's comes at 09:00
+
 
 def test_morning_reminders_are_opt_in(make, slack: SlackRecorder) -> None:
     clock = FrozenClock(START)
