@@ -199,9 +199,9 @@ def _gpu_posts(env: Env, config: Config) -> list[Row]:
 
 def _review_repos(services: Services, github_ok: bool) -> list[Row]:
     """Whether the token sees every repository /review watches (one read, ~5 GitHub points per repository)."""
-    repos = services.review.repos()
-    if not github_ok or not repos:
+    if not github_ok or not any(team.repos for team in services.config.teams):
         return []
+    repos = services.review.repos()
     try:
         read = services.github.open_pulls(repos)
     except BackendError as exc:
