@@ -36,7 +36,7 @@ fragment Reviewer on RequestedReviewer {
   ... on Bot { login }
 }
 fragment Pull on PullRequest {
-  number title url isDraft state createdAt bodyText additions deletions changedFiles
+  number title url isDraft state createdAt additions deletions changedFiles
   author { login ... on User { email } }
   labels(first: 10) { nodes { name } }
   reviewRequests(first: 20) { nodes { requestedReviewer { ...Reviewer } } }
@@ -58,7 +58,7 @@ REPO_PAGE = """  r%(i)d: repository(owner: $o%(i)d, name: $n%(i)d) {
 """
 REPO_VARIABLES = "$o%(i)d: String!, $n%(i)d: String!, $c%(i)d: String"
 PULL = ("query Pull($owner: String!, $name: String!, $number: Int!) {\n  " + RATE + """
-  repository(owner: $owner, name: $name) { pullRequest(number: $number) { ...Pull } }
+  repository(owner: $owner, name: $name) { pullRequest(number: $number) { ...Pull bodyText } }
 }
 """ + FRAGMENTS)
 ORG_TEAMS = ("  o%(i)d: organization(login: $org%(i)d) {"

@@ -90,7 +90,7 @@ class ReviewService:
         teams = self.teams_of(login)
         waiting = [pr for pr in read.pulls if waiting_for_review(pr)]
         mine = [pr for pr in waiting if pr.author.lower() == login.lower()]
-        to_review = [pr for pr in waiting if _asks(pr, login, teams)]
+        to_review = [pr for pr in waiting if _asks(pr, login, teams) and pr.author.lower() != login.lower()]
         return MyQueue(login=login, to_review=_oldest_first(self._items(to_review, now)),
                        mine=_oldest_first(self._items(mine, now)), teams=teams, as_of=now, demo=self.github.demo)
 

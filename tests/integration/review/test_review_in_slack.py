@@ -57,7 +57,7 @@ def seed(github: GitHubFixture) -> None:
                 reviewers=[("lena-k", START - timedelta(days=3))], teams=[("acme/ml-infra", START - timedelta(days=3))],
                 additions=600, deletions=200, changed_files=12)
     github.pull(TRAINER, 99, "FSDP config for 70B", "lena-k", START - timedelta(hours=5),
-                reviewers=[("sam-o", START - timedelta(hours=5))])
+                reviewers=[("sam-o", START - timedelta(hours=5))], teams=[("acme/ml-infra", START)])
     github.pull(GATEWAY, 420, "WIP: bump vLLM", "maria-s", START - timedelta(hours=1), draft=True,
                 reviewers=[("lena-k", START - timedelta(hours=1))])
 
@@ -115,6 +115,7 @@ def test_my_queue_lists_what_waits_on_me_and_mine(make, slack: SlackRecorder, gi
     assert "Retry checkpoint uploads" in text and "Autoscale vLLM" in text  # requested of her, and of her team
     assert "FSDP config" in text  # hers, waiting on Sam
     assert "WIP: bump vLLM" not in text  # a draft waits on nobody
+    assert "Waiting on you (2" in text  # #99 is hers: asked of her team too, yet not waiting on her
     assert text.index("Autoscale vLLM") < text.index("Retry checkpoint")  # oldest first
     assert github_api.count <= 2  # one read of every repo, one of her teams
 
