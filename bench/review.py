@@ -40,7 +40,7 @@ for 15 % an earlier review by one of its reviewers (re-requested since).
      pacing off as the bot has it: by default PyGithub spaces POSTs a second apart). The queue is then built by a
      `ReviewService` configured with that team only and rendered as /review team's blocks (no Slack call). The
      script checks that it equals the bot's queue at the same instant. Also measured like for like: the bot's read
-     + queue + blocks in-process (`services.review.forget()`, then `team_queue` and `team_queue_blocks`). Ratios:
+     + queue + blocks in-process (the clock past `review.cache`, then `team_queue` and `team_queue_blocks`). Ratios:
      ours / naive, for requests and for time.
   5. On loopback the fixture's graphql-core execution is most of the bot's wall time. So the script also replays:
      the fixture answers each query with its recorded answer to the same query and variables (no graphql-core),
@@ -48,7 +48,7 @@ for 15 % an earlier review by one of its reviewers (re-requested since).
      parsing, queue, blocks; for /review team also Bolt and the Slack answer).
   6. --latency (default 0.1 s; 0 skips it): the fixture waits that long before each answer, and atlas's cold
      /review team and naive queue are timed once more. A stand-in for GitHub's round trip, not a measurement of it.
-Also printed: the share of the shared read's answer that is PR descriptions (`bodyText`), and what `/review` shows
+Also printed: the size of the shared read's answer beside what the PR descriptions would add, and what `/review` shows
 dev-03. --scale also runs it all (but --latency) with 5,000 pull requests, 1 round. Nothing is asserted; the
 figures and ratios are printed and the raw data goes to bench/out/review-*.json.
 """
@@ -444,7 +444,6 @@ class Scenario:
     def in_process(self, name: str) -> Sample:
         """The bot's read + queue + blocks, as /review team does them, without Bolt or Slack."""
         mark = self.github.mark()
-        self.services.review.forget()
         started = time.perf_counter()
         queue = self.services.review.team_queue(self.services.config.team_named(name))
         render.team_queue_blocks(queue, "en", TZ[name])
@@ -631,8 +630,8 @@ def report(scenario: Scenario, rounds: int, latency: float) -> list[list[str]]:
           f"/review team's time and {naive_share:.0%} of the naive client's; the replayed rows are the clients' own "
           "work (HTTP, JSON, parsing, queue, blocks; for /review team also Bolt and Slack)")
     answer = s["team cold"]["answer_bytes_p50"]
-    print(f"   of the {answer / 1024:,.0f} KiB answer to the shared read, {data['body_bytes'] / 1024:,.0f} KiB "
-          f"({data['body_bytes'] / answer:.0%}) is the PRs' descriptions (bodyText), which only /review nudge uses")
+    print(f"   the shared read's answer is {answer / 1024:,.0f} KiB; the PRs' descriptions, which it leaves out (only "
+          f"/review nudge uses one, read with its PR), would add {data['body_bytes'] / 1024:,.0f} KiB")
     me = scenario.checks["my_queue"]
     print(f"   /review for {me['login']} (in {', '.join(me['teams'])}): {me['to_review']} waiting on them, of which "
           f"{me['own_in_to_review']} are their own PRs (asked of a team they are in); {me['mine']} of theirs wait")
