@@ -1,1 +1,1 @@
-"""Pull requests waiting for review: model, service and Block Kit."""
+"""Review queues, nudges to reviewers with their follow-ups, the review digest and morning reminders."""
