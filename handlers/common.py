@@ -166,6 +166,11 @@ def invocation(services: Services, body: dict[str, Any]) -> Invocation:
                       language=services.language(user, team), body=body)
 
 
+def reader_tz(services: Services, inv: Invocation) -> str:
+    """The time zone the person who typed the command reads times in: their Slack zone, else the channel team's."""
+    return services.users.get(inv.user).tz or inv.team.timezone
+
+
 def resolve_team(services: Services, invocation_team: Team, name: str | None, language: str) -> Team:
     """The team a command names (`/gpu ml-platform`), else the channel's."""
     if name is None:

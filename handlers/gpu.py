@@ -24,6 +24,7 @@ from handlers.common import (
     Invocation,
     UsageError,
     echo,
+    reader_tz,
     register_buttons,
     register_commands,
     resolve_team,
@@ -54,7 +55,7 @@ def summary(services: Services, inv: Invocation, scope: Scope) -> list[Block]:
     report = services.gpu.summary(scope)
     if report.fleet.nodes:
         inv.later.append(lambda: _attach_chart(services, inv, report.fleet))
-    return render.summary_blocks(report, inv.language, _tz(services, inv), services.config.gpu.top)
+    return render.summary_blocks(report, inv.language, reader_tz(services, inv), services.config.gpu.top)
 
 
 def focus(services: Services, inv: Invocation, kind: str, args: list[str]) -> list[Block]:
@@ -68,11 +69,11 @@ def focus(services: Services, inv: Invocation, kind: str, args: list[str]) -> li
     top = services.config.gpu.top
     if len(report.fleet.gpus) > top * 4:
         _attach_csv(services, inv, f"gpus-{kind}-{name}.csv", report.fleet.gpus)
-    return render.focus_blocks(report, inv.language, _tz(services, inv), top)
+    return render.focus_blocks(report, inv.language, reader_tz(services, inv), top)
 
 
 def _view(services: Services, inv: Invocation, view: str, scope: Scope) -> list[Block]:
-    top, tz = services.config.gpu.top, _tz(services, inv)
+    top, tz = services.config.gpu.top, reader_tz(services, inv)
     if view == "idle":
         report = services.gpu.idle(scope)
         if len({g.holder.key for g in report.gpus if g.holder}) > top:
@@ -107,10 +108,6 @@ def _channel_scope(services: Services, inv: Invocation) -> Scope:
 def _no_more(args: list[str], lang: str) -> None:
     if args:
         raise UsageError(t("core.unknown_argument", lang, argument=echo(" ".join(args))))
-
-
-def _tz(services: Services, inv: Invocation) -> str:
-    return services.users.get(inv.user).tz or inv.team.timezone
 
 
 # Buttons ---------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from handlers.common import (
     Invocation,
     UsageError,
     echo,
+    reader_tz,
     register_buttons,
     register_commands,
     resolve_team,
@@ -33,7 +34,7 @@ def review(services: Services, inv: Invocation) -> list[Block]:
     words = inv.args
     view = words[0].lower() if words else ""
     if not words:
-        return render.my_queue_blocks(services.review.my_queue(inv.user), inv.language, _tz(services, inv))
+        return render.my_queue_blocks(services.review.my_queue(inv.user), inv.language, reader_tz(services, inv))
     if view == "team":
         return _team(services, inv, resolve_team(services, inv.team, single_optional(words[1:], inv.language),
                                                  inv.language))
@@ -48,7 +49,7 @@ def review(services: Services, inv: Invocation) -> list[Block]:
 
 
 def _team(services: Services, inv: Invocation, team: Team) -> list[Block]:
-    return render.team_queue_blocks(services.review.team_queue(team), inv.language, _tz(services, inv))
+    return render.team_queue_blocks(services.review.team_queue(team), inv.language, reader_tz(services, inv))
 
 
 def nudge(services: Services, inv: Invocation, text: str) -> list[Block]:
@@ -103,10 +104,6 @@ def answering(choice: Answer) -> Button:
 def _nudge_id(value: Any) -> int | None:
     nudge_id = value.get("nudge") if isinstance(value, dict) else None
     return nudge_id if isinstance(nudge_id, int) and not isinstance(nudge_id, bool) else None
-
-
-def _tz(services: Services, inv: Invocation) -> str:
-    return services.users.get(inv.user).tz or inv.team.timezone
 
 
 COMMANDS = {"/review": Command("review", review, asks=("github",))}

@@ -29,6 +29,7 @@ from handlers.common import (
     Submission,
     UsageError,
     echo,
+    reader_tz,
     register_buttons,
     register_commands,
     register_modal,
@@ -54,7 +55,7 @@ def spend(services: Services, inv: Invocation) -> list[Block]:
             project = _one(words[1:2], inv, "project")
             days = _days(words[2:], inv.language)
             report = services.spend.breakdown("service", days, project=project)
-            return render.spend_blocks(report, inv.language, _tz(services, inv))
+            return render.spend_blocks(report, inv.language, reader_tz(services, inv))
         if view in ("burn", "snapshots", "shutdown"):
             return _guard_view(services, inv, view, words[1:])
         if _is_days(view):
@@ -71,7 +72,7 @@ def overview(services: Services, inv: Invocation, team: Team | None) -> list[Blo
     report = services.spend.overview(team)
     if any(usd for _, usd in report.daily):
         inv.later.append(lambda: _attach_chart(services, inv, report.daily, team))
-    return render.overview_blocks(report, inv.language, _tz(services, inv))
+    return render.overview_blocks(report, inv.language, reader_tz(services, inv))
 
 
 def by(services: Services, inv: Invocation, args: list[str]) -> list[Block]:
@@ -80,18 +81,18 @@ def by(services: Services, inv: Invocation, args: list[str]) -> list[Block]:
         raise UnknownName("breakdown", breakdown, closest(breakdown, BREAKDOWNS))
     team = _channel_team(services, inv) if breakdown != "team" else None
     report = services.spend.breakdown(breakdown, _days(args[1:], inv.language), team=team)  # type: ignore[arg-type]
-    return render.spend_blocks(report, inv.language, _tz(services, inv))
+    return render.spend_blocks(report, inv.language, reader_tz(services, inv))
 
 
 def _period(services: Services, inv: Invocation, days: int) -> list[Block]:
     """`/spend 30d`: by team for the account; by service in a team's channel."""
     team = _channel_team(services, inv)
     report = services.spend.breakdown("service" if team else "team", days, team=team)
-    return render.spend_blocks(report, inv.language, _tz(services, inv))
+    return render.spend_blocks(report, inv.language, reader_tz(services, inv))
 
 
 def _guard_view(services: Services, inv: Invocation, view: str, args: list[str]) -> list[Block]:
-    tz, top = _tz(services, inv), services.config.gpu.top
+    tz, top = reader_tz(services, inv), services.config.gpu.top
     if view == "burn":
         team = _named_team(services, args[0]) if args else _channel_team(services, inv)
         _no_more(args[1:], inv.language)
@@ -245,10 +246,6 @@ def _unknown(word: str, known: tuple[str, ...], lang: str) -> str:
     near = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     text = t("core.unknown_argument", lang, argument=echo(word))
     return text + (" " + t("spend.did_you_mean", lang, name=near[0]) if near else "")
-
-
-def _tz(services: Services, inv: Invocation) -> str:
-    return services.users.get(inv.user).tz or inv.team.timezone
 
 
 def _user_tz(services: Services, user: str, team: Team) -> str:
