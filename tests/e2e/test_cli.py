@@ -179,3 +179,16 @@ def test_check_reads_each_teams_user_group(tmp_path: Path, slack: SlackRecorder,
                      SLACK_SIGNING_SECRET="s", SLACK_API_URL=slack.base_url)
     [row] = [line for line in result.stdout.splitlines() if "user group ml-platform" in line]
     assert row.startswith(status) and says in row
+
+
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_five_migrate_runs_started_together_on_a_fresh_database_all_succeed(
+        tmp_path: Path, database: str, request: pytest.FixtureRequest) -> None:
+    """What `replicas: 3` does at start: each process upgrades the same fresh database at the same moment."""
+    url = request.getfixturevalue("pg_url") if database == "postgresql" else f"sqlite:///{tmp_path / 'fresh.db'}"
+    environment = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), "DATABASE_URL": url}
+    runs = [subprocess.Popen([sys.executable, "-m", "bot", "migrate"], cwd=tmp_path, env=environment, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(5)]
+    outcomes = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+    assert [code for code, _, _ in outcomes] == [0] * 5, [err[-600:] for _, _, err in outcomes]
+    assert all("database is up to date" in out for _, out, _ in outcomes)
