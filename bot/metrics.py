@@ -25,3 +25,8 @@ INSTANCES_STOPPED = Counter("bot_instances_stopped_total", "EC2 instances the co
                             ["outcome"])
 SNAPSHOTS_DELETED = Counter("bot_snapshots_deleted_total", "EBS snapshots the cost guards deleted, by outcome",
                             ["outcome"])
+PAGES = Counter("bot_pages_total", "Pages to on-call people, by outcome (sent, retrying, failed)", ["outcome"])
+ESCALATIONS_OVERDUE = Gauge("bot_escalation_overdue_seconds",
+                            "How late the most overdue scheduled page is; 0 when none is late (read at scrape)")
+LEADER = Gauge("bot_leader", "1 on the replica that runs the scheduled jobs, 0 on the others")
+DIGESTS = Counter("bot_digests_total", "Team digests, by outcome (posted, late, empty, refused)", ["outcome"])

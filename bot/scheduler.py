@@ -18,6 +18,8 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Connection, Engine, text
 
+from bot.metrics import LEADER
+
 log = logging.getLogger(__name__)
 LOCK_KEY = 0x656D6F6A  # "emoj": one advisory lock id for the whole bot
 
@@ -138,8 +140,10 @@ class BotScheduler:
             log.warning("no longer the leader; pausing scheduled jobs")
             self.scheduler.pause()
             self.leader = False
+            LEADER.set(0)
         if not self.leader and self.lock.try_acquire():
             self.leader = True
+            LEADER.set(1)
             self._run_jobs()
 
     def _run_jobs(self) -> None:

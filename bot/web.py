@@ -22,7 +22,8 @@ from bot.alerts import outbox as alert_outbox
 from bot.alerts.parse import BadPayload
 from bot.health import HealthCheck
 from bot.i18n import t
-from bot.metrics import ALERT_OUTBOX_AGE, ALERT_OUTBOX_DEPTH
+from bot.incidents import pages
+from bot.metrics import ALERT_OUTBOX_AGE, ALERT_OUTBOX_DEPTH, ESCALATIONS_OVERDUE
 from bot.retry import DATABASE_ERRORS
 from bot.services import Services
 
@@ -83,11 +84,13 @@ def build_web(bolt: App, services: Services, alertmanager_token: str | None = No
     @web.get("/metrics")
     def metrics() -> Response:
         try:
-            waiting, oldest = alert_outbox.depth(services.sessions, services.clock.now())
+            now = services.clock.now()
+            waiting, oldest = alert_outbox.depth(services.sessions, now)
             ALERT_OUTBOX_DEPTH.set(waiting)
             ALERT_OUTBOX_AGE.set(oldest)
+            ESCALATIONS_OVERDUE.set(pages.most_overdue(services.sessions, now))
         except DATABASE_ERRORS as exc:  # the metrics still answer; the gauges keep their last values
-            log.warning("could not read the alert outbox for /metrics: %s", type(exc).__name__)
+            log.warning("could not read the outbox or the pages for /metrics: %s", type(exc).__name__)
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
     return web

@@ -30,7 +30,7 @@ from bot.incidents.model import ChainMember, ChainSnapshot, Incident, Page, Time
 from bot.incidents.notices import IncidentNotices
 from bot.incidents.render import page_blocks, where
 from bot.incidents.summary import IncidentSummary
-from bot.metrics import RETRIES
+from bot.metrics import PAGES, RETRIES
 from bot.notify import Notifier
 from bot.oncall.roster import chain_for
 from bot.retry import BackendError
@@ -159,6 +159,7 @@ class Escalator:
             # Schedule the next step before paging, so a crash mid-page can't break the chain.
             self._schedule(incident.id, step.step + 1, chain, self.clock.now() + sla)
         outcome = self._page(incident, step, chain)
+        PAGES.labels(outcome).inc()
         starts_round = (step.step + 1) % len(chain.steps) == 0
         if outcome == "failed" and sla is not None and not starts_round:
             pages.move_due(self.factory, incident.id, step.step + 1, self.clock.now())  # next tier at once

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clock import aware
 from bot.incidents.model import Page
 from bot.store import repo
 from bot.store.db import rows_matched
@@ -33,6 +34,14 @@ def due(factory: sessionmaker[Session], now: datetime, only_incident: int | None
         if only_incident is not None:
             query = query.where(EscalationStep.incident_id == only_incident)
         return list(session.scalars(query.order_by(EscalationStep.due_at, EscalationStep.step).limit(100)))
+
+
+def most_overdue(factory: sessionmaker[Session], now: datetime) -> float:
+    """Seconds since the oldest scheduled page was due (0 when none is waiting), for /metrics."""
+    with factory() as session:
+        oldest = session.scalar(select(func.min(EscalationStep.due_at)).where(
+            EscalationStep.status.in_(("scheduled", "sending")), EscalationStep.due_at <= now))
+    return 0.0 if oldest is None else max(0.0, (now - aware(oldest)).total_seconds())
 
 
 def claim(factory: sessionmaker[Session], step_id: int, now: datetime) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.clock import FrozenClock
-from bot.incidents import store
+from bot.incidents import pages, store
 from bot.incidents.desk import OpenRequest
 from tests.support.config import SECOND_LINE, TEAM, THIRD_LINE, bot_config, layer, rotation
 from tests.support.inprocess import START, make_services
@@ -134,3 +134,15 @@ def test_undo_within_two_minutes_cancels_and_later_refuses(db_url: str, slack: S
     clock.advance(timedelta(minutes=5))
     services.escalation.work_due()
     assert dm_targets(slack).count("DUSENIOR2") == 1  # only the incident that was not undone escalated
+
+
+def test_a_page_nobody_works_shows_how_late_it_is_in_the_overdue_gauge(db_url: str, slack: SlackRecorder) -> None:
+    """What `bot_escalation_overdue_seconds` reads at scrape: no leader working the pages means they fall behind."""
+    clock = FrozenClock(START)
+    services = make_services(db_url, slack, bot_config(), clock)
+    open_sev1(services)
+    assert pages.most_overdue(services.sessions, clock.now()) == 0  # the 2nd line is due in 5 minutes
+    clock.advance(timedelta(minutes=5, seconds=40))  # ...and nobody sent it
+    assert pages.most_overdue(services.sessions, clock.now()) == 40
+    services.escalation.work_due()
+    assert pages.most_overdue(services.sessions, clock.now()) == 0
