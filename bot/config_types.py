@@ -144,3 +144,44 @@ def parse_local_time(value: object) -> time:
 
 Weekdays = Annotated[frozenset[int], BeforeValidator(parse_weekdays), PlainSerializer(_weekdays_text)]
 LocalTime = Annotated[time, BeforeValidator(parse_local_time), PlainSerializer(lambda t: f"{t:%H:%M}")]
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local hours such as "22:00-08:00" (may cross midnight) in which the bot posts nothing it can post later."""
+
+    start: time
+    end: time
+
+    def contains(self, local: datetime) -> bool:
+        now = local.time()
+        if self.start <= self.end:
+            return self.start <= now < self.end
+        return now >= self.start or now < self.end
+
+    def end_after(self, local: datetime) -> datetime:
+        """The first moment after `local` (a time inside these hours, on its own zone's clock) they are over."""
+        end = local.replace(hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0)
+        return end if end > local else end + timedelta(days=1)
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def parse_quiet_hours(value: object) -> QuietHours:
+    if isinstance(value, QuietHours):
+        return value
+    expected = "expected local hours such as '22:00-08:00' (they may cross midnight)"
+    start, sep, end = str(value).partition("-")
+    if not sep:
+        raise ValueError(expected)
+    try:
+        first, last = parse_local_time(start.strip()), parse_local_time(end.strip())
+    except ValueError:
+        raise ValueError(expected) from None
+    if first == last:
+        raise ValueError(expected + " (the start and the end differ)")
+    return QuietHours(first, last)
+
+
+Quiet = Annotated[QuietHours, BeforeValidator(parse_quiet_hours), PlainSerializer(str)]

@@ -28,6 +28,7 @@ from bot.config_types import (
     Duration,
     Hours,
     LocalTime,
+    Quiet,
     Strict,
     TimeZone,
     Weekdays,
@@ -177,6 +178,30 @@ class Env(BaseSettings):
         return values
 
 
+def _check_cron(value: str) -> str:
+    try:
+        crontab_trigger(value)
+    except ValueError as exc:
+        raise ValueError(f"expected a cron expression such as '0 2 * * 6' (minute hour day month weekday): {exc}") \
+            from None
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_check_cron)]
+
+
+def _check_schedule(value: str) -> str:
+    if value.strip().lower() == "off":
+        return "off"
+    try:
+        return _check_cron(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; or off") from None
+
+
+Schedule = Annotated[str, AfterValidator(_check_schedule)]  # a crontab in the team's time zone, or "off"
+
+
 class Team(Strict):
     name: str
     channel: str | None = None
@@ -194,6 +219,10 @@ class Team(Strict):
     working_hours: Hours | None = None  # "09:00-18:00" (Monday to Friday) or "mon-thu 08:00-17:00"; None: review.*
     holidays: list[date] = []  # local dates with no working hours (no nudges, no review digest)
     reviewers: list[str] = []  # GitHub logins who review the team's pull requests; []: whoever the queue shows
+    budget_usd_month: Annotated[float, Field(gt=0)] | None = None  # the digest shows month to date against it
+    digest: Schedule | None = None  # None: schedules.digest
+    weekly_digest: Schedule | None = None  # None: schedules.weekly_digest
+    quiet_hours: Quiet | None = None  # None: digest.quiet_hours
 
     @field_validator("name")
     @classmethod
@@ -211,7 +240,8 @@ class Thresholds(Strict):
 
 
 class Schedules(Strict):
-    digest: str = "0 9 * * 1-5"
+    digest: Schedule = "0 9 * * 1-5"  # each team's daily digest, in its time zone
+    weekly_digest: Schedule = "0 9 * * 1"  # the weekly digest (with charts); it replaces the daily one in its slot
     snapshot_cleanup: str = "0 3 * * 0"  # the weekly snapshot report, in defaults.timezone
 
 
@@ -297,18 +327,6 @@ class Timeouts(Strict):
     github: BackendTimeout = BackendTimeout()
     alertmanager: BackendTimeout = BackendTimeout()
     pagerduty: PagerDutyTimeout = PagerDutyTimeout()
-
-
-def _check_cron(value: str) -> str:
-    try:
-        crontab_trigger(value)
-    except ValueError as exc:
-        raise ValueError(f"expected a cron expression such as '0 2 * * 6' (minute hour day month weekday): {exc}") \
-            from None
-    return value
-
-
-Cron = Annotated[str, AfterValidator(_check_cron)]
 
 
 class MaintenanceWindow(Strict):
@@ -421,6 +439,13 @@ class ReviewConfig(Strict):
     follow_up: bool = True  # one follow-up at the proposed time when the review has not happened
 
 
+class DigestConfig(Strict):
+    # a slot missed for longer than this (the bot was down) is skipped; a shorter miss posts one digest marked late
+    late_limit: Annotated[Duration, duration_within(timedelta(minutes=5), timedelta(days=7))] = timedelta(hours=12)
+    quiet_hours: Quiet | None = None  # e.g. "22:00-08:00": a slot inside waits for their end
+    top: Annotated[int, whole_number(1, 10)] = 3  # lines per section in the digest itself (the thread has all)
+
+
 class Defaults(Strict):
     timezone: TimeZone = "UTC"
     language: Language = "en"
@@ -441,6 +466,7 @@ class Config(Strict):
     cost_guards: CostGuards = CostGuards()
     github: GitHubConfig = GitHubConfig()
     review: ReviewConfig = ReviewConfig()
+    digest: DigestConfig = DigestConfig()
 
     @field_validator("teams")
     @classmethod

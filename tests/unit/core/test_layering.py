@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("bot", "handlers")
 COMPOSITION_ROOT = "bot.app"
 ALLOWED_TO_IMPORT_HANDLERS = {COMPOSITION_ROOT}
-DOMAIN_PACKAGES = ("bot.incidents", "bot.gpu", "bot.spend", "bot.review", "bot.oncall", "bot.alerts",
+DOMAIN_PACKAGES = ("bot.incidents", "bot.gpu", "bot.spend", "bot.review", "bot.oncall", "bot.alerts", "bot.digest",
                    "bot.evidence")
 SLACK_LIBRARIES = ("slack_bolt", "slack_sdk")
 SLACK_ALLOWED_IN = ("render", "wiring")  # bot.<domain>.render / bot.<domain>.wiring (and their submodules)
