@@ -17,6 +17,7 @@ from bot.store import repo
 
 log = logging.getLogger(__name__)
 REVIEW_TICK = 60  # seconds: held nudges, follow-ups, morning digests and reminders go out within a minute
+DIGEST_TICK = 30  # seconds: a digest goes out within half a minute of its slot
 SHUTDOWN_TICK = 30  # seconds: the warning and the stop land within half a minute of their time
 _services: Services | None = None
 
@@ -90,6 +91,13 @@ def review_tick() -> None:
         log.warning("review tick stopped early: %s", exc)
 
 
+def digest_tick() -> None:
+    try:
+        _bound().digests.tick()
+    except BackendError as exc:  # Slack or the database down: the slot stays unclaimed, the next tick tries again
+        log.warning("digest tick stopped early: %s", exc)
+
+
 def job_specs(services: Services) -> list[JobSpec]:
     specs = [
         JobSpec("forget-old-events", "bot.jobs:forget_old_events", IntervalTrigger(hours=6)),
@@ -109,6 +117,8 @@ def job_specs(services: Services) -> list[JobSpec]:
                   JobSpec("shutdown-tick", "bot.jobs:shutdown_tick", IntervalTrigger(seconds=SHUTDOWN_TICK)),
                   JobSpec("snapshot-report", "bot.jobs:snapshot_report", crontab_trigger(
                       services.config.schedules.snapshot_cleanup, ZoneInfo(services.config.defaults.timezone)))]
+    if any(team.channel for team in services.config.teams):
+        specs.append(JobSpec("digest-tick", "bot.jobs:digest_tick", IntervalTrigger(seconds=DIGEST_TICK)))
     if services.github_configured and any(team.repos for team in services.config.teams):
         specs.append(JobSpec("review-tick", "bot.jobs:review_tick", IntervalTrigger(seconds=REVIEW_TICK)))
     return specs

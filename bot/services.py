@@ -30,6 +30,7 @@ from bot.clients.slack import make_web_client
 from bot.clients.slack_groups import UserGroups
 from bot.clients.slack_users import UserDirectory
 from bot.clock import Clock, SystemClock
+from bot.digest.service import Digests, Sources
 from bot.emoji.combos import ComboEngine
 from bot.emoji.dialect import ActionRegistry, Dialect
 from bot.evidence.service import EvidenceCollector
@@ -301,6 +302,16 @@ class Services:
     @cached_property
     def oncall(self) -> OncallService:
         return OncallService(self.config, self.sessions, self.users, self.permissions, self.clock)
+
+    @cached_property
+    def digests(self) -> Digests:
+        aws = self.aws_configured
+        sources = Sources(incidents=self.incidents, oncall=self.oncall, alerts=self.alerts,
+                          spend=self.spend if aws else None, burn=self.burn if aws else None,
+                          snapshots=self.snapshots if aws else None, shutdown=self.shutdown if aws else None,
+                          gpu=self.gpu if self.prometheus_configured else None,
+                          review=self.review if self.github_configured else None)
+        return Digests(sources, self.notices, self.notifier, self.sessions, self.clock, self.config)
 
 
 def build_services(env: Env, config: Config, *, demo: bool = False, clock: Clock | None = None,

@@ -8,10 +8,11 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.services import Services
-from handlers import alerts, gpu, incidents, messages, middleware, oncall, reactions, review, spend
+from handlers import alerts, digest, gpu, incidents, messages, middleware, oncall, reactions, review, spend
 
-LISTENERS = (middleware, incidents, oncall, gpu, spend, review, alerts, reactions, messages)  # middleware first
-SLASH_COMMANDS = {name for module in (incidents, oncall, gpu, spend, review, alerts) for name in module.COMMANDS}
+LISTENERS = (middleware, incidents, oncall, gpu, spend, review, alerts, digest, reactions, messages)  # middleware first
+SLASH_COMMANDS = {name for module in (incidents, oncall, gpu, spend, review, alerts, digest)
+                  for name in module.COMMANDS}
 
 
 def register_all(app: App, services: Services) -> None:

@@ -371,11 +371,16 @@ class IncidentDesk:
     def next_page(self, incident_id: int) -> Page | None:
         return self.escalator.next_page(incident_id)
 
-    def stats(self, days: int, team: str | None) -> StatsReport:
-        """Counts and times to acknowledge/resolve over the last `days`, for one team or all."""
-        now = self.now
-        since = now - timedelta(days=days)
-        return compute(store.in_period(self.factory, since, team), since, now, team)
+    def stats(self, days: int, team: str | None, *, before: int = 0) -> StatsReport:
+        """Counts and times to acknowledge/resolve over the last `days`, for one team or all; with `before`,
+        over the `days` that ended `before` days ago (the digest's trend compares two weeks)."""
+        until = self.now - timedelta(days=before)
+        since = until - timedelta(days=days)
+        return compute(store.in_period(self.factory, since, team), since, until, team)
+
+    def open_incidents(self, team: str) -> list[Incident]:
+        """The team's incidents not yet resolved or cancelled, oldest first."""
+        return store.open_of_team(self.factory, team)
 
     def pin_message(self, channel: str, ts: str, user: str) -> Incident | None:
         """📌 in an incident channel copies the message onto the timeline, once per message."""

@@ -175,3 +175,12 @@ def latest_open(factory: sessionmaker[Session], team: str) -> Incident | None:
                                                              IncidentRow.status.in_(OPEN_STATUSES))
                                 .order_by(IncidentRow.id.desc()).limit(1))
     return load(factory, row_id) if row_id else None
+
+
+def open_of_team(factory: sessionmaker[Session], team: str, limit: int = 50) -> list[Incident]:
+    """The team's incidents not yet resolved or cancelled, oldest first (without their timelines)."""
+    with factory() as session:
+        rows = session.scalars(select(IncidentRow).where(IncidentRow.team == team,
+                                                         IncidentRow.status.in_(OPEN_STATUSES))
+                               .order_by(IncidentRow.created_at, IncidentRow.id).limit(limit)).all()
+        return [to_incident(row) for row in rows]

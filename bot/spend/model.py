@@ -60,6 +60,22 @@ class Share:
 
 
 @dataclass(frozen=True)
+class MonthByTeam:
+    """Every team's cost this month to date (full UTC days), from one Cost Explorer question grouped by team tag."""
+
+    month_start: date
+    today: date
+    days_in_month: int
+    usd: dict[str, float]  # team name (or tag value no team claims) → month to date
+    as_of: datetime
+
+    def projected(self, usd: float) -> float | None:
+        """The whole month at the pace so far; None on the month's first day (no full day yet)."""
+        elapsed = (self.today - self.month_start).days
+        return usd / elapsed * self.days_in_month if elapsed > 0 else None
+
+
+@dataclass(frozen=True)
 class Overview:
     """Plain `/spend`: month to date, yesterday, the last 7 days, the forecast and the top services."""
 

@@ -25,6 +25,7 @@ from bot.spend.model import (
     DEFAULT_DAYS,
     TOP_SERVICES,
     Breakdown,
+    MonthByTeam,
     Overview,
     Share,
     SpendReport,
@@ -93,6 +94,20 @@ class SpendService:
         kind, key = ("DIMENSION", SERVICE) if by == "service" else ("TAG", self._group_tag(by))
         rows, as_of = self._costs(CostQuery(start, end, kind, key, tag_key, values))  # type: ignore[arg-type]
         return self._report(by, rows, start, end, as_of, team, project)
+
+    def month_by_team(self) -> MonthByTeam:
+        """Month to date of every team at once: the same cached question /spend's overview asks for untagged cost."""
+        today = self._today()
+        month_start = today.replace(day=1)
+        days = calendar.monthrange(today.year, today.month)[1]
+        if month_start >= today:
+            return MonthByTeam(month_start, today, days, {}, self._clock.now())
+        rows, as_of = self._costs(CostQuery(month_start, today, "TAG", self._config.cost_guards.team_tag))
+        usd: dict[str, float] = defaultdict(float)
+        for row in rows:
+            if row.key:
+                usd[self._team_of_tag.get(row.key, row.key)] += row.usd
+        return MonthByTeam(month_start, today, days, dict(usd), as_of)
 
     def by_team(self, days: int = DEFAULT_DAYS) -> SpendReport:
         return self.breakdown("team", days)

@@ -81,7 +81,7 @@ class NightlyShutdown:
     def tick(self) -> None:
         """Every minute: post the warning `warn_before` the shutdown, and run it when its time comes."""
         now = self._clock.now()
-        fleet = self._fleet()  # read once, and only if some team is in its warning window
+        fleet = self.fleet()  # read once, and only if some team is in its warning window
         for team in self._teams():
             found = self.night(team, now)
             if found is None:
@@ -106,7 +106,7 @@ class NightlyShutdown:
         day, acts_at = found
         row = self._plan_row(team, day, acts_at)
         decided = {i.item: i for i in store.items(self._sessions, row.id)}
-        fleet = fleet or self._fleet()
+        fleet = fleet or self.fleet()
         mine = [r for r in fleet.running()
                 if r.team == team.name and selected(r.type, self._instances.families(team))
                 and (r.id not in decided or decided[r.id].state not in ("done", "stopping"))]
@@ -251,7 +251,8 @@ class NightlyShutdown:
         if warning is not None:
             self._board.reply(warning, [section(text)])
 
-    def _fleet(self) -> Fleet:
+    def fleet(self) -> Fleet:
+        """The running instances and their GPU use, each read at most once (share it between plans)."""
         return Fleet(self._instances.running, self._utilization)
 
     def _utilization(self) -> dict[str, float]:

@@ -8,12 +8,12 @@ import json
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clients import ActionResult, Ec2Source, RecycleRule, Snapshot
+from bot.clients import ActionResult, Ec2Source, ImageUse, RecycleRule, Snapshot
 from bot.clock import Clock
 from bot.escape import Markup
 from bot.guard import Guard
@@ -48,17 +48,25 @@ class SnapshotHygiene:
 
     def report(self, team: Team | None = None, unowned: bool = False) -> SnapshotReport:
         """Stale pipeline snapshots of `team` (its team tag), of nobody's team (`unowned`), or of the account."""
+        return self._report(self._aws.snapshots(), self._aws.images_using(), self._aws.recycle_rules(), team, unowned)
+
+    def reports(self, teams: Iterable[Team]) -> dict[str, SnapshotReport]:
+        """Each team's report from one read of the account (the digest asks for many teams at once)."""
+        snapshots, used, rules = self._aws.snapshots(), self._aws.images_using(), self._aws.recycle_rules()
+        return {team.name: self._report(snapshots, used, rules, team, False) for team in teams}
+
+    def _report(self, snapshots: Sequence[Snapshot], used: Mapping[str, ImageUse], rules: list[RecycleRule] | None,
+                team: Team | None, unowned: bool) -> SnapshotReport:
         conf = self._config.cost_guards.snapshots
         now = self._clock.now()
-        used = self._aws.images_using()
-        old = [s for s in self._aws.snapshots() if now - s.started >= conf.older_than and self._pipeline_made(s)
+        old = [s for s in snapshots if now - s.started >= conf.older_than and self._pipeline_made(s)
                and self._belongs(s, team, unowned)]
         managed = {s.id for s in old if DLM_TAG in s.tags}
         in_use = {s.id for s in old if s.id in used and s.id not in managed}
         stale = sorted((self._stale(s, now) for s in old if s.id not in managed and s.id not in in_use),
                        key=lambda s: (s.started, s.id))
         return SnapshotReport(snapshots=tuple(stale), groups=_groups(stale), in_use=len(in_use), managed=len(managed),
-                              older_than=conf.older_than, recycle_bin=_recycle_bin(old, self._aws.recycle_rules()),
+                              older_than=conf.older_than, recycle_bin=_recycle_bin(old, rules),
                               as_of=now, demo=self._aws.demo,
                               team=team.name if team else None)
 

@@ -44,6 +44,14 @@ def release_notice(factory: sessionmaker[Session], kind: str, subject: str, peri
                                                 NoticeRow.period == period))
 
 
+def release_unposted(factory: sessionmaker[Session], notice_id: int, claimed_before: datetime) -> bool:
+    """Free a claim whose post never happened (its process died in between) so it can be claimed again; True for
+    the one caller whose delete matched."""
+    with factory.begin() as session:
+        return rows_matched(session.execute(delete(NoticeRow).where(
+            NoticeRow.id == notice_id, NoticeRow.ts.is_(None), NoticeRow.opened_at < claimed_before))) == 1
+
+
 def notice(factory: sessionmaker[Session], kind: str, subject: str, period: str) -> Notice | None:
     with factory() as session:
         row = session.scalars(select(NoticeRow).where(
