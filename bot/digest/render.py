@@ -278,8 +278,9 @@ def _pr_link(pr: PullRequest) -> str:
 
 
 def _noise(part: NoisePart, lang: str) -> _Lines:
-    items = [t("digest.noise_line", lang, name=_one_line(alert.alertname, NAME_CHARS),
-               notifications=f"{alert.notifications:,}", down=alert.thumbs_down) for alert in part.alerts]
+    items = [t("digest.noise_line_one" if alert.notifications == 1 else "digest.noise_line", lang,
+               name=_one_line(alert.alertname, NAME_CHARS), notifications=f"{alert.notifications:,}",
+               down=alert.thumbs_down) for alert in part.alerts]
     return _Lines([t("digest.noise_period", lang, days=part.days)], items)
 
 
