@@ -96,7 +96,12 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
         return
-    with Path(database + ".migrate.lock").open("a") as handle:
+    try:
+        handle = Path(database + ".migrate.lock").open("a")
+    except OSError:  # no such directory, or read-only: opening the database says so, clearly
+        yield
+        return
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

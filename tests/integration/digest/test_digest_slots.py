@@ -31,7 +31,7 @@ def config(**fields: Any) -> dict[str, Any]:
 def digests(slack: SlackRecorder) -> list[str]:
     """The digests posted in the team's channel (not their thread replies), as the channel reads them."""
     return [slack_text(c) for c in slack.calls("chat.postMessage", TEAM_CHANNEL)
-            if c.status == 200 and not c.params.get("thread_ts") and "digest" in slack_text(c).lower()]
+            if c.response.get("ok") and not c.params.get("thread_ts") and "digest" in slack_text(c).lower()]
 
 
 def test_two_replicas_ticking_together_and_a_restart_post_one_digest_per_slot(
@@ -122,7 +122,7 @@ def test_the_digest_is_in_the_teams_language_with_its_local_date_and_the_details
                                         message_ts="1700000000.000100", severity="sev1", emoji="🔥💥"))
     slack.clear()
     assert services.digests.tick() == 1
-    posted = [c for c in slack.calls("chat.postMessage", TEAM_CHANNEL) if c.status == 200]
+    posted = [c for c in slack.calls("chat.postMessage", TEAM_CHANNEL) if c.response.get("ok")]
     main, thread = posted[0], [c for c in posted if c.params.get("thread_ts")]
     assert "每日摘要" in slack_text(main) and "11月24日" in slack_text(main)
     assert "payments down" in slack_text(main) and "<@UDRI1>" in slack_text(main)  # the open incident, on call

@@ -29,7 +29,7 @@ def test_example_config_mentions_every_key_the_config_accepts() -> None:
     text = EXAMPLE.read_text()
     models = [Config, settings.Defaults, settings.Team, settings.EmojiConfig, settings.Thresholds, settings.Schedules,
               settings.IncidentConfig, settings.Severity, settings.Timeouts, settings.BackendTimeout, Tier, Layer,
-              settings.GpuConfig, settings.GpuIdleCheck]
+              settings.GpuConfig, settings.GpuIdleCheck, settings.DigestConfig]
     missing = sorted(key for model in models for key in keys_of(model) if f"{key}:" not in text)
     assert missing == []
 

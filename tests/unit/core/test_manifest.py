@@ -14,7 +14,8 @@ MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
 
 def test_manifest_declares_every_slash_command_the_bot_answers() -> None:
     declared = {c["command"] for c in MANIFEST["features"]["slash_commands"]}
-    assert declared == set(slash_commands()) == {"/gpu", "/spend", "/review", "/incident", "/oncall", "/alerts"}
+    assert declared == set(slash_commands()) == {"/gpu", "/spend", "/review", "/incident", "/oncall", "/alerts",
+                                                 "/digest"}
 
 
 def test_manifest_subscribes_to_the_events_the_emoji_dialect_listens_to() -> None:
