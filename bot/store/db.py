@@ -96,12 +96,11 @@ def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
         return
-    try:
-        handle = Path(database + ".migrate.lock").open("a")
-    except OSError:  # no such directory, or read-only: opening the database says so, clearly
+    lock = Path(database + ".migrate.lock")
+    if not lock.parent.is_dir():  # opening the database will say clearly what is wrong
         yield
         return
-    with handle:
+    with lock.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
