@@ -12,8 +12,16 @@ from bot.i18n import t
 from bot.render.blocks import Block
 from bot.services import Services
 from bot.settings import Team
-from handlers.common import Command, Invocation, UsageError, echo, reader_tz, register_commands, resolve_team, \
-    single_optional
+from handlers.common import (
+    Command,
+    Invocation,
+    UsageError,
+    echo,
+    reader_tz,
+    register_commands,
+    resolve_team,
+    single_optional,
+)
 
 KINDS: dict[str, Kind] = {"daily": "daily", "weekly": "weekly", "每日": "daily", "每周": "weekly"}
 
