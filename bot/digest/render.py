@@ -44,6 +44,7 @@ from bot.oncall.rotation import TierOnCall
 from bot.render.blocks import SECTION_LIMIT, Block, context, header, mention, section
 from bot.render.text import fit_lines
 from bot.render.time import local, when
+from bot.retry import backend_name
 from bot.review.render import age_text, team_queue_blocks
 from bot.spend import render as spend_render
 from bot.spend.model import BurnReport, ShutdownPlan
@@ -94,7 +95,8 @@ def _section_text(name: str, part: Part | Unavailable, digest: Digest, top: int)
     lang = digest.language
     title = t(SECTION_TITLES[name], lang)
     if isinstance(part, Unavailable):
-        return t("digest.unavailable", lang, title=title, why=_one_line(part.why, WHY_CHARS))
+        return t("digest.unavailable", lang, title=title, backend=backend_name(part.backend, lang),
+                 why=_one_line(part.why, WHY_CHARS))
     return _compose(t("digest.heading", lang, title=title), _lines(part, digest), top, lang)
 
 

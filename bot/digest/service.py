@@ -154,7 +154,7 @@ class Digests:
     def _thread(self, channel: str, ts: str, digest: Digest) -> None:
         """Details and charts under the digest; best-effort once the digest itself is out."""
         try:
-            for message in render.detail_messages(digest, self._config.digest.top):
+            for message in render.detail_messages(digest, self._config.gpu.top):  # the views as the commands show them
                 self._notifier.post(channel, message, thread_ts=ts)
             for filename, png, title in render.chart_files(digest):
                 self._notifier.upload(channel, filename, png, title, thread_ts=ts)
@@ -236,4 +236,4 @@ def _part(lang: str, read: Callable[[], P]) -> P | Unavailable:
         return Unavailable(exc.backend, exc.explain(lang))
     except Exception as exc:  # a bug in one section must not cost the team its whole digest
         log.exception("digest section failed")
-        return Unavailable("bot", t("digest.section_failed", lang, error=type(exc).__name__))
+        return Unavailable("emoji-ops", t("digest.section_failed", lang, error=type(exc).__name__))

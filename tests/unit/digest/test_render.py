@@ -332,11 +332,11 @@ def test_a_failed_backend_says_why_while_the_other_sections_render() -> None:
     blocks = render.digest_blocks(digest(spend=failed, gpu=Unavailable("prometheus", "connection refused")), 3)
     text = text_of(blocks)
 
-    assert "💸 Spend: unavailable: AWS rejected the credentials (403)" in text
-    assert "🖥️ GPUs: unavailable: connection refused" in text
+    assert "💸 Spend: unavailable (AWS): AWS rejected the credentials (403)" in text
+    assert "🖥️ GPUs: unavailable (Prometheus): connection refused" in text
     assert "Open: 2" in text and "Waiting for review: 2" in text and "Stale snapshots: 3" in text
     zh = text_of(render.digest_blocks(digest("zh-CN", spend=failed), 3))
-    assert "💸 花费：暂不可用：AWS rejected the credentials (403)" in zh
+    assert "💸 花费：暂不可用（AWS）：AWS rejected the credentials (403)" in zh
 
 
 def test_nothing_to_say_is_one_friendly_line() -> None:
