@@ -168,7 +168,7 @@ def test_a_failing_backend_makes_its_section_say_why_while_the_others_post(
     github_api.fail(502)
     slack.clear()
     assert services.digests.tick() == 1
-    main = slack_text([c for c in slack.calls("chat.postMessage", "CML") if c.response.get("ok")][0])
+    main = slack_text(next(c for c in slack.calls("chat.postMessage", "CML") if c.response.get("ok")))
     assert "Reviews: unavailable (GitHub): " in main and "HTTP 502" in main
     assert "checkpoint uploads failing" in main and "GPUTempHigh" in main and "32.77" in main
 
