@@ -7,9 +7,12 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from bot.digest.model import KINDS
+from bot.digest.schedule import next_slot
+from bot.render.time import local
 from bot.retry import BackendError, backend_name
 from bot.services import Services
 from bot.settings import Config, ConfigError, Env
@@ -45,7 +48,7 @@ def run(out: TextIO = sys.stdout) -> int:
     github_ok = any(row.name == _label("github") and row.status == OK for row in backends)
     rows += [*database, *slack_rows, *backends, *_rotations(services, slack_ok), *_user_groups(services, slack_ok),
              _alert_channels(config), *_gpu_posts(env, config), *_cost_guards(services, aws_ok),
-             *_review_repos(services, github_ok)]
+             *_review_repos(services, github_ok), *_digests(config)]
     _print(rows, out)
     return 1 if any(row.status == FAIL for row in rows) else 0
 
@@ -211,6 +214,27 @@ def _review_repos(services: Services, github_ok: bool) -> list[Row]:
                                           "Check the names in teams[].repos, and that the token may read them "
                                           "(a fine-grained token lists its repositories).")]
     return [Row(OK, "review repos", f"{len(repos)} repositories readable, {len(read.pulls)} open pull requests")]
+
+
+def _digests(config: Config) -> list[Row]:
+    """When each team's next digest posts, and which teams get none (no channel, or both schedules off)."""
+    if not config.teams:
+        return []
+    now = datetime.now(UTC)
+    silent = [team.name for team in config.teams if not team.channel]
+    planned = []
+    for team in config.teams:
+        if team.channel:
+            upcoming = [at for kind in KINDS if (at := next_slot(team, config, kind, now)) is not None]
+            if upcoming:
+                planned.append(f"{team.name} {local(min(upcoming), team.timezone):%a %H:%M} {team.timezone}")
+            else:
+                silent.append(team.name)
+    detail = f"next: {', '.join(planned)}" if planned else "none scheduled"
+    if silent:
+        return [Row(WARN, "digests", f"{detail}; no digest for {', '.join(silent)} (set teams[].channel, and "
+                                     "schedules.digest or teams[].digest other than off)")]
+    return [Row(OK, "digests", detail)]
 
 
 # What the bot does in AWS; deploy/iam-policy.json grants exactly these (a test keeps the two in step).

@@ -94,3 +94,16 @@ def test_the_schedule_names_the_crontabs_next_slots_quiet_hours_and_upcoming_hol
     assert (plan.daily, plan.weekly, plan.quiet_hours) == ("0 10 * * 1-5", "0 9 * * 1", "22:00-07:00")
     assert plan.next_daily == at(BERLIN, 2026, 11, 25, 10, 0) and plan.next_weekly == at(BERLIN, 2026, 11, 30, 9, 0)
     assert plan.holidays == (date(2026, 12, 25),)
+
+
+def test_check_names_each_teams_next_digest_and_warns_for_teams_that_get_none() -> None:
+    from bot.check import OK, WARN, _digests
+
+    conf = Config.model_validate({"teams": [{"name": "ml", "channel": "CML", "timezone": "Europe/Berlin"},
+                                            {"name": "web", "timezone": "Asia/Shanghai"},
+                                            {"name": "ops", "channel": "COPS", "digest": "off", "weekly_digest": "off"}]})
+    [row] = _digests(conf)
+    assert row.status == WARN and "ml " in row.detail and "Europe/Berlin" in row.detail
+    assert "no digest for web, ops" in row.detail
+    [fine] = _digests(Config.model_validate({"teams": [{"name": "ml", "channel": "CML"}]}))
+    assert fine.status == OK and fine.detail.startswith("next: ml ")
