@@ -101,7 +101,8 @@ def test_check_names_each_teams_next_digest_and_warns_for_teams_that_get_none() 
 
     conf = Config.model_validate({"teams": [{"name": "ml", "channel": "CML", "timezone": "Europe/Berlin"},
                                             {"name": "web", "timezone": "Asia/Shanghai"},
-                                            {"name": "ops", "channel": "COPS", "digest": "off", "weekly_digest": "off"}]})
+                                            {"name": "ops", "channel": "COPS", "digest": "off",
+                                             "weekly_digest": "off"}]})
     [row] = _digests(conf)
     assert row.status == WARN and "ml " in row.detail and "Europe/Berlin" in row.detail
     assert "no digest for web, ops" in row.detail
