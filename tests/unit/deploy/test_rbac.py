@@ -183,7 +183,8 @@ def test_the_scan_finds_the_calls_the_bot_is_known_to_make() -> None:
     assert Access("", "nodes", "get") in needed  # read_node
     assert Access("", "pods", "list") in needed  # list_pod_for_all_namespaces, list_namespaced_pod
     assert Access("apps", "controllerrevisions", "list") in needed, "getattr(apps, f'list_namespaced_{kind}')"
-    assert all(where.startswith("bot/clients/kube.py:") for wheres in needed.values() for where in wheres)
+    # backend clients live in bot/clients/ (docs/architecture.md); a match elsewhere would be a false positive
+    assert all(where.startswith("bot/clients/") for wheres in needed.values() for where in wheres)
 
 
 def test_cluster_role_allows_every_call_the_code_makes() -> None:
