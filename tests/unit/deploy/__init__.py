@@ -1,0 +1,1 @@
+"""Deployment artifacts: Dockerfile, Procfile, Kubernetes manifests, monitoring rules and the Grafana dashboard."""
