@@ -16,6 +16,8 @@ import copy
 from typing import Any
 
 TEAM = "ml-platform"
+NO_DIGESTS = {"digest": "off", "weekly_digest": "off"}
+DIGESTS = {"digest": "0 9 * * 1-5", "weekly_digest": "0 9 * * 1"}  # the defaults: digest tests ask for them
 TEAM_CHANNEL = "CTEAM"
 TIER_NAMES = ("1st line", "2nd line", "3rd line")
 
@@ -55,6 +57,7 @@ def bot_config(teams: list[dict[str, Any]] | None = None, oncall: dict[str, Any]
         "teams": [team()] if teams is None else teams,
         "oncall": {TEAM: rotation()} if oncall is None else oncall,
         "incidents": incidents or {},
+        "schedules": NO_DIGESTS,  # a test running at 09:00 in a team's zone must not see a digest it didn't ask for
     }
     if admins is not None:
         config["admins"] = admins

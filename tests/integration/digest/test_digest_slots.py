@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from bot.clock import FrozenClock
 from bot.incidents.desk import OpenRequest
 from bot.store import notices as notice_store
-from tests.support.config import TEAM, TEAM_CHANNEL, bot_config, team
+from tests.support.config import DIGESTS, TEAM, TEAM_CHANNEL, bot_config, team
 from tests.support.slack_recorder import SlackRecorder
 from tests.support.slack_text import slack_text
 from tests.support.threads import all_at_once
@@ -25,7 +25,8 @@ TUESDAY_NINE = MONDAY_NINE + timedelta(days=1)
 
 
 def config(**fields: Any) -> dict[str, Any]:
-    return bot_config(teams=[team(**fields)])  # ml-platform in CTEAM, Shanghai, with the three-line rotation
+    # ml-platform in CTEAM, Shanghai, with the three-line rotation; daily 09:00 Monday to Friday, weekly Monday
+    return bot_config(teams=[team(**fields)], schedules=DIGESTS)
 
 
 def digests(slack: SlackRecorder) -> list[str]:

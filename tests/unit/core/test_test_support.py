@@ -103,7 +103,8 @@ def test_each_config_is_a_fresh_copy() -> None:
     first["teams"][0]["name"] = "changed"
     first["oncall"][TEAM]["tiers"][0]["layers"][0]["members"].append("UOTHER")
 
-    assert bot_config() == {"teams": [team()], "oncall": {TEAM: rotation()}, "incidents": {}}
+    assert bot_config() == {"teams": [team()], "oncall": {TEAM: rotation()}, "incidents": {},
+                            "schedules": {"digest": "off", "weekly_digest": "off"}}
     assert rotation()["tiers"][0]["layers"][0]["members"] == ["UDRI1"]
     assert "admins" not in bot_config()
 
