@@ -4,11 +4,12 @@ scheduled slot once: a `notices` row claimed before the post, the details and ch
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +31,7 @@ from bot.digest.model import (
     Unavailable,
 )
 from bot.digest.schedule import LATE_AFTER, due_slot
-from bot.gpu.model import Scope
+from bot.gpu.model import Scope, TeamGpus
 from bot.gpu.service import GpuService
 from bot.i18n import t
 from bot.incidents.desk import IncidentDesk
@@ -50,6 +51,7 @@ from bot.store import notices as notice_store
 
 log = logging.getLogger(__name__)
 KIND = "digest"  # the notices kind: one row per team per slot
+POSTERS = 16  # channels posted to at once
 RETAKE_AFTER = timedelta(minutes=2)  # a slot claimed but never posted (the process died) is taken over after this
 P = TypeVar("P")
 
@@ -69,32 +71,54 @@ class Sources:
     review: ReviewService | None = None
 
 
-@dataclass
 class Shared:
-    """Whole-account reads made once per round of digests and shared by its teams (each taken on first use)."""
+    """Whole-account reads made once per round of digests and shared by its teams: each is taken on first use, and
+    a read that failed is not tried again for every team (each of their sections says why, from the one failure)."""
 
-    sources: Sources
-    teams: list[Team]
+    def __init__(self, sources: Sources, teams: list[Team]) -> None:
+        self.sources = sources
+        self.teams = teams
+        self._taken: dict[str, object] = {}
 
-    @cached_property
+    def _once(self, name: str, read: Callable[[], P]) -> P:
+        if name not in self._taken:
+            try:
+                self._taken[name] = read()
+            except Exception as exc:  # remembered, and raised again to every team that asks
+                self._taken[name] = exc
+        taken = self._taken[name]
+        if isinstance(taken, Exception):
+            raise taken
+        return cast(P, taken)
+
+    @property
     def burn(self) -> BurnReport:
-        assert self.sources.burn is not None
-        return self.sources.burn.report()
+        burn = self.sources.burn
+        assert burn is not None
+        running = self.fleet.running if self.sources.shutdown else None  # one read of the instances for both
+        return self._once("burn", lambda: burn.report(running=running() if running else None))
 
-    @cached_property
+    @property
     def month(self) -> MonthByTeam:
         assert self.sources.spend is not None
-        return self.sources.spend.month_by_team()
+        return self._once("month", self.sources.spend.month_by_team)
 
-    @cached_property
+    @property
     def snapshots(self) -> dict[str, SnapshotReport]:
-        assert self.sources.snapshots is not None
-        return self.sources.snapshots.reports(self.teams)
+        snapshots = self.sources.snapshots
+        assert snapshots is not None
+        return self._once("snapshots", lambda: snapshots.reports(self.teams))
 
-    @cached_property
+    @property
+    def gpus(self) -> dict[Scope, TeamGpus]:
+        gpu = self.sources.gpu
+        assert gpu is not None
+        return self._once("gpus", lambda: gpu.team_views(Scope("team", t.name) for t in self.teams if t.namespaces))
+
+    @property
     def fleet(self) -> Fleet:
         assert self.sources.shutdown is not None
-        return self.sources.shutdown.fleet()
+        return self._once("fleet", self.sources.shutdown.fleet)
 
 
 class Digests:
@@ -109,12 +133,22 @@ class Digests:
 
     # Scheduled ----------------------------------------------------------------------------------------------------
     def tick(self) -> int:
-        """Post every team's due slot that nobody has posted; the number posted. Run every 30 s by the leader."""
+        """Post every team's due slot that nobody has posted; the number posted. Run every 30 s by the leader.
+
+        All due digests are composed first (the shared reads taken once, close together), then posted with one
+        worker per channel, so one channel's pacing never holds up another's digest."""
         now = self._clock.now()
         due = [(team, slot) for team in self._config.teams if team.channel
                and (slot := due_slot(team, self._config, now)) is not None and self._claimable(team, slot, now)]
         shared = Shared(self._sources, [team for team, _ in due])
-        return sum(self._post(team, slot, shared) for team, slot in due)
+        by_channel: dict[str, list[tuple[Team, Slot, Digest]]] = defaultdict(list)
+        for team, slot in due:
+            if (digest := self._composed(team, slot, shared)) is not None:
+                by_channel[str(team.channel)].append((team, slot, digest))
+        if not by_channel:
+            return 0
+        with ThreadPoolExecutor(max_workers=min(POSTERS, len(by_channel)), thread_name_prefix="digest") as pool:
+            return sum(pool.map(lambda queue: sum(self._post(*each) for each in queue), by_channel.values()))
 
     def _claimable(self, team: Team, slot: Slot, now: datetime) -> bool:
         found = self._notices.find(KIND, team.name, slot.period)
@@ -132,22 +166,25 @@ class Digests:
                                   detail={"skipped": "first slot, missed before the bot started"})
         return False
 
-    def _post(self, team: Team, slot: Slot, shared: Shared) -> bool:
+    def _composed(self, team: Team, slot: Slot, shared: Shared) -> Digest | None:
+        """The slot's digest; None when it has nothing to say (the slot is then remembered, not composed again)."""
         now = self._clock.now()
-        late = now - slot.at > LATE_AFTER
-        digest = self.compose(team, slot.kind, due=slot.due, late=late, shared=shared)
+        digest = self.compose(team, slot.kind, due=slot.due, late=now - slot.at > LATE_AFTER, shared=shared)
+        if not digest.empty:
+            return digest
+        notice_store.claim_notice(self._sessions, KIND, team.name, slot.period, now, channel=team.channel,
+                                  detail={"skipped": "empty"})
+        DIGESTS.labels("empty").inc()
+        return None
+
+    def _post(self, team: Team, slot: Slot, digest: Digest) -> bool:
         assert team.channel is not None
-        if digest.empty:  # nothing to say: remember the slot so it is not composed again
-            notice_store.claim_notice(self._sessions, KIND, team.name, slot.period, now, channel=team.channel,
-                                      detail={"skipped": "empty"})
-            DIGESTS.labels("empty").inc()
-            return False
         blocks = render.digest_blocks(digest, self._config.digest.top)
         notice = self._notices.open(KIND, team.name, team.channel, blocks, period=slot.period)
         if notice is None or notice.ts is None:
             DIGESTS.labels("refused").inc()
             return False
-        DIGESTS.labels("late" if late else "posted").inc()
+        DIGESTS.labels("late" if digest.late else "posted").inc()
         self._thread(team.channel, notice.ts, digest)
         return True
 
@@ -175,7 +212,7 @@ class Digests:
             incidents=_part(lang, lambda: self._incidents(team)),
             oncall=_part(lang, lambda: self._oncall(team)),
             spend=_part(lang, lambda: self._spend(team, kind, shared)),
-            gpu=_part(lang, lambda: self._gpu(team)),
+            gpu=_part(lang, lambda: self._gpu(team, shared)),
             review=_part(lang, lambda: self._review(team)),
             noise=_part(lang, lambda: self._noise(team, now)),
             guards=_part(lang, lambda: self._guards(team, shared)),
@@ -204,12 +241,11 @@ class Digests:
                          coffee_usd=self._config.thresholds.coffee_usd,
                          overview=spend.overview(team) if kind == "weekly" and team.cost_tag else None)
 
-    def _gpu(self, team: Team) -> GpuPart | None:
-        gpu = self._sources.gpu
-        if gpu is None or not team.namespaces:
+    def _gpu(self, team: Team, shared: Shared) -> GpuPart | None:
+        if self._sources.gpu is None or not team.namespaces:
             return None
-        scope = Scope("team", team.name)
-        return GpuPart(idle=gpu.idle(scope), queue=tuple(gpu.queue(scope)), health=gpu.health(scope))
+        views = shared.gpus[Scope("team", team.name)]
+        return GpuPart(idle=views.idle, queue=tuple(views.queue), health=views.health)
 
     def _review(self, team: Team) -> ReviewPart | None:
         if self._sources.review is None or not team.repos:

@@ -218,3 +218,12 @@ class HealthReport:
     fleet: Fleet
     unhealthy: list[Gpu]
     missing: list[Missing]
+
+
+@dataclass(frozen=True)
+class TeamGpus:
+    """A scope's idle GPUs, queue and health from one shared look (see GpuService.team_views)."""
+
+    idle: IdleReport
+    queue: list[QueuedPod]
+    health: HealthReport

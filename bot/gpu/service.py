@@ -12,7 +12,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +32,7 @@ from bot.gpu.model import (
     ModelRow,
     QueuedPod,
     Scope,
+    TeamGpus,
     Totals,
 )
 from bot.retry import BackendError
@@ -71,21 +72,27 @@ class GpuService:
         """Every GPU in `scope` now; `problems`: XID/ECC/throttling; `history`: how long idle GPUs have been;
         `memory`: framebuffer use (and, for one node, namespace or team, temperature). Kubernetes is read while
         Prometheus answers."""
+        return self._fleet(self._observe(problems=problems, history=history, memory=memory,
+                                         temperature=memory and scope.kind != "cluster"), scope)
+
+    def _observe(self, *, problems: bool, history: bool, memory: bool, temperature: bool) -> _Look:
         now = self._clock.now()
         asked = self._pool.submit(self._cluster_or_failure)
         query = GpuQuery(at=now, window=self._gpu.window, threshold_pct=self._rules.threshold_pct,
-                         node_labels=tuple(self._gpu.node_labels), memory=memory,
-                         temperature=memory and scope.kind != "cluster", problems=problems,
-                         history=self._gpu.history if history else None)
+                         node_labels=tuple(self._gpu.node_labels), memory=memory, temperature=temperature,
+                         problems=problems, history=self._gpu.history if history else None)
         try:
             readings = self._prom.gpu_readings(query)
         finally:
             cluster, failure = asked.result()
-        observed = Observed(readings, cluster, now, self._gpu.window, query.history)
-        fleet = build_fleet(observed, scope, self._rules, store.snoozed_pods(self._sessions, now))
-        self._check_known(fleet, cluster)
-        return replace(fleet, allocation_error=failure, demo=bool(self._prom.demo or self._kube.demo),
-                       targets=None if readings else self._prom.dcgm_targets())
+        return _Look(Observed(readings, cluster, now, self._gpu.window, query.history), failure,
+                     store.snoozed_pods(self._sessions, now), None if readings else self._prom.dcgm_targets())
+
+    def _fleet(self, look: _Look, scope: Scope) -> Fleet:
+        fleet = build_fleet(look.observed, scope, self._rules, look.snoozed)
+        self._check_known(fleet, look.observed.cluster)
+        return replace(fleet, allocation_error=look.failure, demo=bool(self._prom.demo or self._kube.demo),
+                       targets=look.targets)
 
     def summary(self, scope: Scope) -> GpuSummary:
         fleet = self.look(scope, problems=True)
@@ -94,25 +101,28 @@ class GpuService:
                           idle_usd_per_day=sum(g.usd_per_hour for g in fleet.idle) * 24)
 
     def idle(self, scope: Scope) -> IdleReport:
-        fleet = self.look(scope, history=True, memory=False)
-        now = fleet.as_of
-        return IdleReport(fleet, sorted(fleet.idle, key=lambda g: (-(g.idle_cost(now) or 0), g.node, g.gpu)))
+        return _idle(self.look(scope, history=True, memory=False))
 
     def health(self, scope: Scope) -> HealthReport:
-        fleet = self.look(scope, problems=True, history=True, memory=False)
-        missing = [Missing(row.node, row.gpus, row.reported) for row in fleet.nodes
-                   if fleet.allocation_error is None and row.reported < row.gpus] if scope.whole else []
-        return HealthReport(fleet, fleet.unhealthy, missing)
+        return _health(self.look(scope, problems=True, history=True, memory=False))
 
     def queue(self, scope: Scope) -> list[QueuedPod]:
         """Pods waiting because no node has the GPUs they ask for, longest wait first."""
         cluster = self._cluster()
         fleet = build_fleet(Observed([], cluster, self._clock.now(), self._gpu.window), scope, self._rules)
         self._check_known(fleet, cluster)
+        return _queued(fleet, _attempts(self._kube.scheduling_failures()))
+
+    def team_views(self, scopes: Iterable[Scope]) -> dict[Scope, TeamGpus]:
+        """`idle`, `queue` and `health` of many scopes from one look and one read of the scheduling events (the
+        digest asks for every team at once)."""
+        look = self._observe(problems=True, history=True, memory=False, temperature=False)
         attempts = _attempts(self._kube.scheduling_failures())
-        queued = [QueuedPod.of(pod, attempts.get((pod.namespace, pod.name))) for pod in fleet.pods
-                  if pod.node is None and (pod.waits_for_gpus or (pod.namespace, pod.name) in attempts)]
-        return sorted(queued, key=lambda q: (q.waiting_since is None, q.waiting_since, q.namespace, q.pod))
+        views = {}
+        for scope in scopes:
+            fleet = self._fleet(look, scope)
+            views[scope] = TeamGpus(_idle(fleet), _queued(fleet, attempts), _health(fleet))
+        return views
 
     def utilization_by_node(self) -> dict[str, float]:
         """Each node's mean GPU utilization over the window (nodes whose GPUs report it), for the cost guards."""
@@ -204,6 +214,33 @@ def memory_pct(gpus: Iterable[Gpu]) -> float | None:
 
 def _physical(gpus: Iterable[Gpu]) -> int:
     return len({g.uuid or f"{g.node}/{g.gpu}" for g in gpus})
+
+
+@dataclass(frozen=True)
+class _Look:
+    """One read of Prometheus and Kubernetes, from which the fleet of any scope is built."""
+
+    observed: Observed
+    failure: BackendError | None  # why Kubernetes could not be read
+    snoozed: frozenset[str]
+    targets: tuple[int, int] | None  # (up, total) DCGM scrape targets, asked when no readings came back
+
+
+def _idle(fleet: Fleet) -> IdleReport:
+    now = fleet.as_of
+    return IdleReport(fleet, sorted(fleet.idle, key=lambda g: (-(g.idle_cost(now) or 0), g.node, g.gpu)))
+
+
+def _health(fleet: Fleet) -> HealthReport:
+    missing = [Missing(row.node, row.gpus, row.reported) for row in fleet.nodes
+               if fleet.allocation_error is None and row.reported < row.gpus] if fleet.scope.whole else []
+    return HealthReport(fleet, fleet.unhealthy, missing)
+
+
+def _queued(fleet: Fleet, attempts: dict[tuple[str, str], KubeEvent]) -> list[QueuedPod]:
+    queued = [QueuedPod.of(pod, attempts.get((pod.namespace, pod.name))) for pod in fleet.pods
+              if pod.node is None and (pod.waits_for_gpus or (pod.namespace, pod.name) in attempts)]
+    return sorted(queued, key=lambda q: (q.waiting_since is None, q.waiting_since, q.namespace, q.pod))
 
 
 def _attempts(events: list[KubeEvent]) -> dict[tuple[str, str], KubeEvent]:

@@ -23,10 +23,11 @@ class BurnWatch:
         self._config = config
         self._demo = demo
 
-    def report(self, team: Team | None = None) -> BurnReport:
-        """Every configured team's burn (or only `team`'s), hottest first."""
+    def report(self, team: Team | None = None, running: list[Running] | None = None) -> BurnReport:
+        """Every configured team's burn (or only `team`'s), hottest first; from `running` when the caller has
+        already read the running instances."""
         by_team: dict[str, list[Running]] = defaultdict(list)
-        for instance in self._instances.running():
+        for instance in self._instances.running() if running is None else running:
             if instance.team:
                 by_team[instance.team].append(instance)
         teams = [team] if team is not None else [t for t in self._config.teams if t.cost_tag or t.instance_tags]
