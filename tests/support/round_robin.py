@@ -1,0 +1,138 @@
+"""A loopback reverse proxy that spreads requests over N backends in turn, as a Kubernetes Service does.
+
+    with RoundRobinProxy([bot.url for bot in replicas]) as proxy:
+        requests.post(proxy.url + "/slack/events", data=body, headers=signed)   # lands on the next replica
+        proxy.counts                                                            # requests per backend
+
+Each request goes to the next backend in turn with its method, path, headers (Slack's signature and
+timestamp too) and body unchanged. A backend that refuses the connection (a killed replica: its readiness
+probe would have taken it out of the Service) is skipped and the request goes to the next one; any other
+failure (a reset mid-answer, a timeout) answers 502, since the backend may have acted on the request.
+`lose_responses` makes the proxy forward a request and then answer 502 instead of the backend's answer,
+the way a connection lost after the work was done looks to the sender (Alertmanager then retries).
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from tests.support.loopback import LoopbackHTTPServer, QuietHandler, read_body
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+                        "transfer-encoding", "upgrade", "content-length"})
+TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """One request the proxy forwarded: which backend (by index) took it, and what it answered."""
+
+    backend: int
+    method: str
+    path: str
+    status: int
+
+
+class _ProxyHandler(QuietHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive towards the sender, as a Service does; one backend call per request
+
+    def _forward(self) -> None:
+        """Read the request, hand it to the proxy, and send back what the chosen backend answered."""
+        proxy: RoundRobinProxy = self.server.owner  # type: ignore[attr-defined]
+        body = read_body(self)
+        headers = [(name, value) for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP]
+        status, reply_headers, reply = proxy.forward(self.command, self.path, headers, body)
+        self.send_response(status)
+        for name, value in reply_headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
+
+
+class RoundRobinProxy(LoopbackHTTPServer):
+    """Forwards each request to the next of its backends in turn, skipping those that refuse connections."""
+
+    def __init__(self, backends: Sequence[str]) -> None:
+        """Proxy for `backends`, base URLs such as http://127.0.0.1:PORT (order is the round-robin order)."""
+        super().__init__(_ProxyHandler)
+        if not backends:
+            raise ValueError("a round-robin proxy needs at least one backend")
+        self.backends = [urlsplit(url) for url in backends]
+        self._lock = threading.Lock()
+        self._next = 0
+        self._lose: dict[str, int] = {}
+        self.forwarded: list[Forwarded] = []
+
+    @property
+    def counts(self) -> list[int]:
+        """Requests forwarded to each backend so far, in backend order."""
+        with self._lock:
+            return [sum(1 for f in self.forwarded if f.backend == index) for index in range(len(self.backends))]
+
+    def requests_to(self, path_prefix: str) -> list[Forwarded]:
+        """The forwarded requests whose path starts with `path_prefix`, oldest first."""
+        with self._lock:
+            return [f for f in self.forwarded if f.path.startswith(path_prefix)]
+
+    def lose_responses(self, path_prefix: str, count: int = 1) -> None:
+        """Forward the next `count` requests to `path_prefix`, then answer 502 instead of the backend's answer."""
+        with self._lock:
+            self._lose[path_prefix] = self._lose.get(path_prefix, 0) + count
+
+    def forward(self, method: str, path: str, headers: list[tuple[str, str]],
+                body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Send one request to the next backend that accepts a connection; (status, headers, body) to answer."""
+        with self._lock:
+            start = self._next
+            self._next = (self._next + 1) % len(self.backends)
+        for offset in range(len(self.backends)):
+            index = (start + offset) % len(self.backends)
+            try:
+                status, reply_headers, reply = self._send(index, method, path, headers, body)
+            except ConnectionRefusedError:
+                continue  # not ready (killed): the next backend takes the request
+            except (OSError, http.client.HTTPException) as exc:
+                self._record(index, method, path, 502)
+                return 502, [("Content-Type", "text/plain")], f"backend {index}: {exc!r}\n".encode()
+            self._record(index, method, path, status)
+            if self._take_loss(path):
+                return 502, [("Content-Type", "text/plain")], b"response lost on the way back\n"
+            return status, reply_headers, reply
+        return 502, [("Content-Type", "text/plain")], b"no backend accepted the connection\n"
+
+    def _send(self, index: int, method: str, path: str, headers: list[tuple[str, str]],
+              body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        """One request on a fresh connection to backend `index`; raises ConnectionRefusedError if it is down."""
+        backend = self.backends[index]
+        connection = http.client.HTTPConnection(backend.hostname or "127.0.0.1", backend.port, timeout=TIMEOUT)
+        try:
+            connection.request(method, path, body=body if body or method not in ("GET", "HEAD") else None,
+                               headers=dict(headers))
+            response = connection.getresponse()
+            reply = response.read()
+            kept = [(name, value) for name, value in response.getheaders() if name.lower() not in HOP_BY_HOP]
+            return response.status, kept, reply
+        finally:
+            connection.close()
+
+    def _record(self, index: int, method: str, path: str, status: int) -> None:
+        """Note which backend took a request and what it answered."""
+        with self._lock:
+            self.forwarded.append(Forwarded(index, method, path, status))
+
+    def _take_loss(self, path: str) -> bool:
+        """Whether this answer to `path` is to be lost (one of the `lose_responses` still owed)."""
+        with self._lock:
+            for prefix, left in self._lose.items():
+                if left > 0 and path.startswith(prefix):
+                    self._lose[prefix] = left - 1
+                    return True
+        return False
+
