@@ -29,12 +29,14 @@ TIMEOUT = 30.0
 
 @dataclass(frozen=True)
 class Forwarded:
-    """One request the proxy forwarded: which backend (by index) took it, and what it answered."""
+    """One request the proxy forwarded: which backend (by index) took it, what it answered, and whether that
+    answer was lost on the way back (`lose_responses`)."""
 
     backend: int
     method: str
     path: str
     status: int
+    lost: bool = False
 
 
 class _ProxyHandler(QuietHandler):
@@ -99,10 +101,11 @@ class RoundRobinProxy(LoopbackHTTPServer):
             except ConnectionRefusedError:
                 continue  # not ready (killed): the next backend takes the request
             except (OSError, http.client.HTTPException) as exc:
-                self._record(index, method, path, 502)
+                self._record(Forwarded(index, method, path, 502))
                 return 502, [("Content-Type", "text/plain")], f"backend {index}: {exc!r}\n".encode()
-            self._record(index, method, path, status)
-            if self._take_loss(path):
+            lost = self._take_loss(path)
+            self._record(Forwarded(index, method, path, status, lost))
+            if lost:
                 return 502, [("Content-Type", "text/plain")], b"response lost on the way back\n"
             return status, reply_headers, reply
         return 502, [("Content-Type", "text/plain")], b"no backend accepted the connection\n"
@@ -122,10 +125,10 @@ class RoundRobinProxy(LoopbackHTTPServer):
         finally:
             connection.close()
 
-    def _record(self, index: int, method: str, path: str, status: int) -> None:
-        """Note which backend took a request and what it answered."""
+    def _record(self, forwarded: Forwarded) -> None:
+        """Note which backend took a request and what came of it."""
         with self._lock:
-            self.forwarded.append(Forwarded(index, method, path, status))
+            self.forwarded.append(forwarded)
 
     def _take_loss(self, path: str) -> bool:
         """Whether this answer to `path` is to be lost (one of the `lose_responses` still owed)."""
