@@ -9,7 +9,9 @@ timestamp too) and body unchanged. A backend that refuses the connection (a kill
 probe would have taken it out of the Service) is skipped and the request goes to the next one; any other
 failure (a reset mid-answer, a timeout) answers 502, since the backend may have acted on the request.
 `lose_responses` makes the proxy forward a request and then answer 502 instead of the backend's answer,
-the way a connection lost after the work was done looks to the sender (Alertmanager then retries).
+the way a connection lost after the work was done looks to the sender (Alertmanager then retries). `hold`
+keeps matching requests waiting until `release`, which forwards them or drops them (502, never forwarded):
+a process killed while its request waits is then one whose request never arrived.
 """
 
 from __future__ import annotations
@@ -48,12 +50,15 @@ class _ProxyHandler(QuietHandler):
         body = read_body(self)
         headers = [(name, value) for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP]
         status, reply_headers, reply = proxy.forward(self.command, self.path, headers, body)
-        self.send_response(status)
-        for name, value in reply_headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
+        try:
+            self.send_response(status)
+            for name, value in reply_headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+        except (BrokenPipeError, ConnectionResetError):  # the sender is gone (killed while it waited)
+            self.close_connection = True
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
 
@@ -70,6 +75,10 @@ class RoundRobinProxy(LoopbackHTTPServer):
         self._lock = threading.Lock()
         self._next = 0
         self._lose: dict[str, int] = {}
+        self._hold: bytes | None = None
+        self._released = threading.Condition(self._lock)
+        self._release_forwards: bool | None = None
+        self._holding = 0
         self.forwarded: list[Forwarded] = []
 
     @property
@@ -88,9 +97,39 @@ class RoundRobinProxy(LoopbackHTTPServer):
         with self._lock:
             self._lose[path_prefix] = self._lose.get(path_prefix, 0) + count
 
+    def hold(self, body_contains: bytes) -> None:
+        """Keep every request whose body contains `body_contains` waiting, unforwarded, until `release`."""
+        with self._lock:
+            self._hold, self._release_forwards = body_contains, None
+
+    @property
+    def held(self) -> int:
+        """How many requests wait on `hold` right now."""
+        with self._lock:
+            return self._holding
+
+    def release(self, forward: bool = True) -> None:
+        """Stop holding: the waiting requests go on to a backend, or (`forward=False`) are answered 502 unsent."""
+        with self._lock:
+            self._hold, self._release_forwards = None, forward
+            self._released.notify_all()
+
+    def _wait_if_held(self, body: bytes) -> bool:
+        """Wait while `body` is held; False when it is to be dropped instead of forwarded."""
+        with self._lock:
+            if self._hold is None or self._hold not in body:
+                return True
+            self._holding += 1
+            while self._hold is not None:
+                self._released.wait()
+            self._holding -= 1
+            return bool(self._release_forwards)
+
     def forward(self, method: str, path: str, headers: list[tuple[str, str]],
                 body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         """Send one request to the next backend that accepts a connection; (status, headers, body) to answer."""
+        if not self._wait_if_held(body):
+            return 502, [("Content-Type", "text/plain")], b"held, then dropped before reaching a backend\n"
         with self._lock:
             start = self._next
             self._next = (self._next + 1) % len(self.backends)
