@@ -164,7 +164,8 @@ def main() -> int:
             (tmp / f"replica{index}").mkdir()
             bots.append(BotProcess(tmp / f"replica{index}", slack.base_url, config(args.sla), database_url=url,
                                    extra_env={"LOG_LEVEL": "INFO"}))
-        stack.callback(lambda: [bot.stop() for bot in bots])
+        for bot in bots:
+            stack.callback(bot.stop)
         started = start_together(bots)
         print(f"   started together: healthy after {', '.join(f'{s:.2f}' for s in started)} s")
         for number in range(2 * args.rounds):

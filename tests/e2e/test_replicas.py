@@ -52,7 +52,7 @@ TIERS = ("UDRI1", "USENIOR2", "ULEAD3")
 SHUTDOWN_ZONE = ZoneInfo("Asia/Kathmandu")  # UTC+05:45: the shutdown time is read in the team's own zone
 SHUTDOWN_TICK = 30.0  # bot.jobs.SHUTDOWN_TICK
 STARTED_WITHIN = (1.0, 9.0)  # seconds from spawn to the first election that the shutdown timing allows for
-SETUP = 3.0  # seconds from choosing the shutdown minute to spawning (writing configs, starting Alertmanager)
+SETUP = 1.0  # seconds from choosing the shutdown minute to spawning (writing the replicas' configs)
 NUMBER = re.compile(r"[Ii]ncident #(\d+)")
 
 
@@ -205,46 +205,48 @@ def cluster(tmp_path: Path, pg_url: str, slack: SlackRecorder, aws: AwsProxy) ->
                  "eval": instance(aws.ec2, "g5.xlarge", {"team": "ml", "owner": "lena"}),
                  "tagged": instance(aws.ec2, "g5.xlarge", {"team": "ml", "keep-running": "true"}),
                  "other": instance(aws.ec2, "g5.xlarge", {"team": "search"})}
-    spawn_at, shutdown_at = shutdown_moment(datetime.now(UTC) + timedelta(seconds=SETUP))
-    workdirs = [tmp_path / f"replica{i}" for i in range(REPLICAS)]  # each its own bot.yaml and logs
-    for workdir in workdirs:
-        workdir.mkdir()
-    bots = [BotProcess(workdir, slack.base_url, config(shutdown_at), database_url=pg_url, extra_env=aws.aws_env())
-            for workdir in workdirs]
-    proxy = RoundRobinProxy([bot.url for bot in bots]).start()
+    proxy = RoundRobinProxy().start()  # its replicas come below, once the shutdown minute is chosen
     manager = AlertmanagerServer(tmp_path / "am", alertmanager_config_for(
-        proxy.url + "/alertmanager", group_interval="1s", repeat_interval="2s")).start()
+        proxy.url + "/alertmanager", group_interval="1s", repeat_interval="2s"))
+    bots: list[BotProcess] = []
     watch = LeaderWatch(bots)
-    # the shutdown acts on a whole minute: spawn where the scheduler's 30 s ticks fall either side of it
-    time.sleep(max(0.0, (spawn_at - datetime.now(UTC)).total_seconds()))
-    late = (datetime.now(UTC) - spawn_at).total_seconds()
-    assert late < 1, f"setting up took {SETUP + late:.1f}s, more than the {SETUP}s the shutdown timing allows for"
-    failures: list[BaseException] = []
     try:
-        def start(bot: BotProcess) -> None:
-            try:
-                bot.start(timeout=60)
-            except BaseException as exc:  # reported below, after every replica had its chance
-                failures.append(exc)
-
-        starting = [threading.Thread(target=start, args=(bot,)) for bot in bots]
-        for thread in starting:
-            thread.start()
-        for thread in starting:
-            thread.join()
-        if failures:
-            raise failures[0]
+        manager.start()
+        spawn_at, shutdown_at = shutdown_moment(datetime.now(UTC) + timedelta(seconds=SETUP))
+        for index in range(REPLICAS):  # each its own bot.yaml and logs
+            (tmp_path / f"replica{index}").mkdir()
+            bots.append(BotProcess(tmp_path / f"replica{index}", slack.base_url, config(shutdown_at),
+                                   database_url=pg_url, extra_env=aws.aws_env()))
+        proxy.set_backends([bot.url for bot in bots])
+        # the shutdown acts on a whole minute: spawn where the scheduler's 30 s ticks fall either side of it
+        time.sleep(max(0.0, (spawn_at - datetime.now(UTC)).total_seconds()))
+        late = (datetime.now(UTC) - spawn_at).total_seconds()
+        assert late < 1, f"writing the configs took {SETUP + late:.1f}s, more than the shutdown timing allows for"
+        failures = together(*(lambda b=bot: _started(b) for bot in bots))
+        assert failures == [0] * REPLICAS, "every replica, started at the same moment, comes up"
         watch.start()
         yield Cluster(bots, proxy, manager, watch, shutdown_at, instances)
     finally:
         watch.stop()
-        stopping = [threading.Thread(target=bot.stop) for bot in bots]
-        for thread in stopping:
-            thread.start()
-        for thread in stopping:
-            thread.join()
+        if bots:
+            together(*(lambda b=bot: _stopped(b) for bot in bots))
         manager.stop()
         proxy.stop()
+
+
+def _started(bot: BotProcess) -> int:
+    """Start a replica and wait for /healthz: 0, or 1 with what went wrong printed (the test then fails)."""
+    try:
+        bot.start(timeout=60)
+        return 0
+    except Exception as exc:  # every replica gets its chance; the fixture then fails saying which did not
+        print(f"replica on {bot.url} did not come up: {exc}")
+        return 1
+
+
+def _stopped(bot: BotProcess) -> int:
+    bot.stop()
+    return 0
 
 
 # The test ----------------------------------------------------------------------------------------------------------
@@ -273,7 +275,7 @@ def kill_the_leader_after_a_first_page(cluster: Cluster, slack: SlackRecorder, l
     bots = cluster.bots
     follower = bots[(leader + 1) % REPLICAS]  # the leader must be idle when killed: nothing of #1 runs on it
     assert post(follower.url, event_body(message("1700000100.000100", "api down 🔥💥 kill-test"))) == 200
-    wait_until(lambda: pages_to(slack, "UDRI1").get(1), timeout=10, message="incident #1's 1st-line page")
+    wait_until(lambda: pages_to(slack, "UDRI1").get(1, []), timeout=10, message="incident #1's 1st-line page")
     killed_at = time.monotonic()
     bots[leader].kill()
     survivors = [bot for i, bot in enumerate(bots) if i != leader]
@@ -290,9 +292,9 @@ def kill_the_leader_after_a_first_page(cluster: Cluster, slack: SlackRecorder, l
 def first_incident_escalated_on_time(slack: SlackRecorder) -> None:
     """Incident #1's 2nd and 3rd lines, due while (or after) its leader was killed, paged on time."""
     [first] = pages_to(slack, "UDRI1")[1]
-    second = wait_until(lambda: pages_to(slack, "USENIOR2").get(1), timeout=2 * SLA,
+    second = wait_until(lambda: pages_to(slack, "USENIOR2").get(1, []), timeout=2 * SLA,
                         message="incident #1's 2nd-line page after the leader was killed")[0]
-    third = wait_until(lambda: pages_to(slack, "ULEAD3").get(1), timeout=2 * SLA,
+    third = wait_until(lambda: pages_to(slack, "ULEAD3").get(1, []), timeout=2 * SLA,
                        message="incident #1's 3rd-line page")[0]
     late_2nd = second.received_at - first.received_at - SLA
     late_3rd = third.received_at - second.received_at - SLA
@@ -377,8 +379,11 @@ def fire_alerts_through_alertmanager(cluster: Cluster, slack: SlackRecorder) -> 
     proxy.lose_responses("/alertmanager", 2)  # delivered and stored, but Alertmanager hears 502 and retries
     manager.post_alerts([am_alert("ReplicaDiskFull", "db-0"), am_alert("ReplicaCrashLoop", "api-0"),
                          am_alert("ReplicaCrashLoop", "api-1"), am_alert("ReplicaLatency", "web-0")])
-    posts = {name: wait_until(lambda n=name: top_level(slack, "CTEAM", n), timeout=20,
-                              message=f"{name}'s message")[0] for name in groups}
+    posts: dict[str, Call] = {}
+    for name in groups:
+        def posted(n: str = name) -> list[Call]:
+            return top_level(slack, "CTEAM", n)
+        posts[name] = wait_until(posted, timeout=20, message=f"{name}'s message")[0]
     manager.post_alerts([am_alert("ReplicaDiskFull", "db-0"), am_alert("ReplicaDiskFull", "db-1")])
     disk = posts["ReplicaDiskFull"].response["ts"]
     wait_until(lambda: "2 firing" in last_update(slack, disk), timeout=20, message="ReplicaDiskFull's 2 firing")
@@ -524,16 +529,19 @@ def test_the_database_dropping_the_leaders_session_never_makes_two_leaders(tmp_p
         watch = LeaderWatch(bots)
         wait_until(lambda: len(watch.leaders()) == 1, timeout=10, message="one leader")
         with psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as db:
+            def holder() -> tuple[Any, ...]:
+                return db.execute("select a.pid, a.state_change from pg_locks l join pg_stat_activity a "
+                                  "on a.pid = l.pid where l.locktype = 'advisory' and l.objid = %s and l.granted",
+                                  (LOCK_KEY,)).fetchone() or ()
+
             for _ in range(3):
-                holder = wait_until(lambda: db.execute(
-                    "select a.pid, a.state_change from pg_locks l join pg_stat_activity a on a.pid = l.pid "
-                    "where l.locktype = 'advisory' and l.objid = %s and l.granted", (LOCK_KEY,)).fetchone(),
-                    timeout=10, message="the session that holds the leader lock")
+                before = wait_until(holder, timeout=10, message="the session that holds the leader lock")
                 # right after the leader's own check, so it is the last to learn that its session is gone
-                wait_until(lambda h=holder: db.execute("select state_change from pg_stat_activity where pid = %s",
-                                                      (h[0],)).fetchone() != (h[1],), timeout=5, interval=0.005,
-                           message="the leader's next check of its lock")
-                db.execute("select pg_terminate_backend(%s)", (holder[0],))
+                def checked_again(b: tuple[Any, ...] = before) -> bool:
+                    return holder() != b
+
+                wait_until(checked_again, timeout=5, interval=0.005, message="the leader's next check of its lock")
+                db.execute("select pg_terminate_backend(%s)", (before[0],))
                 ended = time.monotonic()
                 seen: list[tuple[float, list[int]]] = []
                 while time.monotonic() - ended < 2.5:  # a sample, not a wait: both leaders can only be seen live

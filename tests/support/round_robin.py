@@ -66,13 +66,11 @@ class _ProxyHandler(QuietHandler):
 class RoundRobinProxy(LoopbackHTTPServer):
     """Forwards each request to the next of its backends in turn, skipping those that refuse connections."""
 
-    def __init__(self, backends: Sequence[str]) -> None:
+    def __init__(self, backends: Sequence[str] = ()) -> None:
         """Proxy for `backends`, base URLs such as http://127.0.0.1:PORT (order is the round-robin order)."""
         super().__init__(_ProxyHandler)
-        if not backends:
-            raise ValueError("a round-robin proxy needs at least one backend")
-        self.backends = [urlsplit(url) for url in backends]
         self._lock = threading.Lock()
+        self.backends = [urlsplit(url) for url in backends]
         self._next = 0
         self._lose: dict[str, int] = {}
         self._hold: bytes | None = None
@@ -80,6 +78,12 @@ class RoundRobinProxy(LoopbackHTTPServer):
         self._release_forwards: bool | None = None
         self._holding = 0
         self.forwarded: list[Forwarded] = []
+
+    def set_backends(self, backends: Sequence[str]) -> None:
+        """Replace the backends (e.g. once the replicas' addresses are known; the proxy may already be running)."""
+        with self._lock:
+            self.backends = [urlsplit(url) for url in backends]
+            self._next = 0
 
     @property
     def counts(self) -> list[int]:
@@ -131,10 +135,11 @@ class RoundRobinProxy(LoopbackHTTPServer):
         if not self._wait_if_held(body):
             return 502, [("Content-Type", "text/plain")], b"held, then dropped before reaching a backend\n"
         with self._lock:
+            backends = len(self.backends)
             start = self._next
-            self._next = (self._next + 1) % len(self.backends)
-        for offset in range(len(self.backends)):
-            index = (start + offset) % len(self.backends)
+            self._next = (self._next + 1) % max(1, backends)
+        for offset in range(backends):
+            index = (start + offset) % backends
             try:
                 status, reply_headers, reply = self._send(index, method, path, headers, body)
             except ConnectionRefusedError:
