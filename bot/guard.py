@@ -57,7 +57,7 @@ class Guard:
         for first in range(0, len(targets), batch):
             now = self._clock.now()
             won = [t_ for t_ in targets[first:first + batch]
-                   if store.move_item(self._sessions, plan.id, t_, claim_as, by, now)]
+                   if store.move_item(self._sessions, plan.id, t_, claim_as, by, now, retake_before=now - LEASE)]
             if not won:
                 continue
             for result in _answers(won, do(won)):

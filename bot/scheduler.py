@@ -22,6 +22,7 @@ from bot.metrics import LEADER
 
 log = logging.getLogger(__name__)
 LOCK_KEY = 0x656D6F6A  # "emoj": one advisory lock id for the whole bot
+SETTLE = 0.5  # seconds beyond one poll that a new leader holds the lock before it acts
 
 
 class LeaderLock(Protocol):
@@ -142,6 +143,10 @@ class BotScheduler:
             self.leader = False
             LEADER.set(0)
         if not self.leader and self.lock.try_acquire():
+            # A leader whose session the database ended (a failover, pg_terminate_backend) learns it at its next
+            # check, up to one poll from now: wait that long before acting, so two never run the jobs at once.
+            if self._stop.wait(self.poll_seconds + SETTLE) or not self.lock.still_held():
+                return
             self.leader = True
             LEADER.set(1)
             self._run_jobs()

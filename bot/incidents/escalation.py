@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clients.slack_users import UserDirectory, is_user_id
-from bot.clock import Clock
+from bot.clock import Clock, aware
 from bot.durations import format_duration
 from bot.i18n import t
 from bot.incidents import pages, store
@@ -37,6 +37,13 @@ from bot.retry import BackendError
 from bot.settings import Config
 
 log = logging.getLogger(__name__)
+ON_TIME = timedelta(seconds=2)  # a page sent within this of its due time was sent by the tick on time
+
+
+def window_start(due: datetime, now: datetime) -> datetime:
+    """When the paged person's ack window starts: the page's due time if the tick sent it on time (so the next
+    deadline falls on a tick, not one tick late), else now (a late page still gets a whole window)."""
+    return due if timedelta(0) <= now - due <= ON_TIME else now
 
 
 def retry_delay(attempts: int, cap: timedelta) -> timedelta:
@@ -157,7 +164,7 @@ class Escalator:
         sla = chain.sla_for(incident.severity)
         if sla is not None:
             # Schedule the next step before paging, so a crash mid-page can't break the chain.
-            self._schedule(incident.id, step.step + 1, chain, self.clock.now() + sla)
+            self._schedule(incident.id, step.step + 1, chain, window_start(aware(step.due_at), self.clock.now()) + sla)
         outcome = self._page(incident, step, chain)
         PAGES.labels(outcome).inc()
         starts_round = (step.step + 1) % len(chain.steps) == 0

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.clients import Ec2Source
 from bot.clock import Clock
 from bot.escape import Markup
-from bot.guard import Guard
+from bot.guard import LEASE, Guard
 from bot.i18n import t
 from bot.metrics import INSTANCES_STOPPED
 from bot.notices import NoticeBoard
@@ -90,11 +90,9 @@ class NightlyShutdown:
             if now < acts_at - self._config.cost_guards.shutdown.warn_before:
                 continue
             row = self._plan_row(team, day, acts_at)
-            if row.state != "planned":
-                continue
-            if now < acts_at:
+            if row.state == "planned" and now < acts_at:
                 self._warn(team, day, now, fleet)
-            else:
+            elif row.state != "done":  # due, or left acting by a killed process (run takes it over after the lease)
                 self.run(team, SCHEDULER, fleet)
 
     # What ---------------------------------------------------------------------------------------------------
@@ -107,9 +105,11 @@ class NightlyShutdown:
         row = self._plan_row(team, day, acts_at)
         decided = {i.item: i for i in store.items(self._sessions, row.id)}
         fleet = fleet or self.fleet()
+        abandoned = self._clock.now() - LEASE  # a stop claimed before this by a killed process is to be done again
         mine = [r for r in fleet.running()
                 if r.team == team.name and selected(r.type, self._instances.families(team))
-                and (r.id not in decided or decided[r.id].state not in ("done", "stopping"))]
+                and (r.id not in decided or decided[r.id].state not in ("done", "stopping")
+                     or (decided[r.id].state == "stopping" and decided[r.id].at < abandoned))]
         utilization = fleet.utilization() if mine else {}
         items = tuple(self._decide(r, decided.get(r.id), _gpu_pct(r, utilization)) for r in mine)
         return ShutdownPlan(team=team.name, night=day, at=row.acts_at or acts_at, dry_run=self._dry_run(),
@@ -219,7 +219,7 @@ class NightlyShutdown:
             if found is None or found[0] != night:
                 raise ShutdownRefused(t("spend.plan_gone", lang, team=team.name))
             row = self._plan_row(team, *found)
-        if row.state != "planned":
+        if row.state == "done":  # an `acting` plan is run's to decide: taken over once its runner's lease is out
             raise ShutdownRefused(t("spend.already_ran", lang, team=team.name))
         return row
 

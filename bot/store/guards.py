@@ -69,14 +69,18 @@ def items(factory: sessionmaker[Session], plan_id: int) -> list[Item]:
 
 
 def move_item(factory: sessionmaker[Session], plan_id: int, item: str, to: str, by: str, now: datetime,
-              why: str = "") -> bool:
+              why: str = "", retake_before: datetime | None = None) -> bool:
     """Set an item's state from `planned` (or from nothing, inserting it): True for the one caller that did.
-    A kept instance can never be claimed for a stop, nor a stopping one kept."""
+    A kept instance can never be claimed for a stop, nor a stopping one kept. With `retake_before`, an item left
+    in state `to` before then (its process was killed mid-action) is claimed again."""
     if claim(factory, GuardItemRow(plan_id=plan_id, item=item, state=to, by=by, why=why, at=now, detail={})):
         return True
+    claimable = GuardItemRow.state == "planned"
+    if retake_before is not None:
+        claimable = or_(claimable, (GuardItemRow.state == to) & (GuardItemRow.at < retake_before))
     with factory.begin() as session:
         result = session.execute(update(GuardItemRow).where(
-            GuardItemRow.plan_id == plan_id, GuardItemRow.item == item, GuardItemRow.state == "planned",
+            GuardItemRow.plan_id == plan_id, GuardItemRow.item == item, claimable,
         ).values(state=to, by=by, why=why, at=now))
         return rows_matched(result) == 1
 

@@ -453,13 +453,9 @@ def one_leader_at_any_time(watch: LeaderWatch, elected: float, killed_at: float,
 # A run cut short -----------------------------------------------------------------------------------------------------
 def test_stop_now_cut_short_by_a_killed_replica_is_finished_after_the_lease(tmp_path: Path, pg_url: str,
                                                                            slack: SlackRecorder, aws: AwsProxy) -> None:
-    """KNOWN BUG (fails today): a shutdown whose replica dies mid-run is never finished, by anyone.
-
-    guards.start takes over a plan left `acting` after bot.guard.LEASE, but NightlyShutdown.tick and stop_now
-    (through _existing) only ever act on a `planned` plan, and plan() leaves out the instances the dead run had
-    claimed (`stopping`), which move_item can no longer claim. So Stop now answers "already ran" for good, the
-    scheduler's tick skips the night, and the instances keep running.
-    """
+    """A shutdown whose replica dies mid-run is finished by another after bot.guard.LEASE: the `acting` plan is
+    taken over (guards.start), and the instances the dead run had claimed `stopping` are claimed again and stopped;
+    until then Stop now answers that it already runs."""
     from bot.guard import LEASE
 
     shutdown = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=3)  # tonight, not yet due
@@ -514,10 +510,10 @@ def test_stop_now_cut_short_by_a_killed_replica_is_finished_after_the_lease(tmp_
 # The database drops the leader's session ------------------------------------------------------------------------------
 def test_the_database_dropping_the_leaders_session_never_makes_two_leaders(tmp_path: Path, pg_url: str,
                                                                            slack: SlackRecorder) -> None:
-    """KNOWN BUG (fails today): when PostgreSQL ends the session that holds the leader lock (a failover, a network
-    reset, pg_terminate_backend), the lock is free at once and a follower takes it at its next poll, but the old
-    leader only notices at its own next check (`still_held`, every 2 s): until then both report bot_leader 1 and
-    both run the scheduled jobs."""
+    """When PostgreSQL ends the session that holds the leader lock (a failover, a network reset,
+    pg_terminate_backend), the lock is free at once and a follower takes it at its next poll, while the old leader
+    only notices at its own next check (`still_held`, every 2 s): the new leader holds the lock one poll before it
+    acts (bot.scheduler.SETTLE), so two replicas never report bot_leader 1 or run the jobs at once."""
     from bot.scheduler import LOCK_KEY
 
     bots: list[BotProcess] = []

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.incidents.escalation import window_start
 from bot.incidents.model import ChainMember, ChainSnapshot
 
 # The shape every incident row written so far holds in `incidents.chain`.
@@ -46,3 +47,12 @@ def test_any_chain_survives_the_round_trip_through_json(steps: list[tuple[str, s
     chain = ChainSnapshot(configured=bool(steps), steps=tuple(ChainMember(t, u) for t, u in steps), repeat=repeat,
                           sla_seconds=sla, page=dict.fromkeys(sla, True))
     assert ChainSnapshot.from_json(chain.to_json()) == chain
+
+
+def test_an_ack_window_starts_at_the_pages_due_time_when_the_tick_sent_it_on_time_else_now() -> None:
+    """The 2nd line's deadline is the 1st page's due time + ack_within, so the tick after it finds it due (not one
+    tick later); a page sent late (no leader for a while) still gives the person a whole window from now."""
+    due = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    assert window_start(due, due + timedelta(milliseconds=40)) == due
+    assert window_start(due, due + timedelta(seconds=30)) == due + timedelta(seconds=30)
+    assert window_start(due, due - timedelta(seconds=1)) == due - timedelta(seconds=1)  # brought forward by hand
