@@ -40,7 +40,7 @@ def forget_old_events() -> None:
 
 
 def work_escalations() -> None:
-    _bound().escalation.work_due()
+    _bound().escalation.dispatch_due()
 
 
 def deliver_alerts() -> None:

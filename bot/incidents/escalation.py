@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from dataclasses import dataclass
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +39,7 @@ from bot.retry import BackendError
 from bot.settings import Config
 
 log = logging.getLogger(__name__)
+PAGE_WORKERS = 8  # incidents whose pages go out at once
 ON_TIME = timedelta(seconds=2)  # a page sent within this of its due time was sent by the tick on time
 
 
@@ -61,6 +64,10 @@ class Escalator:
     notifier: Notifier
     notices: IncidentNotices
     summary: IncidentSummary
+    _workers: ThreadPoolExecutor = field(init=False, repr=False, default_factory=lambda: ThreadPoolExecutor(
+        max_workers=PAGE_WORKERS, thread_name_prefix="pages"))
+    _in_flight: set[int] = field(init=False, repr=False, default_factory=set)  # incidents whose pages are going out
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     # The chain -------------------------------------------------------------------------------------
     def snapshot(self, team: str, now: datetime) -> ChainSnapshot:
@@ -146,6 +153,34 @@ class Escalator:
         if sent:
             log.info("escalation: %d page(s) or announcement(s) sent", sent)
         return sent
+
+    def dispatch_due(self) -> int:
+        """The leader's tick: claim what is due and send it on the page workers, one incident per worker, and return
+        at once; so one incident's slow Slack (a paced channel, a retry) never holds another's page past its time."""
+        now = self.clock.now()
+        with self._lock:
+            busy = set(self._in_flight)
+        claimed: dict[int, list[int]] = defaultdict(list)
+        for step_id in pages.due(self.factory, now):
+            step = pages.get(self.factory, step_id)
+            if step is not None and step.incident_id not in busy and pages.claim(self.factory, step_id, now):
+                claimed[step.incident_id].append(step_id)
+        for incident_id, steps in claimed.items():
+            with self._lock:
+                self._in_flight.add(incident_id)
+            self._workers.submit(self._process_steps, incident_id, steps)
+        return sum(len(steps) for steps in claimed.values())
+
+    def _process_steps(self, incident_id: int, steps: list[int]) -> None:
+        try:
+            sent = sum(1 for step_id in steps if self._process(step_id))
+            if sent:
+                log.info("escalation: %d page(s) or announcement(s) sent for incident %s", sent, incident_id)
+        except Exception:  # a bug in one incident's step must not stop the worker; the step's lease frees it later
+            log.exception("escalation of incident %s failed", incident_id)
+        finally:
+            with self._lock:
+                self._in_flight.discard(incident_id)
 
     def _process(self, step_id: int) -> bool:
         step = pages.get(self.factory, step_id)

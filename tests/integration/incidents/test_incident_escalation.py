@@ -12,6 +12,7 @@ from tests.support.inprocess import START, make_services
 from tests.support.slack_recorder import SlackRecorder
 from tests.support.slack_text import slack_text
 from tests.support.threads import all_at_once
+from tests.support.waiting import wait_until
 
 
 def dm_targets(slack: SlackRecorder) -> list[str]:
@@ -146,3 +147,19 @@ def test_a_page_nobody_works_shows_how_late_it_is_in_the_overdue_gauge(db_url: s
     assert pages.most_overdue(services.sessions, clock.now()) == 40
     services.escalation.work_due()
     assert pages.most_overdue(services.sessions, clock.now()) == 0
+
+
+def test_the_leaders_tick_sends_each_incidents_due_page_on_a_worker_once(db_url: str, slack: SlackRecorder) -> None:
+    """dispatch_due (the scheduler's tick) returns at once and the pages go out on the page workers; a second tick
+    while they are on their way sends nothing twice."""
+    clock = FrozenClock(START)
+    services = make_services(db_url, slack, bot_config(incidents={"storm_window": "0s"}), clock)
+    for ts in ("1700000000.000100", "1700000000.000200"):
+        slack.set_message("CTEAM", ts, text=f"outage {ts}", user="UAUTHOR")
+        open_sev1(services, ts)
+    clock.advance(timedelta(minutes=5))
+    claimed = services.escalation.dispatch_due() + services.escalation.dispatch_due()
+    wait_until(lambda: dm_targets(slack).count("DUSENIOR2") == 2, message="both incidents' 2nd-line pages")
+    assert claimed == 2
+    assert services.escalation.dispatch_due() == 0
+    assert dm_targets(slack).count("DUSENIOR2") == 2
