@@ -128,3 +128,22 @@ def test_the_digest_is_in_the_teams_language_with_its_local_date_and_the_details
     assert "每日摘要" in slack_text(main) and "11月24日" in slack_text(main)
     assert "payments down" in slack_text(main) and "<@UDRI1>" in slack_text(main)  # the open incident, on call
     assert thread and all(c.params["thread_ts"] == main.response["ts"] for c in thread)
+
+
+def test_after_the_clocks_change_the_digest_still_comes_at_nine_local(
+        db_url: str, slack: SlackRecorder, new_bot: Callable[..., tuple[Any, Any]]) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    friday_nine = datetime(2027, 3, 26, 9, 0, tzinfo=berlin)  # CET: 08:00 UTC
+    clock = FrozenClock(friday_nine + timedelta(seconds=5))
+    services, _ = new_bot(db_url, slack, config(timezone="Europe/Berlin"), clock)
+    assert services.digests.tick() == 1
+    monday_nine = datetime(2027, 3, 29, 9, 0, tzinfo=berlin)  # CEST since Sunday: 07:00 UTC
+    assert monday_nine.astimezone(UTC).hour == 7
+    clock.set(monday_nine - timedelta(minutes=1))
+    assert services.digests.tick() == 0
+    clock.set(monday_nine + timedelta(seconds=5))
+    assert services.digests.tick() == 1
+    clock.set(monday_nine + timedelta(hours=1, seconds=5))  # 09:00 on last week's UTC offset: nothing more
+    assert services.digests.tick() == 0
+    assert [d.splitlines()[0] for d in digests(slack)] == ["📋 Daily digest · ml-platform · Fri 2027-03-26",
+                                                           "📋 Weekly digest · ml-platform · Mon 2027-03-29"]
