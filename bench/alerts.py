@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from common import OUT, ROOT, TimedRecorder, print_header, save, summary, table
+from common import OUT, ROOT, TimedRecorder, commit, print_header, save, summary, table
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -501,7 +501,7 @@ def main() -> int:
         kinds[item.kind] = kinds.get(item.kind, 0) + 1
     print(f"   {args.teams} teams (one channel each), {args.clients} client threads; notifications: "
           + ", ".join(f"{k} {v}" for k, v in kinds.items()))
-    commit = _commit()
+    measured = commit()
     workdir = OUT / f"alerts-work-{time.strftime('%Y%m%d-%H%M%S')}"
     workdir.mkdir(parents=True)
 
@@ -522,20 +522,11 @@ def main() -> int:
             print(f"\n   bot log ({log.relative_to(ROOT)}), warnings and errors:")
             for line in oddities:
                 print("     " + line[:200])
-    path = save("alerts", {"commit": commit, "args": vars(args), "kinds": kinds, "bot": bot, "naive": naive,
+    path = save("alerts", {"commit": measured, "args": vars(args), "kinds": kinds, "bot": bot, "naive": naive,
                            "log_excerpt": oddities})
     print(f"\n   raw figures: {path.relative_to(ROOT)}; bot work dir: {workdir.relative_to(ROOT)}")
     return 0
 
-
-def _commit() -> str:
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
 
 
 def _seconds(value: float | None) -> str:

@@ -56,6 +56,15 @@ def verdict(ok: bool) -> str:
     return "MET" if ok else "MISSED"
 
 
+def commit() -> str:
+    """The commit measured (short hash), or "?" outside a git checkout."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent.parent,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
 def machine() -> dict[str, Any]:
     mem_gib = None
     try:

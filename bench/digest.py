@@ -69,7 +69,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alerts import LIMITED, AnsweringRecorder  # the recorder that rate-limits like Slack (reused, not copied)
-from common import ROOT, print_header, save, table
+from common import ROOT, commit, print_header, save, table
 from gpu import prom_counts
 from prometheus_client import REGISTRY
 from slack_sdk import WebClient
@@ -830,20 +830,11 @@ def main() -> int:
     print(f"\n   whole run: {time.perf_counter() - begun:.0f} s")
     data["warnings"] = {"count": dict(warnings.count), "first": warnings.first}
     data["end"] = end.isoformat()
-    data["commit"] = _commit()
+    data["commit"] = commit()
     path = save("digest", data)
     print(f"   saved {path.relative_to(ROOT)}")
     return 0
 
-
-def _commit() -> str:
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "?"
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -42,6 +41,7 @@ from tests.support.bot_process import BotProcess
 from tests.support.config import bot_config
 from tests.support.signing import event_body
 from tests.support.slack_recorder import Call
+from tests.support.threads import together
 
 REPLICAS = 3
 POLL = 0.02  # seconds between /metrics reads while waiting for the new leader
@@ -116,23 +116,7 @@ def one_round(bots: list[BotProcess], slack: TimedRecorder, number: int, sla: fl
 
 def start_together(bots: list[BotProcess]) -> list[float]:
     """Start every replica at the same moment; seconds from spawn to healthy for each."""
-    took: list[float] = [0.0] * len(bots)
-    failures: list[BaseException] = []
-
-    def start(index: int) -> None:
-        try:
-            took[index] = bots[index].start(timeout=60)
-        except BaseException as exc:
-            failures.append(exc)
-
-    threads = [threading.Thread(target=start, args=(i,)) for i in range(len(bots))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
-    return took
+    return together(*(lambda b=bot: b.start(timeout=60) for bot in bots))
 
 
 def median_max(values: list[float]) -> tuple[str, str, str]:

@@ -22,7 +22,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +42,7 @@ from tests.support.servers import AlertmanagerServer, alertmanager_config_for
 from tests.support.signing import event_body, interactivity_body, retry_headers, signed_headers
 from tests.support.slack_recorder import Call, SlackRecorder
 from tests.support.slack_text import slack_text
+from tests.support.threads import together
 from tests.support.waiting import wait_until
 
 REPLICAS = 3
@@ -101,23 +102,6 @@ def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> int:
     signed = signed_headers(SIGNING_SECRET, body)
     return requests.post(url + "/slack/events", data=body, headers={**signed, **(headers or {})},
                          timeout=10).status_code
-
-
-def together(*calls: Callable[[], int]) -> list[int]:
-    """Run `calls` at the same moment (released by a barrier), each on its own thread; their results."""
-    barrier = threading.Barrier(len(calls))
-    results: list[int] = [0] * len(calls)
-
-    def run(index: int) -> None:
-        barrier.wait()
-        results[index] = calls[index]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return results
 
 
 # Who leads -------------------------------------------------------------------------------------------------------
