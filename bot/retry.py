@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import errno
 import logging
+import random
 import socket
 import ssl
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -27,7 +29,6 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
-    wait_random_exponential,
 )
 from tenacity.stop import stop_base
 
@@ -47,6 +48,7 @@ PRODUCT_NAMES = {"prometheus": "Prometheus", "kubernetes": "Kubernetes", "aws": 
 BACKENDS = (*PRODUCT_NAMES, "database")
 # Errors that mean "the database is down, read-only or overloaded", not a bug in a query.
 DATABASE_ERRORS = (sa.OperationalError, sa.InterfaceError, sa.InternalError, sa.TimeoutError)
+FIRST_WAIT = 0.2  # the first retry comes within this many seconds; each later window doubles
 
 
 class BackendError(Exception):
@@ -54,11 +56,16 @@ class BackendError(Exception):
 
     `reason` is English (logs, and callers that compare Slack error codes); `code` and `params` say the
     same in any catalog language through `explain()`; `detail` is the underlying exception, for logs.
+    `retry_after` is the backend's Retry-After in seconds, when it said one; `counted` is set once
+    `call_with_retries` has counted the failure in `bot_errors_total`.
     """
 
     def __init__(self, backend: str, reason: str = "", transient: bool = False, *, code: str | None = None,
-                 params: Mapping[str, object] | None = None, hint: str | None = None, detail: str = "") -> None:
+                 params: Mapping[str, object] | None = None, hint: str | None = None, detail: str = "",
+                 retry_after: float | None = None) -> None:
         self.backend = backend
+        self.retry_after = retry_after
+        self.counted = False
         self.code = code
         self.params = dict(params or {})
         self.hint = hint
@@ -155,13 +162,29 @@ def _status_of(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
+def retry_after_seconds(value: object) -> float | None:
+    """A Retry-After header as seconds from now: delay-seconds or an HTTP date; None when absent or unreadable."""
+    text = str(value).strip() if value is not None else ""
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
 def diagnose(backend: str, exc: BaseException, *, where: str, timeout: Timeout | None = None,
              status: int | None = None, hints: Mapping[str, str] | None = None,
-             **params: object) -> BackendError:
+             retry_after: object = None, **params: object) -> BackendError:
     """What went wrong talking to `where`, as a BackendError with a reason code.
 
     `hints` maps a reason code (or "connection", for any failure to connect) to a `core.hint_<name>`
-    entry saying what to do; `params` fill the hint (`setting="PROMETHEUS_URL"`).
+    entry saying what to do; `params` fill the hint (`setting="PROMETHEUS_URL"`). `retry_after` is the
+    answer's Retry-After header: retries wait that long, and a throttled reply says when to try again.
     """
     if isinstance(exc, sa.SQLAlchemyError):
         return _database_error(exc)
@@ -177,8 +200,11 @@ def diagnose(backend: str, exc: BaseException, *, where: str, timeout: Timeout |
     transient = code in TRANSIENT_CODES or (code == "http_status" and status in TRANSIENT_HTTP_STATUS)
     values = {"where": where, "seconds": f"{seconds:g}", "status": f"HTTP {status}" if status else "?",
               "detail": type(exc).__name__, **params}
+    wait = retry_after_seconds(retry_after)
+    if wait is not None and code in ("throttled", "server_error") and not hint:
+        hint, values["wait"] = "retry_in", f"{wait:g}"
     return BackendError(backend, transient=transient, code=code, params=values, hint=hint,
-                        detail=_detail(chain))
+                        detail=_detail(chain), retry_after=wait)
 
 
 def _causes(exc: BaseException) -> Iterator[BaseException]:
@@ -259,6 +285,30 @@ def _database_error(exc: sa.SQLAlchemyError) -> BackendError:
                         detail=f"{type(exc).__name__}: {str(getattr(exc, 'orig', None) or exc)[:200]}")
 
 
+def backoff(attempt: int, retry_after: float | None = None, *, cap: float = 4.0) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1, 2, …): full jitter in a window that doubles
+    from FIRST_WAIT up to `cap`; after the backend's Retry-After when it said one, so that it is honoured and
+    the clients it throttled do not all come back in the same instant."""
+    jitter = random.uniform(0, min(cap, FIRST_WAIT * 2 ** (attempt - 1)))
+    return jitter if retry_after is None else retry_after + jitter
+
+
+def _retry_after(state: RetryCallState) -> float | None:
+    exc = state.outcome.exception() if state.outcome else None
+    return exc.retry_after if isinstance(exc, BackendError) else None
+
+
+class _AskedToWaitPast(stop_base):
+    """Stop when the backend's Retry-After ends past the budget: the answer comes now, saying when to try again."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        wait = _retry_after(retry_state)
+        return wait is not None and (retry_state.seconds_since_start or 0.0) + wait > self.budget
+
+
 def call_with_retries(
     backend: str,
     fn: Callable[[], T],
@@ -268,10 +318,12 @@ def call_with_retries(
     budget: float | None = None,
     transient: Callable[[BaseException], bool] = is_transient,
 ) -> T:
-    """Run `fn`, retrying transient failures with exponential backoff and full jitter.
+    """Run `fn`, retrying transient failures with exponential backoff and full jitter (`backoff`), never sooner
+    than a Retry-After the backend sent.
 
-    With a `budget` (seconds), no new attempt starts once that much time has passed: a backend that
-    accepts connections and never answers costs one read timeout, not `attempts` of them.
+    With a `budget` (seconds), no new attempt starts once that much time has passed, nor one the backend's
+    Retry-After would start after it: a backend that accepts connections and never answers costs one read
+    timeout, not `attempts` of them.
     """
 
     def count(state: RetryCallState) -> None:
@@ -281,16 +333,18 @@ def call_with_retries(
 
     stop: stop_base = stop_after_attempt(attempts)
     if budget is not None:
-        stop = stop | stop_after_delay(budget)
+        stop = stop | stop_after_delay(budget) | _AskedToWaitPast(budget)
     retrying = Retrying(
         stop=stop,
-        wait=wait_random_exponential(multiplier=0.2, max=max_wait),
+        wait=lambda state: backoff(state.attempt_number, _retry_after(state), cap=max_wait),
         retry=retry_if_exception(transient),
         before_sleep=count,
         reraise=True,
     )
     try:
         return retrying(fn)
-    except Exception:
+    except Exception as exc:
         ERRORS.labels(backend).inc()
+        if isinstance(exc, BackendError):
+            exc.counted = True
         raise

@@ -103,11 +103,12 @@ class AlertmanagerClient:
                                 detail=f"HTTP {status}: {text}")
         if status in REJECTED:
             return BackendError(BACKEND, code="alertmanager_rejected", params=params, detail=f"HTTP {status}: {text}")
-        return self._diagnose(requests.HTTPError(f"HTTP {status}: {text}", response=response), status)
+        return self._diagnose(requests.HTTPError(f"HTTP {status}: {text}", response=response), status,
+                              response.headers.get("Retry-After"))
 
-    def _diagnose(self, exc: Exception, status: int | None = None) -> BackendError:
+    def _diagnose(self, exc: Exception, status: int | None = None, retry_after: str | None = None) -> BackendError:
         return diagnose(BACKEND, exc, where=self._where, timeout=self._timeout, status=status, hints=HINTS,
-                        setting=SETTING)
+                        setting=SETTING, retry_after=retry_after)
 
     def _unexpected(self, detail: str) -> BackendError:
         return self._diagnose(ValueError(detail), 0)

@@ -186,13 +186,14 @@ class KubeClient:
         except ApiException as exc:
             if exc.status == 403 and access is not None:
                 raise _forbidden(access, exc) from exc
-            raise self._diagnose(exc, int(exc.status or 0)) from exc
+            raise self._diagnose(exc, int(exc.status or 0), (exc.headers or {}).get("Retry-After")) from exc
         except (urllib3.exceptions.HTTPError, ValidationError, ValueError) as exc:
             raise self._diagnose(exc) from exc
 
-    def _diagnose(self, exc: Exception, status: int | None = None) -> BackendError:
+    def _diagnose(self, exc: Exception, status: int | None = None, retry_after: str | None = None) -> BackendError:
+        # The API server's priority and fairness answers 429 with Retry-After: the retry waits that long.
         return diagnose(BACKEND, exc, where=self._where(), timeout=self._limits, status=status, hints=HINTS,
-                        setting="KUBECONFIG")
+                        setting="KUBECONFIG", retry_after=retry_after)
 
     def _where(self) -> str:
         host = self._api_client.configuration.host if self._api_client else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,10 @@ class PrometheusClient:
         # Replaces the library's adapter: concurrent /gpu commands share one session, and a pool as wide
         # as the lazy-listener pool avoids a new connection (and a warning) per query.
         self._session.mount(self._url, requests.adapters.HTTPAdapter(max_retries=no_retries, pool_maxsize=64))
+        # The library's exception keeps only the status; the Retry-After of a throttling gateway in front of
+        # Prometheus (Thanos, Mimir, a proxy) is noted per thread by this hook, for the retry to honour.
+        self._answered = threading.local()
+        self._session.hooks["response"].append(self._note_retry_after)
         self._pool = ThreadPoolExecutor(max_workers=QUERIES_AT_ONCE, thread_name_prefix="promql")
 
     def gpu_readings(self, query: GpuQuery) -> list[GpuReading]:
@@ -90,18 +95,22 @@ class PrometheusClient:
         return call_with_retries(BACKEND, lambda: self._translated(fn), budget=self._timeout.read)
 
     def _translated(self, fn: Callable[[], T]) -> T:
+        self._answered.retry_after = None
         try:
             return fn()
         except PrometheusApiClientException as exc:
             match = _STATUS.search(str(exc))
-            raise self._diagnose(exc, int(match.group(1)) if match else 0) from exc
+            raise self._diagnose(exc, int(match.group(1)) if match else 0, self._answered.retry_after) from exc
         except (requests.RequestException, ValueError, KeyError) as exc:
             raise self._diagnose(exc) from exc
 
-    def _diagnose(self, exc: Exception, status: int | None = None) -> BackendError:
+    def _note_retry_after(self, response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
+        self._answered.retry_after = response.headers.get("Retry-After")
+
+    def _diagnose(self, exc: Exception, status: int | None = None, retry_after: str | None = None) -> BackendError:
         # Credentials live in PROMETHEUS_URL too, so every fix the user can make is there.
         return diagnose(BACKEND, exc, where=where_of(self._url), timeout=self._timeout, status=status,
-                        hints=HINTS, setting="PROMETHEUS_URL")
+                        hints=HINTS, setting="PROMETHEUS_URL", retry_after=retry_after)
 
 
 HINTS = {"connection": "check_setting", "auth": "check_setting", "forbidden": "check_setting"}
