@@ -52,7 +52,8 @@ def answering_failures(reply: Reply, language: str, kind: str, name: str) -> Ite
 
 
 def _backend_failed(reply: Reply, language: str, kind: str, name: str, exc: BackendError) -> None:
-    ERRORS.labels(exc.backend).inc()
+    if not exc.counted:  # call_with_retries counted the call that failed; one failure is one error
+        ERRORS.labels(exc.backend).inc()
     log.warning("%s %s: backend %s failed: %s%s", kind, name, exc.backend, exc.reason,
                 f" [{exc.detail}]" if exc.detail else "")
     _safely(reply, error_blocks(backend_error_text(exc, language)))

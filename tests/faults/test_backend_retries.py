@@ -1,13 +1,20 @@
 """The retry rules every backend client shares (bot/retry.py), where the matrix cannot show them one by one: waits
-are jittered and bounded, and a Retry-After is honoured or, past the time the user waits, reported."""
+are jittered and bounded, a Retry-After is honoured or, past the time the user waits, reported, and one call that
+fails for good is one error."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+from prometheus_client import REGISTRY
 
 from bot.retry import BackendError, backend_error_text, backoff, call_with_retries, diagnose
+from handlers.common import answering_failures
+
+
+def errors(backend: str) -> float:
+    return REGISTRY.get_sample_value("bot_errors_total", {"backend": backend}) or 0.0
 
 
 def test_waits_are_jittered_within_a_doubling_window_and_never_before_retry_after() -> None:
@@ -51,3 +58,15 @@ def test_a_retry_after_past_the_budget_is_not_waited_for_and_the_user_is_told_wh
     assert "is throttling requests (HTTP 429)" in backend_error_text(failure.value, "en")
     assert "try again in 30s" in backend_error_text(failure.value, "en")
     assert "请 30 秒后重试" in backend_error_text(failure.value, "zh-CN")
+
+
+def test_a_call_that_fails_for_good_is_one_error_not_one_per_layer() -> None:
+    before = errors("prometheus")
+    said: list[object] = []
+
+    def ask() -> None:
+        raise BackendError("prometheus", transient=False, code="auth", params={"where": "prom", "status": "401"})
+
+    with answering_failures(said.append, "en", "command", "/gpu"):
+        call_with_retries("prometheus", ask)
+    assert said and errors("prometheus") == before + 1
