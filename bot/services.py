@@ -143,7 +143,8 @@ class Services:
     @cached_property
     def pager(self) -> Pager | None:
         key = self.env.pagerduty_routing_key
-        return PagerDuty(key.get_secret_value(), self.env.pagerduty_api_url) if key else None
+        return PagerDuty(key.get_secret_value(), self.env.pagerduty_api_url,
+                         timeout=self.config.timeouts.pagerduty) if key else None
 
     @cached_property
     def permissions(self) -> Permissions:
