@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clients import PagerAction
 from bot.clock import Clock
+from bot.i18n import t
 from bot.incidents import store
 from bot.incidents.model import Incident, TimelineEntry
 from bot.incidents.render import news_blocks
@@ -53,7 +54,8 @@ class IncidentNotices:
             self.notifier.invite(incident.channel_id, users)
 
     def pagerduty(self, incident: Incident, action: PagerAction) -> None:
-        """Acknowledge or resolve in PagerDuty too; a failure goes on the timeline."""
+        """Acknowledge or resolve in PagerDuty too; a failure goes on the timeline, and the incident is told,
+        since PagerDuty keeps paging its on-call until someone acknowledges there."""
         try:
             self.notifier.pagerduty(action, incident.id, summary=f"#{incident.number} {incident.title}",
                                     severity=incident.severity, link=incident.origin_link)
@@ -63,3 +65,6 @@ class IncidentNotices:
                             TimelineEntry(self.clock.now(), "page_failed", None,
                                           f"PagerDuty {action} failed: {exc.reason}",
                                           {"user": "PagerDuty", "tier": action, "reason": exc.reason}))
+            key = "not_acknowledged" if action == "acknowledge" else "not_resolved"
+            self.in_incident(incident, t(f"incident.pagerduty_{key}", incident.language, number=incident.number,
+                                         reason=exc.explain(incident.language)))

@@ -33,7 +33,7 @@ from tests.support.waiting import wait_until
 ATTEMPTS = 3  # call_with_retries' default: every client's bound
 RETRY_AFTER = 1
 EN, ZH = "UWEI", "UCHEN"  # Chen's Slack locale is zh-CN (set in `asked`)
-BACKENDS = ("prometheus", "kubernetes", "aws-ce", "aws-ec2", "github", "alertmanager", "database")
+BACKENDS = ("prometheus", "kubernetes", "aws-ce", "aws-ec2", "github", "alertmanager", "pagerduty", "database")
 FAULTS = ("down", "slow", "throttled", "burst", "auth")
 _serial = itertools.count(1)
 
@@ -126,6 +126,8 @@ SUBJECTS = {backend.name: backend for backend in (
             named("Nothing is waiting for review", "没有等待评审的 pull request"), "GITHUB_API_URL",
             auth_setting="GITHUB_TOKEN", timeout=math.ceil(READ_SECONDS)),  # PyGithub takes whole seconds
     Backend("alertmanager", named("Alertmanager"), silence_button, named("Silenced", "静默"), "ALERTMANAGER_URL"),
+    Backend("pagerduty", named("PagerDuty"), acknowledge, named("acknowledged incident", "确认了事故"),
+            "PAGERDUTY_API_URL", auth_setting="PAGERDUTY_ROUTING_KEY"),
 )}
 
 
@@ -184,6 +186,8 @@ EXCEPTIONS = {(cell.backend, cell.fault, cell.language): cell for cell in (
     Cell("github", "throttled", "en", ("is throttling requests (rate limit)", "try again after")),  # not retried
     Cell("aws-ce", "throttled", "en", ("is throttling requests",)),  # AWS sends no Retry-After
     Cell("aws-ec2", "throttled", "en", ("is throttling requests",)),
+    Cell("pagerduty", "auth", "zh-CN", ("拒绝了请求", "请也在 PagerDuty 中确认")),  # a refused routing key: 400
+    Cell("pagerduty", "down", "zh-CN", ("无法连接到", "请也在 PagerDuty 中确认")),
 )}
 
 NOT_APPLICABLE = {
