@@ -22,7 +22,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from bot.incidents.desk import OpenRequest
-from tests.faults.conftest import READ_SECONDS, ZH_CHANNEL, ZH_TEAM, Rig
+from tests.faults.conftest import AWS_SECONDS, READ_SECONDS, ZH_CHANNEL, ZH_TEAM, Rig
 from tests.support.alert_payloads import alert, notification
 from tests.support.fault_proxy import Arrival
 from tests.support.inprocess import dispatch
@@ -33,7 +33,7 @@ from tests.support.waiting import wait_until
 ATTEMPTS = 3  # call_with_retries' default: every client's bound
 RETRY_AFTER = 1
 EN, ZH = "UWEI", "UCHEN"  # Chen's Slack locale is zh-CN (set in `asked`)
-BACKENDS = ("prometheus", "kubernetes", "aws-ce", "aws-ec2", "github", "alertmanager", "pagerduty", "database")
+BACKENDS = ("aws-ce", "aws-ec2", "github", "alertmanager", "pagerduty", "prometheus", "kubernetes", "database")
 FAULTS = ("down", "slow", "throttled", "burst", "auth")
 _serial = itertools.count(1)
 
@@ -86,6 +86,12 @@ def asking(command_name: str, text: str = "") -> Callable[[Rig, str], Callable[[
     return lambda rig, user: lambda: command(rig, command_name, text, user)
 
 
+def gpu(rig: Rig, user: str) -> Callable[[], str]:
+    """/gpu: Prometheus' DCGM readings joined with Kubernetes' nodes and pods."""
+    rig.scraped()
+    return lambda: command(rig, "/gpu", "", user)
+
+
 def spend(rig: Rig, user: str) -> Callable[[], str]:
     """/spend: Cost Explorer's month (moto) and forecast (which moto lacks: the AwsProxy answers it)."""
     def ask() -> str:
@@ -115,14 +121,11 @@ def named(name: str, zh: str | None = None) -> dict[str, str]:
 
 
 SUBJECTS = {backend.name: backend for backend in (
-    Backend("prometheus", named("Prometheus"), asking("/gpu"), named("93%"), "PROMETHEUS_URL"),
-    Backend("kubernetes", named("Kubernetes"), asking("/gpu"), named("8 GPUs held", "占用 8 块 GPU"), "KUBECONFIG",
-            auth_setting="kubeconfig"),
     Backend("aws-ce", named("AWS"), spend, named("Month to date", "本月至今"), "",
-            auth_setting="AWS_ACCESS_KEY_ID"),
+            auth_setting="AWS_ACCESS_KEY_ID", timeout=AWS_SECONDS),
     Backend("aws-ec2", named("AWS"), asking("/spend", "burn"),
             named("No team has running instances", "没有任何团队有运行中的实例"), "",
-            auth_setting="AWS_ACCESS_KEY_ID"),
+            auth_setting="AWS_ACCESS_KEY_ID", timeout=AWS_SECONDS),
     Backend("github", named("GitHub"), asking("/review", "team"),
             named("Nothing is waiting for review", "没有等待评审的 pull request"), "GITHUB_API_URL",
             auth_setting="GITHUB_TOKEN", timeout=math.ceil(READ_SECONDS)),  # PyGithub takes whole seconds
@@ -130,6 +133,9 @@ SUBJECTS = {backend.name: backend for backend in (
     Backend("pagerduty", named("PagerDuty"), acknowledge, named("acknowledged incident", "确认了事故"),
             "PAGERDUTY_API_URL", auth_setting="PAGERDUTY_ROUTING_KEY",
             what_to_do=("acknowledge it in PagerDuty too", "请也在 PagerDuty 中确认")),
+    Backend("prometheus", named("Prometheus"), gpu, named("93%"), "PROMETHEUS_URL"),
+    Backend("kubernetes", named("Kubernetes"), gpu, named("8 GPUs held", "占用 8 块 GPU"), "KUBECONFIG",
+            auth_setting="kubeconfig"),
 )}
 
 
@@ -169,12 +175,13 @@ class Cell:
 
 def cells() -> list[Cell]:
     down = {"en": ("cannot connect to",), "zh-CN": ("无法连接到",)}
-    slow = {"en": (f"but got no answer within {READ_SECONDS:g}s",), "zh-CN": (f"{READ_SECONDS:g} 秒内没有应答",)}
     throttled = {"en": ("is throttling requests", f"try again in {RETRY_AFTER}s"),
                  "zh-CN": ("正在限流", f"请 {RETRY_AFTER} 秒后重试")}
     auth = {"en": ("rejected the credentials",), "zh-CN": ("拒绝了凭据",)}
     table = []
-    for name in SUBJECTS:
+    for name, backend in SUBJECTS.items():
+        slow = {"en": (f"but got no answer within {backend.timeout:g}s",),
+                "zh-CN": (f"{backend.timeout:g} 秒内没有应答",)}
         for fault, says in (("down", down), ("slow", slow), ("throttled", throttled), ("auth", auth)):
             language = "zh-CN" if fault in ("down", "auth") else "en"
             table.append(Cell(name, fault, language, says[language]))
@@ -184,7 +191,6 @@ def cells() -> list[Cell]:
 
 # Where a backend says it differently (and rightly so).
 EXCEPTIONS = {(cell.backend, cell.fault, cell.language): cell for cell in (
-    Cell("github", "slow", "en", (f"but got no answer within {math.ceil(READ_SECONDS)}s",)),
     Cell("github", "throttled", "en", ("is throttling requests (rate limit)", "try again after")),  # not retried
     Cell("aws-ce", "throttled", "en", ("is throttling requests",)),  # AWS sends no Retry-After
     Cell("aws-ec2", "throttled", "en", ("is throttling requests",)),
@@ -253,7 +259,7 @@ def test_a_backend_fault_as_the_user_sees_it(healed: Rig, cell: Cell) -> None:
     else:
         assert backend.normal[cell.language] in answer and ":warning:" not in answer, answer
     assert "error id" not in answer and "错误编号" not in answer and "Traceback" not in answer
-    wait_until(lambda: counted(rig, backend, retries, errors), timeout=READ_SECONDS + 3,
+    wait_until(lambda: counted(rig, backend, retries, errors), timeout=backend.timeout + 3,
                message=lambda: f"retries and errors counted as the proxy saw: {rig.proxies[backend.label].calls()}")
     retried_properly(list(rig.proxies[backend.label].calls().values()), cell.fault)
 

@@ -4,7 +4,8 @@ switched at run time between the ways a backend fails:
 
     with FaultProxy(prometheus.url, PROMETHEUS) as proxy:      # PROMETHEUS_URL=proxy.url
         proxy.down()                  # every connection is reset before an answer (counted, unlike a refusal)
-        proxy.slow(1.5)               # each request waits 1.5 s, then goes through: past the bot's read timeout
+        proxy.slow(1.5)               # each request goes through, its answer comes 1.5 s later: past the timeout
+        proxy.slow(2, path="/api/chat.postMessage")   # only those requests
         proxy.throttled(retry_after=1, times=1)   # 429 with Retry-After, in the backend's own error shape
         proxy.burst(2, status=503)    # the next 2 requests answer 503, then requests pass again
         proxy.auth(401)               # credentials refused (401, or 403 denied), in the backend's shape
@@ -119,6 +120,7 @@ class _Mode:
     delay: float = 0.0
     retry_after: int | None = None
     times: int | None = None  # None: until switched
+    path: str | None = None  # only requests whose path contains this (None: all)
 
 
 class FaultProxy(LoopbackHTTPServer):
@@ -133,6 +135,7 @@ class FaultProxy(LoopbackHTTPServer):
         self._lock = threading.Lock()
         self._mode = _Mode()
         self._arrivals: list[Arrival] = []
+        self._generation = 0  # bumped by clear(): a request that arrived before it is not recorded after it
 
     # ------------------------------------------------------------------ switching
 
@@ -142,8 +145,9 @@ class FaultProxy(LoopbackHTTPServer):
     def down(self) -> None:
         self._set(_Mode("down"))
 
-    def slow(self, seconds: float) -> None:
-        self._set(_Mode("slow", delay=seconds))
+    def slow(self, seconds: float, path: str | None = None) -> None:
+        """Each request (whose path contains `path`) goes through at once; its answer comes `seconds` after it."""
+        self._set(_Mode("slow", delay=seconds, path=path))
 
     def throttled(self, retry_after: int = 1, times: int | None = None) -> None:
         self._set(_Mode("status", status=429, retry_after=retry_after, times=times))
@@ -176,22 +180,31 @@ class FaultProxy(LoopbackHTTPServer):
     def clear(self) -> None:
         with self._lock:
             self._arrivals.clear()
+            self._generation += 1
+
+    @property
+    def generation(self) -> int:
+        with self._lock:
+            return self._generation
 
     # ------------------------------------------------------------------ serving
 
-    def decide(self) -> _Mode:
+    def decide(self, path: str) -> _Mode:
         """How to treat the request arriving now (a fault with `times` counts down to passing)."""
         with self._lock:
             mode = self._mode
+            if mode.path is not None and mode.path not in path:
+                return _Mode()
             if mode.times is not None:
                 mode.times -= 1
                 if mode.times <= 0:
                     self._mode = _Mode()
             return mode
 
-    def record(self, arrival: Arrival) -> None:
+    def record(self, arrival: Arrival, generation: int) -> None:
         with self._lock:
-            self._arrivals.append(arrival)
+            if generation == self._generation:
+                self._arrivals.append(arrival)
 
     def fault_answer(self, mode: _Mode) -> Answer:
         answer = self.shape(mode.status)
@@ -218,22 +231,23 @@ class FaultProxy(LoopbackHTTPServer):
 class _FaultHandler(QuietHandler):
     def _serve(self) -> None:
         proxy: FaultProxy = self.server.owner  # type: ignore[attr-defined]
-        arrived, body = time.monotonic(), read_body(self)
-        mode = proxy.decide()
+        arrived, generation, body = time.monotonic(), proxy.generation, read_body(self)
+        mode = proxy.decide(self.path)
         if mode.name == "down":
             self._reset()
-            proxy.record(Arrival(arrived, self.command, self.path, body, RESET))
+            proxy.record(Arrival(arrived, self.command, self.path, body, RESET), generation)
             return
         if mode.name == "slow":  # recorded now: the bot will have given up when the answer comes
-            proxy.record(Arrival(arrived, self.command, self.path, body, LATE))
-            time.sleep(mode.delay)
+            proxy.record(Arrival(arrived, self.command, self.path, body, LATE), generation)
         try:
             answer = proxy.fault_answer(mode) if mode.name == "status" else \
                 proxy.forward(self.command, self.path, dict(self.headers.items()), body)
         except OSError as exc:  # the backend behind is gone: say so like a gateway would
             answer = Answer(502, f"FaultProxy: backend unreachable ({exc!r})".encode(), "text/plain")
-        if mode.name != "slow":
-            proxy.record(Arrival(arrived, self.command, self.path, body, str(answer.status)))
+        if mode.name == "slow":  # the backend did the work at once; its answer is what comes late
+            time.sleep(max(0.0, arrived + mode.delay - time.monotonic()))
+        else:
+            proxy.record(Arrival(arrived, self.command, self.path, body, str(answer.status)), generation)
         with suppress(OSError):  # the bot gave up waiting (slow): nobody to answer
             send_bytes(self, answer.status, answer.body, answer.content_type, dict(answer.headers))
 
