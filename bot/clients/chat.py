@@ -21,11 +21,15 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.clients import ChatSender, Message
 from bot.render.blocks import Block
 from bot.render.text import notification_text, safe_blocks
-from bot.retry import BackendError, call_with_retries
+from bot.retry import BackendError, call_with_retries, is_transient
 
 T = TypeVar("T")
 TRANSIENT_SLACK_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                           "request_timeout"}
+# Slack refusing the bot's own token: no message goes out to anyone until someone fixes it. That says nothing about
+# the person or channel a message was for, so it is kept for later (transient: a page waits and is tried again, it
+# does not move on to the next tier), but not tried again at once.
+TOKEN_REFUSED = {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 
 
 class ChannelPacer:
@@ -54,7 +58,7 @@ class Chat:
         self.pacer = pacer or ChannelPacer()
 
     def _call(self, fn: Callable[[], T], attempts: int = 3) -> T:
-        return call_with_retries("slack", lambda: _slack_errors(fn), attempts=attempts)
+        return call_with_retries("slack", lambda: _slack_errors(fn), attempts=attempts, transient=_worth_retrying_now)
 
     def post(self, channel: str, blocks: list[Block], thread_ts: str | None = None,
              broadcast: bool = False, loud: bool = False, attempts: int = 3) -> str:
@@ -139,9 +143,15 @@ def _slack_errors(fn: Callable[[], T]) -> T:
             raise _unavailable(f"HTTP {status}") from None
         if error in TRANSIENT_SLACK_ERRORS or status == 429:
             raise _unavailable(error) from None
+        if error in TOKEN_REFUSED:
+            raise BackendError("slack", transient=True, code="slack_token_refused", params={"error": error}) from None
         raise BackendError("slack", error) from None
     except (SlackClientError, OSError) as exc:  # connection refused or reset, timeouts, DNS
         raise _unavailable(type(exc).__name__) from None
+
+
+def _worth_retrying_now(exc: BaseException) -> bool:
+    return is_transient(exc) and not (isinstance(exc, BackendError) and exc.code == "slack_token_refused")
 
 
 def _unavailable(status: str) -> BackendError:
