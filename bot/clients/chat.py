@@ -5,6 +5,10 @@ ones (5xx with any body, Slack's own "try later" codes, connection trouble) are 
 backoff (429s are already honoured via Retry-After by the client); posts to one channel are paced to
 Slack's ~1 message/s with a small burst; every payload passes `defuse`, so nothing the bot sends can
 broadcast unless the caller composed a loud announcement itself.
+
+A post whose answer did not come within the timeout may still have landed: it is not repeated at once, and
+when the same message is posted again (the outbox, a notice or a page trying later), the channel is read
+first, so a message Slack took slowly is not posted twice.
 """
 
 from __future__ import annotations
@@ -52,23 +56,59 @@ class ChannelPacer:
             time.sleep(delay)
 
 
+Unsure = tuple[str, str | None, str]  # (channel, thread_ts, text) of a post whose answer never came
+
+
 class Chat:
     def __init__(self, client: WebClient, pacer: ChannelPacer | None = None) -> None:
         self.client = client
         self.pacer = pacer or ChannelPacer()
+        self._unsure: dict[Unsure, float] = {}  # → when it was sent (Unix time)
+        self._unsure_lock = threading.Lock()
 
-    def _call(self, fn: Callable[[], T], attempts: int = 3) -> T:
-        return call_with_retries("slack", lambda: _slack_errors(fn), attempts=attempts, transient=_worth_retrying_now)
+    def _call(self, fn: Callable[[], T], attempts: int = 3,
+              transient: Callable[[BaseException], bool] | None = None) -> T:
+        return call_with_retries("slack", lambda: _slack_errors(fn), attempts=attempts,
+                                 transient=transient or _worth_retrying_now)
 
     def post(self, channel: str, blocks: list[Block], thread_ts: str | None = None,
              broadcast: bool = False, loud: bool = False, attempts: int = 3) -> str:
         """`loud`: the bot's own announcement may start with <!here>; nothing else can broadcast."""
         self.pacer.wait(channel)
         safe = safe_blocks(blocks, loud)
-        response = self._call(lambda: self.client.chat_postMessage(
-            channel=channel, blocks=safe, text=notification_text(safe), thread_ts=thread_ts,
-            reply_broadcast=broadcast or None, unfurl_links=False), attempts)
+        text = notification_text(safe)
+        key: Unsure = (channel, thread_ts, text)
+        landed = self._landed(key)
+        if landed is not None:
+            return landed
+        sent = time.time()
+        try:
+            response = self._call(lambda: self.client.chat_postMessage(
+                channel=channel, blocks=safe, text=text, thread_ts=thread_ts,
+                reply_broadcast=broadcast or None, unfurl_links=False), attempts, _repeatable_post)
+        except BackendError as exc:
+            if _unanswered(exc):
+                with self._unsure_lock:
+                    self._unsure.setdefault(key, sent)
+            raise
         return str(response["ts"])
+
+    def _landed(self, key: Unsure) -> str | None:
+        """The ts of a message posted earlier without an answer, if it did land; None when it did not (or none was)."""
+        with self._unsure_lock:
+            sent = self._unsure.get(key)
+        if sent is None:
+            return None
+        channel, thread_ts, text = key
+        oldest = f"{sent - 1:.6f}"
+        found = self._call(lambda: self.client.conversations_replies(channel=channel, ts=thread_ts, oldest=oldest)
+                           if thread_ts else self.client.conversations_history(channel=channel, oldest=oldest,
+                                                                              limit=100))
+        ts = next((str(m["ts"]) for m in found.get("messages") or [] if m.get("text") == text and m.get("bot_id")
+                   and m.get("ts") != thread_ts), None)
+        with self._unsure_lock:
+            self._unsure.pop(key, None)
+        return ts
 
     def update(self, channel: str, ts: str, blocks: list[Block]) -> None:
         safe = safe_blocks(blocks)
@@ -152,6 +192,16 @@ def _slack_errors(fn: Callable[[], T]) -> T:
 
 def _worth_retrying_now(exc: BaseException) -> bool:
     return is_transient(exc) and not (isinstance(exc, BackendError) and exc.code == "slack_token_refused")
+
+
+def _unanswered(exc: BaseException) -> bool:
+    """The request went out and no answer came in time: Slack may have acted on it."""
+    return isinstance(exc, BackendError) and exc.code == "slack_unavailable" and \
+        exc.params.get("status") in ("TimeoutError", "ReadTimeout")
+
+
+def _repeatable_post(exc: BaseException) -> bool:
+    return _worth_retrying_now(exc) and not _unanswered(exc)
 
 
 def _unavailable(status: str) -> BackendError:

@@ -39,7 +39,7 @@ from tests.support.servers import (
     dcgm_line,
     prometheus_config_for,
 )
-from tests.support.slack_recorder import SlackRecorder
+from tests.support.slack_recorder import Call, SlackRecorder
 
 TEAM_CHANNEL = "CTEAM"
 ZH_TEAM, ZH_CHANNEL = "infra-cn", "CZH"  # a team that reads Chinese: its incidents speak zh-CN
@@ -54,6 +54,25 @@ CONFIG = bot_config(teams=[team(channel=TEAM_CHANNEL, namespaces=["ml-train"], c
                     oncall={TEAM: rotation(), ZH_TEAM: rotation()}, admins=["UADMIN", "UWEI", "UCHEN"],
                     timeouts=TIMEOUTS, gpu={"cache": "0s"}, review={"cache": "0s"},
                     thresholds={"cost_cache": "0s"}, incidents={"storm_window": "0s", "create_channel": False})
+
+
+class SlackWithHistory(SlackRecorder):
+    """The Slack recorder whose channel history (conversations.history/replies) holds the bot's own posts, as
+    Slack's does: what the bot reads to learn whether a post it got no answer for did land."""
+
+    def answer(self, call: Call) -> tuple[int, dict[str, Any], dict[str, str]]:
+        status, payload, headers = super().answer(call)
+        if call.method == "chat.postMessage" and payload.get("ok"):
+            message = payload["message"]
+            self.set_message(payload["channel"], message.pop("ts"), **message)
+        return status, payload, headers
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackRecorder]:
+    """For the fault tests: a Slack recorder whose history shows what the bot posted."""
+    with SlackWithHistory() as recorder:
+        yield recorder
 
 
 @dataclass
@@ -92,7 +111,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory, moto: MotoServer) -> Iterator[
     from tests.support.github_graphql import GitHubFixture
 
     base = tmp_path_factory.mktemp("faults")
-    with pytest.MonkeyPatch.context() as env, SlackRecorder() as slack, \
+    with pytest.MonkeyPatch.context() as env, SlackWithHistory() as slack, \
             FakeDcgmExporter([dcgm_line("DCGM_FI_DEV_GPU_UTIL", 93, hostname="node-a", gpu="0",
                                         namespace="ml-train", pod="train-big", container="main")]) as dcgm, \
             AlertmanagerServer(base / "am", alertmanager_config_for("http://127.0.0.1:9/unused")) as manager, \

@@ -193,7 +193,7 @@ def ticks(bot: Bot, effect: Effect, count: int) -> None:
         bot.clock.advance(effect.step)
 
 
-@pytest.mark.parametrize("fault", ["down", "throttled", "burst", "auth"])
+@pytest.mark.parametrize("fault", ["down", "slow", "throttled", "burst", "auth"])
 @pytest.mark.parametrize("effect", EFFECTS, ids=str)
 def test_a_side_effect_under_a_slack_fault_happens_exactly_once(make: Callable[[Effect], Bot], effect: Effect,
                                                                 fault: str) -> None:
