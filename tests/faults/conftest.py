@@ -1,14 +1,21 @@
-"""The fault matrix's rig: one in-process bot (the real Bolt app, `make_bot`) whose every backend sits behind a
-FaultProxy (tests/support/fault_proxy.py): a real Prometheus (scraping a fake DCGM exporter) and a real
-Alertmanager, the Kubernetes and GitHub fixture servers, a PagerDuty stand-in, and moto behind the AwsProxy
-(which injects AWS's own errors). Timeouts are small so that "slow past the timeout" costs about a second.
-The bot is built once per module and never restarted: the matrix also proves that it keeps serving."""
+"""Fixtures of the fault tests (issue #13).
+
+`rig`: one in-process bot (the real Bolt app, `make_bot`) whose every backend sits behind a FaultProxy
+(tests/support/fault_proxy.py): a real Prometheus (scraping a fake DCGM exporter) and a real Alertmanager, the
+Kubernetes and GitHub fixture servers, a PagerDuty stand-in, and moto behind the AwsProxy (which injects AWS's own
+errors). Timeouts are small so that "slow past the timeout" costs about a second. The bot is built once per
+module and never restarted: the matrix also proves that it keeps serving; `healed` is the rig with every fault off.
+
+`slack`: a Slack recorder whose channel history holds the bot's own posts (SlackWithHistory), as Slack's does.
+`restartable_postgres`: a PostgreSQL cluster that can be stopped and started again with its data."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,10 +41,13 @@ from tests.support.servers import (
     AlertmanagerServer,
     FakeDcgmExporter,
     MotoServer,
+    PostgresServer,
     PrometheusServer,
     alertmanager_config_for,
     dcgm_line,
+    postgres_bin_dir,
     prometheus_config_for,
+    stop_pid,
 )
 from tests.support.slack_recorder import Call, SlackRecorder
 
@@ -66,6 +76,27 @@ class SlackWithHistory(SlackRecorder):
             message = payload["message"]
             self.set_message(payload["channel"], message.pop("ts"), **message)
         return status, payload, headers
+
+
+class RestartablePostgres(PostgresServer):
+    """A PostgreSQL cluster that can be stopped (fast shutdown: every connection cut) and started again on the same
+    port with its data, as when the database restarts under a running bot."""
+
+    def halt(self) -> None:
+        pid = self._postmaster_pid()
+        assert pid is not None, "PostgreSQL is not running"
+        stop_pid(pid, signal.SIGINT)
+
+    def resume(self) -> None:
+        bin_dir = postgres_bin_dir()
+        assert bin_dir is not None
+        self._pg_ctl_start(bin_dir)
+
+
+@pytest.fixture
+def restartable_postgres(tmp_path: Path) -> Iterator[RestartablePostgres]:
+    with RestartablePostgres(tmp_path / "pg") as server:
+        yield server
 
 
 @pytest.fixture
