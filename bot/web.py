@@ -147,11 +147,16 @@ def _signed(verifier: SignatureVerifier | None) -> bool:
 
 def _first_time(services: Services) -> bool:
     """False for a signed form seen before (by any replica); events are de-duplicated by event id instead.
-    Only called once the signature is valid, so a forger cannot fill the table."""
+    Only called once the signature is valid, so a forger cannot fill the table. With the database down the request
+    goes through: the user is then told the database is down, and a replay could change nothing without it."""
     if request.get_data().lstrip().startswith(b"{"):
         return True
-    return repo.first_sighting(services.sessions, replay_key(request.headers["X-Slack-Signature"]),
-                               services.clock.now())
+    try:
+        return repo.first_sighting(services.sessions, replay_key(request.headers["X-Slack-Signature"]),
+                                   services.clock.now())
+    except DATABASE_ERRORS as exc:
+        log.warning("could not record a Slack request's signature against replays: %s", type(exc).__name__)
+        return True
 
 
 def replay_key(signature: str) -> str:
