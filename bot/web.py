@@ -140,7 +140,7 @@ def _signed(verifier: SignatureVerifier | None) -> bool:
     signature = request.headers.get("X-Slack-Signature")
     if verifier is None or timestamp is None or signature is None:
         return False
-    if not _TIMESTAMP.fullmatch(timestamp.strip()):  # the verifier calls int() on it
+    if not _TIMESTAMP.fullmatch(timestamp.strip()) or not signature.isascii():  # int() and compare_digest would raise
         return False
     return verifier.is_valid(body=request.get_data(), timestamp=timestamp, signature=signature)
 

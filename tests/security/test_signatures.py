@@ -50,6 +50,8 @@ FORGERIES: dict[str, Forgery] = {
                                                                          ts=int(time.time()) - 6 * 60)),
     "timestamp 6 min ahead": lambda body, _: (body, signed_headers(SIGNING_SECRET, body, ts=int(time.time()) + 6 * 60)),
     "body altered after signing": lambda body, altered: (altered, signed_headers(SIGNING_SECRET, body)),
+    "signature not ASCII": lambda body, _: (body, {**signed_headers(SIGNING_SECRET, body),
+                                                   "X-Slack-Signature": "v0=" + "é" * 64}),
 }
 
 
