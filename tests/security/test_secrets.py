@@ -10,21 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.settings import Env
-from tests.support.bot_process import (
-    DATABASE_PASSWORD,
-    KUBE_TOKEN,
-    LOG_FILES,
-    SECRET_VALUES,
-    SECRETS,
-    URL_PASSWORD,
-    BotProcess,
-)
+from tests.security.conftest import every_secret
+from tests.support.bot_process import KUBE_TOKEN, LOG_FILES, SECRET_VALUES, SECRETS, URL_PASSWORD, BotProcess
 from tests.support.config import bot_config
 from tests.support.fixture_http import FixtureServer
-from tests.support.servers import free_port
 from tests.support.slack_recorder import SlackRecorder
 
 SECRET_WORDS = ("token", "secret", "password", "key")
@@ -50,24 +41,6 @@ def test_the_introspection_sees_each_kind_of_secret_setting() -> None:
     assert {"SLACK_SIGNING_SECRET", "AWS_SECRET_ACCESS_KEY", "GITHUB_TOKEN", "PAGERDUTY_ROUTING_KEY",
             "ALERTMANAGER_TOKEN"} <= set(secret_settings())
     assert "PORT" not in secret_settings() and "KUBECONFIG" not in secret_settings()
-
-
-def kubeconfig(path: Path, server: str) -> str:
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "scan",
-        "clusters": [{"name": "scan", "cluster": {"server": server}}],
-        "users": [{"name": "bot", "user": {"token": KUBE_TOKEN}}],
-        "contexts": [{"name": "scan", "context": {"cluster": "scan", "user": "bot"}}]}))
-    return str(path)
-
-
-def every_secret(tmp_path: Path, backend: str) -> dict[str, str]:
-    """Every secret setting, each backend at `backend` (which refuses), the database at a port nobody listens on."""
-    with_password = backend.replace("http://", f"http://scan:{URL_PASSWORD}@")
-    return {**SECRETS, "DATABASE_URL": f"postgresql://emoji:{DATABASE_PASSWORD}@127.0.0.1:{free_port()}/emoji",
-            "PROMETHEUS_URL": with_password, "ALERTMANAGER_URL": with_password, "GITHUB_API_URL": backend,
-            "PAGERDUTY_API_URL": backend, "AWS_ENDPOINT_URL": backend, "AWS_DEFAULT_REGION": "us-east-1",
-            "KUBECONFIG": kubeconfig(tmp_path / "kubeconfig", backend)}
 
 
 def test_the_bot_redacts_every_secret_it_is_configured_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
