@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from bot.digest.model import KINDS
 from bot.digest.schedule import next_slot
 from bot.render.time import local
-from bot.retry import BackendError, backend_name
+from bot.retry import DATABASE_ERRORS, BackendError, backend_name
 from bot.services import Services
 from bot.settings import Config, ConfigError, Env
 
@@ -46,11 +46,23 @@ def run(out: TextIO = sys.stdout) -> int:
     slack_ok = bool(slack_rows) and slack_rows[-1].status == OK
     aws_ok = any(row.name == _label("aws") and row.status == OK for row in backends)
     github_ok = any(row.name == _label("github") and row.status == OK for row in backends)
-    rows += [*database, *slack_rows, *backends, *_rotations(services, slack_ok), *_user_groups(services, slack_ok),
-             _alert_channels(config), *_gpu_posts(env, config), *_cost_guards(services, aws_ok),
+    rows += [*database, *slack_rows, *backends,
+             *_reading("on-call", lambda: _rotations(services, slack_ok)),
+             *_reading("user groups", lambda: _user_groups(services, slack_ok)),
+             _alert_channels(config), *_gpu_posts(env, config),
+             *_reading("cost guards", lambda: _cost_guards(services, aws_ok)),
              *_review_repos(services, github_ok), *_digests(config)]
     _print(rows, out)
     return 1 if any(row.status == FAIL for row in rows) else 0
+
+
+def _reading(name: str, rows: Callable[[], list[Row]]) -> list[Row]:
+    """Rows whose checks read the database (Slack's answers and Cost Explorer's count are kept there): when it
+    cannot be reached (its own row says why), one SKIP instead of a traceback."""
+    try:
+        return rows()
+    except DATABASE_ERRORS:
+        return [Row(SKIP, name, "not checked: the database is unreachable (see its row)")]
 
 
 def _with_probe_timeouts(config: Config) -> Config:

@@ -168,14 +168,40 @@ class Env(BaseSettings):
         return None
 
     def secret_values(self) -> list[str]:
-        secrets = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token,
-                   self.aws_secret_access_key, self.github_token, self.pagerduty_routing_key,
-                   self.alertmanager_token]
-        values = [s.get_secret_value() for s in secrets if s and s.get_secret_value()]
-        password = urlsplit(self.database_url).password  # postgresql://user:PASSWORD@host/db
-        if password:
-            values += sorted({password, unquote(password)})
-        return values
+        """What the logs must never show: every SecretStr setting, the password of any URL setting
+        (postgresql://user:PASSWORD@host/db, https://user:PASSWORD@prometheus), and the kubeconfig's tokens.
+        Derived from the fields, so a new secret setting is redacted without being listed here."""
+        values = [v.get_secret_value() for v in vars(self).values()
+                  if isinstance(v, SecretStr) and v.get_secret_value()]
+        for name in (n for n in type(self).model_fields if n.endswith("_url")):
+            password = _url_password(getattr(self, name))
+            if password:
+                values += sorted({password, unquote(password)})
+        return values + _kubeconfig_tokens(self.kubeconfig)
+
+
+def _url_password(url: str | None) -> str | None:
+    try:
+        return urlsplit(url).password if url else None
+    except ValueError:
+        return None
+
+
+def _kubeconfig_tokens(kubeconfig: str | None) -> list[str]:
+    """`users[].user.token` of each kubeconfig file named (KUBECONFIG may list several, like kubectl's)."""
+    tokens: list[str] = []
+    for name in (kubeconfig or "").split(":"):
+        try:
+            document = yaml.safe_load(Path(name).read_text(encoding="utf-8")) if name else None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        users = document.get("users") if isinstance(document, dict) else None
+        for entry in users if isinstance(users, list) else []:
+            user = entry.get("user") if isinstance(entry, dict) else None
+            token = user.get("token") if isinstance(user, dict) else None
+            if isinstance(token, str) and token:
+                tokens.append(token)
+    return tokens
 
 
 def _check_cron(value: str) -> str:

@@ -25,6 +25,7 @@ from bot.review.model import Alternative, Nudge, NudgeOutcome, NudgeReport
 from bot.review.parse import NudgeRequest, parse_time
 from bot.review.service import ReviewService, waiting_for_review
 from bot.settings import Team
+from bot.store.repo import audit
 
 log = logging.getLogger(__name__)
 REASON_CHARS = 300
@@ -85,6 +86,9 @@ class Nudges:
                     if not is_team else NudgeOutcome(reviewer=login, status="team")
                     for login, is_team in ((r.reviewer, r.team) for r in pr.requests)]
         report = NudgeReport(pr=pr, outcomes=tuple(outcomes))
+        with self._sessions.begin() as session:
+            audit(session, self._clock.now(), requester, "review.nudge", f"{pr.repo}#{pr.number}",
+                  outcomes={outcome.reviewer: outcome.status for outcome in outcomes})
         unmapped = tuple(outcome for outcome in outcomes if outcome.status == "unmapped")
         if unmapped and author_slack and author_slack != requester:  # the author can fix the mapping
             self._tell(author_slack, lambda lang_: render.nudge_report_blocks(replace(report, outcomes=unmapped),

@@ -19,8 +19,25 @@ from tests.support.waiting import wait_until
 
 SIGNING_SECRET = "e2e-signing-secret-3f9a1c"
 BOT_TOKEN = "xoxb-e2e-1111-2222-abcdefabcdef"
+APP_TOKEN = "xapp-1-A1-e2e-app-token-7d41c0"  # in every bot's environment; unused unless it runs Socket Mode
 ROOT = Path(__file__).resolve().parents[2]
-SECRET_VALUES = (SIGNING_SECRET, BOT_TOKEN)
+# A distinctive value for every secret setting (tests/security/test_secrets.py fails when bot/settings.py gains one
+# that is missing here). Only the Slack ones are in every bot's environment: the others switch a backend on, so a
+# test that wants them passes `SECRETS` (with the backends' URLs) as extra_env, as tests/security does.
+SECRETS = {
+    "SLACK_BOT_TOKEN": BOT_TOKEN,
+    "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+    "SLACK_APP_TOKEN": APP_TOKEN,
+    "AWS_ACCESS_KEY_ID": "AKIAE2E0SECRET0SCAN1",
+    "AWS_SECRET_ACCESS_KEY": "e2e-aws-secret-key-0b1d7f0c9e2a",
+    "GITHUB_TOKEN": "ghp_e2eGithubToken0000000000secretscan",
+    "PAGERDUTY_ROUTING_KEY": "e2e-pagerduty-routing-key-8c3f",
+    "ALERTMANAGER_TOKEN": "e2e-alertmanager-token-51a9d2",
+}
+DATABASE_PASSWORD = "e2e-database-password-66e0"  # in a postgresql:// DATABASE_URL
+URL_PASSWORD = "e2e-url-password-2f84"  # in an http://user:password@host backend URL (Prometheus, Alertmanager)
+KUBE_TOKEN = "e2e-kube-token-a3c7e5"  # users[].user.token in a kubeconfig
+SECRET_VALUES = (*SECRETS.values(), DATABASE_PASSWORD, URL_PASSWORD, KUBE_TOKEN)
 LOG_FILES: list[Path] = []  # every bot log of the session, scanned for secrets at the end
 
 
@@ -37,6 +54,7 @@ class BotProcess:
         self.env = {
             "PATH": os.environ.get("PATH", ""), "HOME": str(workdir), "PYTHONPATH": str(ROOT),
             "SLACK_API_URL": slack_api_url, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_APP_TOKEN": APP_TOKEN,
             "DATABASE_URL": database_url or f"sqlite:///{workdir / 'bot.db'}", "BOT_CONFIG": str(config_path),
             "PORT": str(self.port), "LOG_LEVEL": "DEBUG", **(extra_env or {}),
         }
