@@ -5,6 +5,8 @@ everything happened exactly once.
     .venv/bin/python bench/soak.py                        # ~13 min: 10 min at 5 requests/s, the drain, the checks
     .venv/bin/python bench/soak.py --minutes 1            # ~2.5 min, for debugging
     .venv/bin/python bench/soak.py --rate 10 --senders 12
+    .venv/bin/python bench/soak.py --minutes 6 --no-charts                       # the same mix, no PNG drawn
+    .venv/bin/python bench/soak.py --tracemalloc DIR --bot-env MEMORY_SERVE_TRACE=0   # the bot's own counts in DIR
 
 Everything is started here on 127.0.0.1 and stopped at the end by PID (also on Ctrl-C or an error); the temp dir
 goes too:
@@ -48,9 +50,17 @@ answer", a digest section "unavailable"). A line every 30 s, and at the end:
 - after a drain (the alert outbox empty and Slack quiet for 3 s, at most --drain s), the invariants, PASS or FAIL
   each (exit status 1 on a FAIL): every 🔥💥 gave one incident, one confirmation and one 1st-line page; no tier
   paged twice; each acknowledgement and each resolve took effect once; each alert group one Slack message, shown
-  resolved, with one recovery reply; each digest slot posted once and every slot due posted; no duplicate posts;
-  every command answered; every follow-up found its page or summary; the outbox drained and no page stuck.
-Raw figures go to bench/out/soak-*.json; the bot's WARNING and ERROR lines to bench/out/soak-*-log.txt.
+  resolved, with one recovery reply; each digest slot posted once and every slot due posted; correlation notes
+  ("🔗 correlated: …") in the incident's channel, never in a team channel; no duplicate posts; every command
+  answered; every follow-up found its page or summary; the outbox drained and no page stuck.
+Also printed: the bot's open file descriptors by kind (sockets, pipes, the directories of open files) at the start and
+the end of the load, and how long it took to stop on SIGTERM. Raw figures go to bench/out/soak-*.json; the bot's
+WARNING and ERROR lines to bench/out/soak-*-log.txt.
+
+To tell where memory goes: --no-charts leaves out every command that draws a PNG (and the weekly digest);
+--bot-env NAME=VALUE sets the bot's environment (MALLOC_ARENA_MAX=2, ...); --tracemalloc DIR starts the bot through
+bench/memory_serve.py, which writes heap snapshots and counts (gc objects, matplotlib figures and cached fonts, open
+fds) into DIR (MEMORY_SERVE_EVERY, MEMORY_SERVE_TRACE: see there).
 """
 
 from __future__ import annotations
@@ -78,7 +88,7 @@ from typing import Any
 import psycopg
 import requests
 from alerts import NAME, AnsweringRecorder, bot_group_correct, tally
-from common import OUT, ROOT, commit, ms, percentile, print_header, process_cpu_seconds, ratio, save, table
+from common import OUT, ROOT, LaunchedBot, commit, ms, percentile, print_header, process_cpu_seconds, ratio, save, table
 from digest import TOKEN, Spec, specs, start_backends
 from page import Databases
 from sqlalchemy.engine import make_url
@@ -106,6 +116,7 @@ TIER_RE = re.compile(r"You are on call \(([^)]+)\) for")
 ACKED_RE = re.compile(r"acknowledged incident #(\d+) after")
 RESOLVED_RE = re.compile(r"resolved incident #(\d+)\. Time to resolve")
 DIGEST_RE = re.compile(r"📋 (?:Daily|Weekly) digest · ")
+CORRELATED = "🔗 correlated:"  # an alert group's note in an incident opened while it fires
 ERROR_TEXTS = {"error id": "Something went wrong on our side", "backend": "Couldn't get an answer from",
                "digest section unavailable": ": unavailable ("}
 USERS = ("UALICE", "UBOB", "UCAROL", "UDAVE")
@@ -116,6 +127,7 @@ CHATTER = ("deploy of api v2.3 done", "lunch at noon?", "🔥 that demo was grea
 COMMANDS = (("/oncall", ""), ("/incident", "status"), ("/incident", "stats 7d"), ("/gpu", ""), ("/gpu", "idle"),
             ("/gpu", "queue"), ("/spend", ""), ("/spend", "burn"), ("/spend", "shutdown"), ("/review", ""),
             ("/review", "team"), ("/digest", ""), ("/alerts", ""), ("/alerts", "noisy"))
+CHARTS = (("/incident", "stats 7d"), ("/alerts", "noisy"), ("/gpu", ""), ("/spend", ""))  # those that draw a PNG
 MIX = {"command": 50, "chatter": 14, "incident_message": 2, "incident_reaction": 2, "incident_declare": 1,
        "alert_group": 6}
 OPENING = frozenset({"incident_message", "incident_reaction", "incident_declare", "alert_group"})
@@ -127,12 +139,14 @@ NO_ACK, TWICE_ACK, TWICE_RESOLVE = 0.10, 0.15, 0.10
 # --------------------------------------------------------------------------- the bot's config
 
 
-def schedules(index: int) -> dict[str, str]:
-    """team-00: a daily digest every minute; team-01: a weekly one (charts) every 3 minutes; the others every 2."""
+def schedules(index: int, charts: bool) -> dict[str, str]:
+    """team-00: a daily digest every minute; team-01: a weekly one (charts; without `charts` a daily one) every 3
+    minutes; the others a daily one every 2."""
     if index == 0:
         return {"digest": "* * * * *", "weekly_digest": "off"}
     if index == 1:
-        return {"digest": "off", "weekly_digest": "*/3 * * * *"}
+        return {"digest": "off", "weekly_digest": "*/3 * * * *"} if charts else \
+            {"digest": "*/3 * * * *", "weekly_digest": "off"}
     return {"digest": "*/2 * * * *", "weekly_digest": "off"}
 
 
@@ -140,9 +154,9 @@ def every_minutes(index: int) -> int:
     return (1, 3)[index] if index < 2 else 2
 
 
-def config(teams: list[Spec]) -> dict[str, Any]:
+def config(teams: list[Spec], charts: bool = True) -> dict[str, Any]:
     entries = [team(s.name, s.channel, timezone=s.zone, language=s.language, namespaces=[s.namespace],
-                    cost_tag=s.name, repos=list(s.repos), budget_usd_month=5000, **schedules(i))
+                    cost_tag=s.name, repos=list(s.repos), budget_usd_month=5000, **schedules(i, charts))
                for i, s in enumerate(teams)]
     oncall = {s.name: rotation(layer(s.members[0], timezone=s.zone), layer(s.members[1], timezone=s.zone))
               for s in teams}
@@ -309,8 +323,10 @@ def click(user: str, posted: Posted, response_url: str) -> bytes:
 class Traffic:
     """Makes the requests (new actions and their follow-ups) and sends them; the heap is the dispatcher's alone."""
 
-    def __init__(self, url: str, slack: SoakRecorder, teams: list[Spec], rng: random.Random, scale: float) -> None:
+    def __init__(self, url: str, slack: SoakRecorder, teams: list[Spec], rng: random.Random, scale: float,
+                 charts: bool = True) -> None:
         self.url, self.slack, self.teams, self.rng, self.scale = url, slack, teams, rng, scale
+        self.commands_drawn = [c for c in COMMANDS if charts or c not in CHARTS]
         self.heap: list[Step] = []
         self.seq = itertools.count()
         self.ids = itertools.count(1)
@@ -364,7 +380,7 @@ class Traffic:
         return self.slack.response_url(rid)
 
     def command(self) -> Request:
-        name, text = self.rng.choice(COMMANDS)
+        name, text = self.rng.choice(self.commands_drawn)
         spec = self.rng.choice(self.teams)
         if text == "status":
             known = self.slack.known_numbers()
@@ -577,6 +593,18 @@ class LogWatch:
                 self.warnings.append(line)
 
 
+def fd_kinds(pid: int) -> Counter[str]:
+    """The process's open file descriptors by kind: socket, pipe, anon_inode:…, or the file's directory."""
+    kinds: Counter[str] = Counter()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = str(fd.readlink())
+        except OSError:  # closed while listed
+            continue
+        kinds[target.split(":", 1)[0] if ":[" in target else target.rsplit("/", 1)[0] + "/"] += 1
+    return kinds
+
+
 def proc_status(pid: int) -> tuple[float, int]:
     """(VmRSS in MB, threads) from /proc/PID/status."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
@@ -593,6 +621,7 @@ class Watch(threading.Thread):
         self.bot, self.pid, self.traffic, self.slack, self.log = bot, bot.process.pid, traffic, slack, log
         self.conninfo, self.database = conninfo, database
         self.samples: list[Sample] = []
+        self.fds_at_start = fd_kinds(self.pid)
         self.stopping = threading.Event()
         self.printed = 0.0
         self.window = 0  # records already summed into a printed line
@@ -696,6 +725,7 @@ class SlackFacts:
     resolved: dict[int, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     digests: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # channel -> ts
     posts: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # (channel, thread, text)
+    correlated: list[tuple[str, str, str]] = field(default_factory=list)  # (channel, thread, text)
 
 
 def slack_facts(calls: list[Call]) -> SlackFacts:
@@ -715,6 +745,8 @@ def slack_facts(calls: list[Call]) -> SlackFacts:
             facts.acked[int(number)][channel] += 1
         for number in set(RESOLVED_RE.findall(text)):
             facts.resolved[int(number)][channel] += 1
+        if CORRELATED in text:
+            facts.correlated.append((channel, str(thread or ""), text))
         if not thread and DIGEST_RE.search(text):
             facts.digests[channel].append(str(call.response.get("ts")))
     return facts
@@ -790,10 +822,11 @@ def check_incidents(traffic: Traffic, db: DbFacts, slack: SlackFacts) -> list[Ve
 
 
 def check_alerts(traffic: Traffic, calls: list[Any]) -> Verdict:
-    """Counted by bench/alerts.py `tally` over the team channels' calls, less the digests (which name firing alerts;
-    so do the evidence and the correlation notes, in incident channels)."""
+    """Counted by bench/alerts.py `tally` over the team channels' calls, less the digests and the correlation notes
+    (which name firing alerts, as the evidence in incident channels does)."""
     channels = {spec.channel for spec in traffic.teams}
-    alerts = [a for a in calls if a.call.params.get("channel") in channels and not DIGEST_RE.search(slack_text(a.call))]
+    alerts = [a for a in calls if a.call.params.get("channel") in channels
+              and not DIGEST_RE.search(text := slack_text(a.call)) and CORRELATED not in text]
     found = tally(alerts, len(traffic.groups))
     bad = []
     for group in traffic.groups:
@@ -848,7 +881,12 @@ def check_rest(traffic: Traffic, db: DbFacts, slack: SlackFacts, recorder: SoakR
     stuck = [f"#{i} {kind} {tier}: {status} (due {due:%H:%M:%S})" for i, kind, tier, status, due in db.steps
              if status == "sending" or (status == "scheduled" and due < now)]
     waiting = [f"{n} outbox row(s) {status}" for status, n in db.outbox.items() if status in ("pending", "sending")]
+    teams = {spec.channel for spec in traffic.teams}
+    stray = [f"{channel}{' thread ' + thread if thread else ' (top level)'}: {text[:120]!r}"
+             for channel, thread, text in slack.correlated if channel in teams]
     return [
+        Verdict("correlation notes land in the incident's channel", not stray,
+                f"{len(slack.correlated) - len(stray)} of {len(slack.correlated)}", stray),
         Verdict("no duplicate posts", not dupes, f"{len(dupes)} repeated of {sum(slack.posts.values())} posts",
                 dupes),
         Verdict("every command answered (response_url)", not unanswered,
@@ -864,15 +902,19 @@ def check_rest(traffic: Traffic, db: DbFacts, slack: SlackFacts, recorder: SoakR
 
 
 def start_bot(stack: ExitStack, tmp: Path, slack: SoakRecorder, teams: list[Spec], database_url: str,
-              end: datetime) -> BotProcess:
+              end: datetime, args: argparse.Namespace) -> BotProcess:
     backends = start_backends(stack, tmp, teams, end)
     for _ in range(FORECASTS * len(teams)):  # moto has no GetCostForecast: the proxy answers it from a queue
         backends.aws.queue_forecast(4200.0)
     print("   backends up: " + ", ".join(f"{k} {v:.1f} s" for k, v in backends.timings.items()), flush=True)
     env = {"LOG_LEVEL": "INFO", "PROMETHEUS_URL": backends.prometheus.url, "KUBECONFIG": backends.kubeconfig,
            "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": backends.github.url, **backends.aws.aws_env()}
+    env.update(pair.split("=", 1) for pair in args.bot_env)
     (tmp / "bot").mkdir()
-    bot = BotProcess(tmp / "bot", slack.base_url, config(teams), database_url=database_url, extra_env=env)
+    parts = (tmp / "bot", slack.base_url, config(teams, charts=not args.no_charts))
+    bot = BotProcess(*parts, database_url=database_url, extra_env=env) if args.tracemalloc is None else \
+        LaunchedBot([str(ROOT / "bench" / "memory_serve.py"), str(args.tracemalloc.resolve())], *parts,
+                    database_url=database_url, extra_env=env)
     stack.callback(stop_quietly, bot)
     print(f"   bot healthy after {bot.start(timeout=60):.2f} s (pid {bot.process.pid if bot.process else '?'})",
           flush=True)
@@ -935,22 +977,27 @@ def report_errors(records: list[Sent], log: LogWatch, slack: SoakRecorder) -> di
             "error_lines": len(log.errors), "warning_lines": len(log.warnings), "error_replies": dict(replies)}
 
 
-def report_process(samples: list[Sample]) -> dict[str, Any]:
-    rows = per_minute(samples)
+def report_process(samples: list[Sample], load_s: float) -> dict[str, Any]:
+    """Per minute of the load (then the follow-ups and the drain, on a row of their own); drift and slope over the
+    load's whole minutes only."""
+    loaded = [s for s in samples if s.t < load_s]
+    rows = per_minute(loaded) + [{**row, "minute": -1} for row in per_minute([s for s in samples if s.t >= load_s])]
     print("\n   the bot process per minute of the run (mean RSS and fds, max of the rest)")
     print(table([["minute", "RSS MB", "RSS max", "fds", "fds max", "threads", "db conns", "CPU %"]] + [
-        [str(r["minute"] + 1), f"{r['rss_mb']:.1f}", f"{r['rss_max_mb']:.1f}", f"{r['fds']:.0f}",
-         f"{r['fds_max']:.0f}", f"{r['threads']:.0f}", f"{r['db']:.0f}", f"{r['cpu_pct']:.0f}"] for r in rows]))
-    first, last = rows[0], rows[-1]
+        [str(r["minute"] + 1) if r["minute"] >= 0 else "after", f"{r['rss_mb']:.1f}", f"{r['rss_max_mb']:.1f}",
+         f"{r['fds']:.0f}", f"{r['fds_max']:.0f}", f"{r['threads']:.0f}", f"{r['db']:.0f}", f"{r['cpu_pct']:.0f}"]
+        for r in rows]))
+    first, last = rows[0], [r for r in rows if r["minute"] >= 0][-1]
     peak = max(s.rss_mb for s in samples)
     figures = {"per_minute": rows, "rss_peak_mb": peak, "rss_drift": last["rss_mb"] / first["rss_mb"],
-               "fds_drift": last["fds"] / first["fds"], "rss_slope_mb_per_min": slope_per_minute(samples, _rss),
-               "fds_slope_per_min": slope_per_minute(samples, _fds), "threads_max": max(s.threads for s in samples),
+               "fds_drift": last["fds"] / first["fds"], "rss_slope_mb_per_min": slope_per_minute(loaded, _rss),
+               "fds_slope_per_min": slope_per_minute(loaded, _fds), "threads_max": max(s.threads for s in samples),
                "db_max": max(s.db for s in samples)}
-    print(f"   last minute vs first: RSS {figures['rss_drift']:.2f}x ({first['rss_mb']:.1f} -> {last['rss_mb']:.1f} "
-          f"MB), fds {figures['fds_drift']:.2f}x; second half slope: RSS {figures['rss_slope_mb_per_min']:+.2f} "
-          f"MB/min, fds {figures['fds_slope_per_min']:+.2f}/min; peak RSS {peak:.1f} MB "
-          f"(target <= {RSS_TARGET_MB:.0f} MB: {'met' if peak <= RSS_TARGET_MB else 'MISSED'})")
+    print(f"   last minute of the load vs the first: RSS {figures['rss_drift']:.2f}x ({first['rss_mb']:.1f} -> "
+          f"{last['rss_mb']:.1f} MB), fds {figures['fds_drift']:.2f}x ({first['fds']:.0f} -> {last['fds']:.0f}); "
+          f"second half: RSS {figures['rss_slope_mb_per_min']:+.2f} MB/min, fds {figures['fds_slope_per_min']:+.2f}"
+          f"/min; peak RSS {peak:.1f} MB (target <= {RSS_TARGET_MB:.0f} MB: "
+          f"{'met' if peak <= RSS_TARGET_MB else 'MISSED'})")
     return figures
 
 
@@ -971,7 +1018,7 @@ def report_invariants(verdicts: list[Verdict]) -> bool:
     return all(v.ok for v in verdicts)
 
 
-def main() -> int:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the load (default 10)")
     parser.add_argument("--rate", type=float, default=5.0, help="requests per second (default 5)")
@@ -982,8 +1029,85 @@ def main() -> int:
                         help="seconds before the end when new incidents and alert groups stop (default 60)")
     parser.add_argument("--drain", type=float, default=90.0, help="longest wait for the bot to settle (default 90)")
     parser.add_argument("--seed", type=int, default=20261124)
-    args = parser.parse_args()
+    parser.add_argument("--no-charts", action="store_true",
+                        help="no PNG drawn: no /incident stats, /alerts noisy, /gpu or /spend (overview); team-01's "
+                             "digest daily, not weekly")
+    parser.add_argument("--bot-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the bot, e.g. MALLOC_ARENA_MAX=2 (repeatable)")
+    parser.add_argument("--tracemalloc", type=Path, metavar="DIR",
+                        help="start the bot through bench/memory_serve.py (heap snapshots and counts in DIR)")
+    return parser.parse_args()
+
+
+@dataclass
+class Ran:
+    """What a soak leaves to report on, once the bot has stopped."""
+
+    traffic: Traffic
+    watch: Watch
+    log: LogWatch
+    idle: list[Sent]
+    phases: dict[str, float]
+    bot_started: datetime
+    until: datetime  # digest slots due by then must have been posted
+    exit_status: int | None
+
+
+def soak(stack: ExitStack, args: argparse.Namespace, teams: list[Spec], slack: SoakRecorder, url: str) -> Ran:
+    """Start the backends and the bot, warm up, measure the idle baseline, run the load, drain, stop the bot."""
     seconds = args.minutes * 60
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-")))
+    end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(seconds=seconds + 900)
+    bot = start_bot(stack, tmp, slack, teams, url, end, args)
+    bot_started = datetime.now(UTC)
+    traffic = Traffic(bot.url, slack, teams, random.Random(args.seed), min(1.0, args.minutes / 10),
+                      charts=not args.no_charts)
+    for _ in range(5):  # warm-up, unrecorded: the first of each path imports and connects
+        traffic.send(traffic.command(), time.perf_counter())
+    idle = idle_baseline(traffic, args.idle)
+    print(f"   idle baseline: {len(idle)} commands, p99 {ms(percentile([r.latency for r in idle], 99)).strip()}; "
+          f"load for {seconds:.0f} s at {args.rate:g}/s", flush=True)
+    traffic.began = time.perf_counter()
+    conninfo, database = conninfo_of(url)
+    watch = Watch(bot, conninfo, database, traffic, slack, LogWatch(bot.log_path))
+    watch.start()
+    stack.callback(watch.stopping.set)
+    phases = run_load(traffic, args.rate, seconds, min(args.quiet_tail, 0.2 * seconds), args.senders)
+    phases["drain_s"] = drain(bot, slack, args.drain)
+    watch.stopping.set()
+    watch.join(timeout=15)
+    print(f"   open fds by kind, load start -> end: {dict(watch.fds_at_start)} -> {dict(fd_kinds(watch.pid))}")
+    until = datetime.now(UTC) - timedelta(seconds=45)  # a slot's tick comes within 30 s, its post a little later
+    stopping = time.perf_counter()
+    stop_quietly(bot)  # first: the database and Slack stop changing while they are read
+    phases["stop_s"] = time.perf_counter() - stopping
+    watch.log.read()
+    return Ran(traffic, watch, watch.log, idle, phases, bot_started, until,
+               bot.process.returncode if bot.process else None)
+
+
+def report(ran: Ran, slack: SoakRecorder, conninfo: str, teams: list[Spec]) -> tuple[dict[str, Any], bool]:
+    """Print the figures and the invariants; (the figures to save, whether every invariant held)."""
+    records, phases = ran.traffic.snapshot(), ran.phases
+    print(f"\n   sent {len(records)} requests in {phases['load_s']:.0f} s + {phases['flush_s']:.0f} s of "
+          f"follow-ups; drained in {phases['drain_s']:.1f} s; the bot stopped (SIGTERM) in "
+          f"{phases['stop_s']:.2f} s, exit status {ran.exit_status}; by kind: "
+          + ", ".join(f"{k} {n}" for k, n in sorted(Counter(r.kind for r in records).items())))
+    acks = report_acks(ran.idle, records)
+    errors = report_errors(records, ran.log, slack)
+    process = report_process(ran.watch.samples, phases["load_s"])
+    calls = slack.snapshot()
+    db, seen = db_facts(conninfo), slack_facts([a.call for a in calls])
+    verdicts = [*check_incidents(ran.traffic, db, seen), check_alerts(ran.traffic, calls),
+                check_digests(teams, db, seen, ran.bot_started, ran.until), *check_rest(ran.traffic, db, seen, slack)]
+    passed = report_invariants(verdicts)
+    return {"phases": phases, "acks": acks, "errors": errors, "process": process,
+            "samples": [asdict(s) for s in ran.watch.samples], "invariants": [asdict(v) for v in verdicts],
+            "slack_calls": len(calls), "kinds": Counter(r.kind for r in records), "bot_exit": ran.exit_status}, passed
+
+
+def main() -> int:
+    args = arguments()
     print_header(f"soak: {args.minutes:g} min of mixed traffic at {args.rate:g} requests/s against "
                  f"python -m bot serve on PostgreSQL")
     measured = commit()
@@ -991,56 +1115,17 @@ def main() -> int:
     teams = specs(args.teams)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     with ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-")))
         slack = stack.enter_context(SoakRecorder())
-        dbs = Databases(stack, tmp, "auto")
+        dbs = Databases(stack, Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-soak-pg-"))),
+                        "auto")
         url = dbs.fresh("soak")
         assert url is not None
-        conninfo, database = conninfo_of(url)
-        end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(seconds=seconds + 900)
-        bot = start_bot(stack, tmp, slack, teams, url, end)
-        bot_started = datetime.now(UTC)
-        log = LogWatch(bot.log_path)
-        traffic = Traffic(bot.url, slack, teams, random.Random(args.seed), min(1.0, args.minutes / 10))
-        for _ in range(5):  # warm-up, unrecorded: the first of each path imports and connects
-            traffic.send(traffic.command(), time.perf_counter())
-        idle = idle_baseline(traffic, args.idle)
-        print(f"   idle baseline: {len(idle)} commands, p99 {ms(percentile([r.latency for r in idle], 99)).strip()}; "
-              f"load for {seconds:.0f} s at {args.rate:g}/s", flush=True)
-        traffic.began = time.perf_counter()
-        watch = Watch(bot, conninfo, database, traffic, slack, log)
-        watch.start()
-        stack.callback(watch.stopping.set)
-        phases = run_load(traffic, args.rate, seconds, min(args.quiet_tail, 0.2 * seconds), args.senders)
-        phases["drain_s"] = drain(bot, slack, args.drain)
-        watch.stopping.set()
-        watch.join(timeout=15)
-        until = datetime.now(UTC) - timedelta(seconds=45)  # a slot's tick comes within 30 s, its post a little later
-        stopping = time.perf_counter()
-        stop_quietly(bot)  # first: the database and Slack stop changing while they are read
-        phases["stop_s"] = time.perf_counter() - stopping
-        code = bot.process.returncode if bot.process else None
-        log.read()
-        records = traffic.snapshot()
-        print(f"\n   sent {len(records)} requests in {phases['load_s']:.0f} s + {phases['flush_s']:.0f} s of "
-              f"follow-ups; drained in {phases['drain_s']:.1f} s; the bot stopped (SIGTERM) in "
-              f"{phases['stop_s']:.2f} s, exit status {code}; by kind: "
-              + ", ".join(f"{k} {n}" for k, n in sorted(Counter(r.kind for r in records).items())))
-        acks = report_acks(idle, records)
-        errors = report_errors(records, log, slack)
-        process = report_process(watch.samples)
-        calls = slack.snapshot()
-        db, seen = db_facts(conninfo), slack_facts([a.call for a in calls])
-        verdicts = [*check_incidents(traffic, db, seen), check_alerts(traffic, calls),
-                    check_digests(teams, db, seen, bot_started, until), *check_rest(traffic, db, seen, slack)]
-        passed = report_invariants(verdicts)
-        log_path = OUT / f"soak-{stamp}-log.txt"
-        OUT.mkdir(parents=True, exist_ok=True)
-        log_path.write_text("\n".join(log.errors + log.warnings) + "\n")
-    path = save("soak", {"commit": measured, "args": vars(args), "phases": phases, "acks": acks, "errors": errors,
-                         "process": process, "samples": [asdict(s) for s in watch.samples],
-                         "invariants": [asdict(v) for v in verdicts], "slack_calls": len(calls),
-                         "kinds": Counter(r.kind for r in records), "bot_exit": code})
+        ran = soak(stack, args, teams, slack, url)
+        figures, passed = report(ran, slack, conninfo_of(url)[0], teams)
+    OUT.mkdir(parents=True, exist_ok=True)
+    log_path = OUT / f"soak-{stamp}-log.txt"
+    log_path.write_text("\n".join(ran.log.errors + ran.log.warnings) + "\n")
+    path = save("soak", {"commit": measured, "args": vars(args), **figures})
     print(f"\n   raw figures: {path.relative_to(ROOT)}; log lines: {log_path.relative_to(ROOT)}")
     return 0 if passed else 1
 
