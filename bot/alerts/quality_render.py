@@ -9,6 +9,7 @@ from bot.durations import format_duration
 from bot.escape import Markup
 from bot.i18n import t
 from bot.render.blocks import Block, context, header, section
+from bot.render.drawing import drawn
 from bot.render.text import fit_lines
 
 REASON_CHARS = 80  # each reason shown, before escaping (a 40 KB reason must not fill the answer)
@@ -54,6 +55,7 @@ def _cut(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+@drawn
 def noisy_chart_png(report: Sequence[NoisyAlert], lang: str) -> bytes:
     """Horizontal bars of notifications per alert name, the noisiest on top (the first CHART_ALERTS)."""
     # matplotlib takes ~0.3 s to import: only drawing pays for it, never the bot's start or a text answer.

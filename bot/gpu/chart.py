@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from bot.gpu.model import Fleet, NodeRow
+from bot.render.drawing import drawn
 
 MAX_NODES = 40
 MAX_BARS = 60
@@ -23,6 +24,7 @@ def utilization_bars(fleet: Fleet) -> tuple[bool, list[tuple[str, float]]]:
     return True, sorted(bars, key=lambda bar: -bar[1])[:MAX_BARS]
 
 
+@drawn
 def utilization_png(fleet: Fleet, lang: str) -> bytes:
     # matplotlib takes ~0.3 s to import: only drawing pays for it, never the bot's start or a text answer.
     from matplotlib.backends.backend_agg import FigureCanvasAgg

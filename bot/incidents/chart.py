@@ -12,11 +12,13 @@ from matplotlib.ticker import MaxNLocator
 
 from bot.incidents.stats import IncidentStats, StatsReport
 from bot.render.chart import ChartText, chart_text, font_covering, grouped_bars, label_axes, png
+from bot.render.drawing import drawn
 
 _SEVERITY_COLOURS = {"sev1": "#d62728", "sev2": "#ff7f0e", "sev3": "#e6c229", "sev4": "#7f8fa6"}
 _TIME_COLOURS = ("#1f77b4", "#2ca02c")
 
 
+@drawn
 def chart_png(report: StatsReport, language: str) -> bytes:
     """Two panels: incidents by severity per team, and MTTA / MTTR in minutes per team."""
     text = _chart_text(language)

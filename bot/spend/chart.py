@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from bot.render.drawing import drawn
+
 MAX_VALUE_LABELS = 31  # past a month of bars, the dollars on top of each would overlap
 MAX_TICKS = 16
 
 
+@drawn
 def daily_png(daily: Sequence[tuple[date, float]], title: str, lang: str) -> bytes:
     """A bar per day (oldest first) with its dollars; `title` is the caller's, already in `lang`."""
     # matplotlib takes ~0.3 s to import: only drawing pays for it, never the bot's start or a text answer.

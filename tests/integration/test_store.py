@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.store import repo
 from bot.store.db import make_engine, migrate, session_factory
-from bot.store.models import AuditLog
+from bot.store.models import AuditLog, KeyValue
 from tests.support.threads import all_at_once
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -62,3 +64,23 @@ def test_audit_rows_and_cache_entries_persist(db_url: str) -> None:
     repo.cache_put(factory, "k", {"v": 1}, NOW, timedelta(hours=1))
     assert repo.cache_get(factory, "k", NOW + timedelta(minutes=59)) == {"v": 1}
     assert repo.cache_get(factory, "k", NOW + timedelta(minutes=61)) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.xfail(strict=True, reason="bot/store/repo.py cache_put is session.merge (a SELECT, then an INSERT): when "
+                   "another writer inserts the same new key in between, it raises IntegrityError (found by "
+                   "bench/soak.py; repo.py is the lead engineer's, so reported rather than fixed here)")
+def test_a_cache_entry_two_write_at_once_is_stored_and_neither_write_fails(pg_url: str) -> None:
+    """Two /spend asking Cost Explorer the same question at once (the second /spend answered an error id), or two
+    requests from a user the bot has not seen yet (logged as "user cache unavailable": the database seemed down)."""
+    factory = factory_for(pg_url)
+    other = factory()
+    other.add(KeyValue(key="spend:ce:q", value='{"rows": []}', expires_at=NOW + timedelta(hours=6)))
+    other.flush()  # inserted, not committed: the next writer's SELECT finds nothing and its INSERT waits for this one
+    threading.Timer(0.3, other.commit).start()
+    try:
+        repo.cache_put(factory, "spend:ce:q", {"rows": [1]}, NOW, timedelta(hours=6))
+    finally:
+        other.close()
+
+    assert repo.cache_get(factory, "spend:ce:q", NOW) == {"rows": [1]}
