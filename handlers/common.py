@@ -259,15 +259,20 @@ def click_from(services: Services, body: dict[str, Any]) -> Click:
                  language=services.language(user, team), body=body)
 
 
+def run_button(services: Services, buttons: Mapping[str, Button], body: dict[str, Any], reply: Reply) -> None:
+    """One button press or menu choice: the button's answer, or what went wrong, goes to `reply`."""
+    click = click_from(services, body)
+    with working_notice(reply, click.language) as answer, \
+            answering_failures(answer, click.language, "action", click.action_id):
+        blocks = buttons[click.action_id](services, click)
+        if blocks:
+            answer(blocks)
+
+
 def register_buttons(app: App, services: Services, buttons: Mapping[str, Button]) -> None:
     """Ack at once; the button's work runs in a lazy listener and answers only the person who clicked."""
     def clicked(body: dict[str, Any], respond: Respond) -> None:
-        click = click_from(services, body)
-        with working_notice(responder(respond), click.language) as answer, \
-                answering_failures(answer, click.language, "action", click.action_id):
-            blocks = buttons[click.action_id](services, click)
-            if blocks:
-                answer(blocks)
+        run_button(services, buttons, body, responder(respond))
 
     for action_id in buttons:
         app.action(action_id)(ack=ack_now, lazy=[clicked])
@@ -312,15 +317,20 @@ def register_modal(app: App, services: Services, action_id: str, view_id: str, v
                 reply([section(t("core.modal_failed", click.language))])
 
     def on_submit(body: dict[str, Any]) -> None:
-        sub = submission_from(services, body)
-        reply = ephemeral(services.chat, sub.channel, sub.user)
-        with answering_failures(reply, sub.language, "view", view_id):
-            blocks = submitted(services, sub)
-            if blocks:
-                reply(blocks)
+        run_submission(services, view_id, submitted, body)
 
     app.action(action_id)(open_modal)
     app.view(view_id)(ack=ack_now, lazy=[on_submit])
+
+
+def run_submission(services: Services, view_id: str, submitted: Submitted, body: dict[str, Any]) -> None:
+    """One modal submitted: the answer, or what went wrong, goes ephemerally to whoever submitted it."""
+    sub = submission_from(services, body)
+    reply = ephemeral(services.chat, sub.channel, sub.user)
+    with answering_failures(reply, sub.language, "view", view_id):
+        blocks = submitted(services, sub)
+        if blocks:
+            reply(blocks)
 
 
 class Refusal(Exception):
