@@ -1,0 +1,106 @@
+"""What must hold for every payload the bot sends to Slack, whatever it was fed: `problems(payload, lang, typed)`.
+
+- valid Block Kit within Slack's limits (tests/support/block_kit_limits.py);
+- no broadcast and no mention the bot did not write (tests/support/payload_safety.py `unsafe_markup`: replies
+  through a response_url the tests capture themselves never reach the recorder's session-wide check);
+- nothing of a crash: no "Traceback", no exception class name, no source path or line number, no error id
+  (the reply answering_failures gives when a handler raised something it did not expect);
+- the reader's language: no phrase only the other catalog has (three English words in a row of an English
+  template shown to a zh-CN reader; two Chinese characters of a Chinese template shown to an English one).
+
+`typed` is everything the person or the sender supplied: text the bot echoes back from it is not held against it.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
+
+from bot.i18n import catalog
+from tests.support.block_kit_limits import violations
+from tests.support.payload_safety import unsafe_markup
+from tests.support.slack_text import slack_text
+
+# Bounded repeats only: a 5,000-character word must not make this quadratic.
+_CRASH = re.compile(r"Traceback \(most recent call last\)|File \"[^\"\n]{1,300}\", line \d+|"
+                    r"\b[A-Z][A-Za-z]{1,40}(?:Error|Exception)\b|[\w/-]{0,40}\.py\b|"
+                    r"\b(?:sqlalchemy|psycopg|pydantic|slack_sdk|slack_bolt|botocore)\.\w+")
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+_ENGLISH_WORD = re.compile(r"[A-Za-z]+")
+_CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]+")  # with CJK punctuation and full-width forms
+_CODE = re.compile(r"`[^`]*`")
+
+
+def problems(payload: Any, lang: str, typed: str = "") -> list[str]:
+    """Everything wrong with one payload sent to Slack (a recorded Call or a response_url body) for a reader of
+    `lang`, given what was typed."""
+    found = violations(payload) + unsafe_markup(getattr(payload, "params", payload))
+    text = slack_text(payload)
+    return found + crash_traces(text, typed) + foreign_phrases(text, lang, typed) + error_ids(text)
+
+
+def crash_traces(text: str, typed: str = "") -> list[str]:
+    """Pieces of a traceback, exception names or source paths in `text` that did not come from `typed`."""
+    return [f"crash text {match.group(0)!r} in {_around(text, match)!r}" for match in _CRASH.finditer(text)
+            if match.group(0) not in typed]
+
+
+def error_ids(text: str) -> list[str]:
+    """The reply of a handler that raised something unexpected (core.error_with_id), in either language."""
+    return [f"an error id reply: {text[:200]!r}" for marker in _error_markers() if marker in text]
+
+
+def foreign_phrases(text: str, lang: str, typed: str = "") -> list[str]:
+    """Phrases of the other language's catalog in `text`, not typed by the person."""
+    if lang == "zh-CN":
+        typed_words = " ".join(w.lower() for w in _ENGLISH_WORD.findall(typed))
+        return [f"English {phrase!r} shown to a zh-CN reader" for phrase in sorted(_trigrams(text) & _english_only())
+                if phrase not in typed_words]
+    pairs = {run[i:i + 2] for run in _CJK.findall(text) for i in range(len(run) - 1)}
+    return [f"Chinese {pair!r} shown to an English reader" for pair in sorted(pairs & _chinese_only())
+            if pair not in typed]
+
+
+@cache
+def _english_only() -> frozenset[str]:
+    """Three-word runs of the English catalog's prose that no Chinese template has. Words in `code` (commands,
+    names: the same in both languages) are no prose, and a reply's own `code` spans can't be told apart
+    reliably once an echo holds a backtick, so runs inside them are left out instead."""
+    def runs(lang: str, prose: bool) -> set[str]:
+        found: set[str] = set()
+        for template in catalog(lang).values():
+            for piece in _PLACEHOLDER.split(template):
+                found |= _trigrams(_CODE.sub(" | ", piece)) if prose else \
+                    {run for code in _CODE.findall(piece) for run in _trigrams(code)}
+        return found
+    return frozenset(runs("en", prose=True) - runs("zh-CN", prose=True) - runs("zh-CN", prose=False)
+                     - runs("en", prose=False))
+
+
+def _trigrams(text: str) -> set[str]:
+    """Three English words in a row, lower-cased, within one stretch of text without Chinese or a `|`."""
+    found = set()
+    for stretch in _CJK.split(text):
+        for part in stretch.split("|"):
+            words = [w.lower() for w in _ENGLISH_WORD.findall(part)]
+            found |= {" ".join(words[i:i + 3]) for i in range(len(words) - 2)}
+    return found
+
+
+@cache
+def _chinese_only() -> frozenset[str]:
+    def pairs(lang: str) -> set[str]:
+        return {run[i:i + 2] for template in catalog(lang).values() for run in _CJK.findall(template)
+                for i in range(len(run) - 1)}
+    return frozenset(pairs("zh-CN") - pairs("en"))
+
+
+@cache
+def _error_markers() -> tuple[str, ...]:
+    """The fixed text before `{error_id}` in each language's core.error_with_id."""
+    return tuple(catalog(lang)["core.error_with_id"].split("{error_id}")[0][-12:] for lang in ("en", "zh-CN"))
+
+
+def _around(text: str, match: re.Match[str]) -> str:
+    return text[max(match.start() - 40, 0):match.end() + 40]
