@@ -1,0 +1,147 @@
+"""Every command parser under hostile words (issue #13): 10,000 generated cases, each run through all seven slash
+commands, plus the parsers of times, durations and numbers on their own.
+
+Targets: `handlers.common.run_command` and `invocation` (the words of every command in each handler module's
+COMMANDS table), the subcommand parsers of /incident (declare, ack, mitigated, resolve, escalate, note,
+severity, status, stats, context; `incident_number`, `period_days`, `severity_named`), /oncall (override:
+`bot.oncall.service.override_request`, `bot.oncall.when.parse_when` / `override_window`), /gpu, /spend
+(`bot.spend.model.report_days`), /review (nudge: `bot.review.parse.parse_nudge` / `parse_time`, remind),
+/alerts (noisy, quiet: `bot.durations.parse_duration`) and /digest (preview), team names (`resolve_team`).
+
+The commands run on parse-only services (tests/fuzz/harness.py ParsingOnly): the reply, or the domain call the
+words led to, is what is checked. Invariants: nothing raises, every reply is valid Block Kit within Slack's
+limits, carries no broadcast or foreign mention, no traceback or error id, and is in the reader's language; the
+domain only ever gets configured teams and severities, incident numbers the database holds, durations and
+periods within their bounds, user ids where users are meant.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from bot.durations import format_duration, parse_duration
+from bot.oncall.service import OverrideRefused, override_request
+from bot.oncall.when import WhenError, override_window
+from bot.review.parse import BadPullRequest, BadTime, parse_nudge, parse_time
+from bot.spend.model import ReportDaysError, report_days
+from handlers import alerts, digest, gpu, incidents, oncall, review, spend
+from handlers.common import UsageError, run_command
+from handlers.incidents import NUMBER, PERIOD, incident_number, period_days
+from tests.fuzz import invariants
+from tests.fuzz.harness import (
+    CHANNELS,
+    NAMES,
+    READERS,
+    FuzzBot,
+    ParsingOnly,
+    Reached,
+    Sent,
+    command_body,
+    crashes,
+    fuzz,
+    reached_problems,
+    tally,
+    without_working_notice,
+)
+from tests.fuzz.strategies import almost, grammatical, hostile_text, token, words
+
+SUBCOMMANDS = {
+    "/incident": ("declare", "ack", "mitigated", "resolve", "escalate", "note", "severity", "status", "stats",
+                  "context", "", "help"),
+    "/oncall": ("", "override", "ml-platform"),
+    "/gpu": ("", "node", "ns", "namespace", "team", "idle", "queue", "health"),
+    "/spend": ("", "by", "team", "project", "burn", "snapshots", "shutdown", "30d"),
+    "/review": ("", "team", "nudge", "remind"),
+    "/alerts": ("", "noisy", "quiet"),
+    "/digest": ("", "preview", "help"),
+}
+COMMANDS = {name: command for module in (incidents, oncall, gpu, spend, review, alerts, digest)
+            for name, command in module.COMMANDS.items()}
+NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+
+
+def run_parsers(bot: FuzzBot, case: tuple[str, str, str], pick: int, user: str, channel: str) -> list[str]:
+    """The words of `case` (command, subcommand, args) after the subcommand it names for that command, and after
+    the `pick`th subcommand for every other command; every problem found."""
+    focus, focus_subcommand, args = case
+    parsing = ParsingOnly(bot.services)
+    problems: list[str] = []
+    with without_working_notice():
+        for name, subcommands in SUBCOMMANDS.items():
+            text = f"{focus_subcommand if name == focus else subcommands[pick % len(subcommands)]} {args}"
+            problems += [f"{name} {text!r}: {p}" for p in parse(bot, parsing, name, text, user, channel)]
+    return problems
+
+
+def parse(bot: FuzzBot, parsing: ParsingOnly, name: str, text: str, user: str, channel: str) -> list[str]:
+    """One command run on the parse-only services: what is wrong with its replies or the domain call reached."""
+    sent = Sent()
+    problems: list[str] = []
+    with crashes() as errors:
+        try:
+            run_command(parsing, COMMANDS[name], command_body(name, text, user, channel), sent.reply)  # type: ignore[arg-type]
+        except Reached as reached:
+            problems += reached_problems(reached, bot.services.config)
+        else:
+            problems += [] if sent else ["no reply at all"]
+    return problems + errors + [p for body in sent for p in invariants.problems(body, READERS[user], f"{text} {NAMES}")]
+
+
+@fuzz()
+@given(case=grammatical | (words | hostile_text).map(lambda args: ("", "", args)), pick=st.integers(0, 11),
+       user=st.sampled_from(sorted(READERS)), channel=st.sampled_from([*CHANNELS, "INCIDENT"]))
+@example(case=("/spend", "²", ""), pick=0, user="UFUZZEN", channel="CTEAM")  # a digit int() can't read
+def test_every_command_parser(bot: FuzzBot, case: tuple[str, str, str], pick: int, user: str, channel: str) -> None:
+    tally("command parsers (7 commands each)")
+    channel = bot.incident_channel if channel == "INCIDENT" else channel
+    problems = run_parsers(bot, case, pick, user, channel)
+    assert problems == [], '\n'.join(problems)
+
+
+# The parsers of times, durations and numbers on their own --------------------------------------------------------
+def _refused_or(parse, *refusals: type[Exception]):  # type: ignore[no-untyped-def]
+    """`parse`'s result, or None when it refused the text with one of `refusals`."""
+    try:
+        return parse()
+    except refusals:
+        return None
+
+
+@fuzz()
+@given(text=almost | token | hostile_text, zone=st.sampled_from(["Asia/Shanghai", "Europe/Berlin",
+                                                                   "America/New_York", "Australia/Lord_Howe"]))
+@example(text="²", zone="UTC")
+@example(text="99999999999w", zone="UTC")
+def test_time_duration_and_number_parsers(text: str, zone: str) -> None:
+    """Each parser either reads the text into a value within its bounds or refuses it with its own refusal."""
+    tally("time, duration and number parsers")
+    duration = _refused_or(lambda: parse_duration(text), ValueError)
+    if duration is not None:
+        assert parse_duration(format_duration(duration)) <= duration  # printing never lengthens it
+    window = _refused_or(lambda: override_window("now", text, zone, NOW), WhenError)
+    if window is not None:
+        assert NOW <= window[0] < window[1] and window[1] - window[0] <= parse_duration("90d")
+    due = _refused_or(lambda: parse_time(text, NOW, ZoneInfo(zone), time(10)), BadTime)
+    assert due is None or due > NOW
+    days = _refused_or(lambda: report_days(text), ReportDaysError)
+    assert days is None or 1 <= days <= 90
+    if NUMBER.match(text):  # as /incident reads a word: only one that looks like a number is one
+        number = _refused_or(lambda: incident_number(text, "en"), UsageError)
+        assert number is None or 1 <= number <= 2**31 - 1
+    if PERIOD.match(text.lower()):
+        period = _refused_or(lambda: period_days(text, "en"), UsageError)
+        assert period is None or 1 <= period <= 365
+    nudge = _refused_or(lambda: parse_nudge(text), BadPullRequest, BadTime)
+    assert nudge is None or nudge.number >= 0
+    _refused_or(lambda: override_request(text.split()), OverrideRefused)
+
+
+@pytest.mark.parametrize("text", ["²", "³⁰d", "2²d", "9" * 5000 + "d"])
+def test_digits_int_cannot_read_are_no_number_of_days(text: str) -> None:
+    with pytest.raises(ReportDaysError):
+        report_days(text)
