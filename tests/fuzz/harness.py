@@ -15,6 +15,7 @@ command bodies and clicks they send, and the parse-only services the 10,000-case
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -28,15 +29,19 @@ from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
+import ftfy
 from hypothesis import settings
 
+from bot.clients.chat import ChannelPacer
+from bot.i18n import t
 from bot.incidents.desk import OpenRequest
 from bot.services import Services
 from bot.settings import Config, Team
 from handlers.common import Reply, responder
+from tests.fuzz.invariants import Typed
 from tests.support.config import bot_config, team
 from tests.support.inprocess import dispatch, make_bot
-from tests.support.signing import interactivity_body, slash_command_body
+from tests.support.signing import event_body, interactivity_body, slash_command_body
 from tests.support.slack_recorder import SlackRecorder
 
 EN_USER, ZH_USER = "UFUZZEN", "UFUZZZH"  # the English reader is an admin: permissions never stop the parsing
@@ -53,34 +58,56 @@ def fuzz(share: float = 1.0) -> settings:
     return settings(profile, max_examples=max(1, int(profile.max_examples * share)))
 
 
-def fuzz_config() -> dict[str, Any]:
+def fuzz_config(**sections: Any) -> dict[str, Any]:
+    """An English team in CTEAM, a Chinese one in CZH, EN_USER an admin; `sections` replace top-level ones."""
     return bot_config(teams=[team(), team(ZH_TEAM, channel="CZH", language="zh-CN", timezone="Europe/Berlin",
                                           namespaces=["data"], cost_tag="data")],
-                      admins=[EN_USER], alerts={"default_channel": "CALERTS"})
+                      admins=[EN_USER], alerts={"default_channel": "CALERTS"}, **sections)
 
 
 class FuzzBot:
     """The in-process bot the fuzz targets share: services, the Bolt app and the Slack recorder it talks to."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, **sections: Any) -> None:
         self.slack = SlackRecorder()
         self.slack.start()
-        self.services, self.app = make_bot(f"sqlite:///{tmp / 'bot.db'}", self.slack, fuzz_config())
+        self.services, self.app = make_bot(f"sqlite:///{tmp / 'bot.db'}", self.slack, fuzz_config(**sections))
+        # Thousands of cases page the same on-call person: Slack's pace per channel (a burst of three, then one post
+        # a second) would make that hours. The pacer is tested on its own; here it never holds a post back.
+        self.services.chat.pacer = ChannelPacer(burst=10**9)
+        self._messages = itertools.count(1)
         self.slack.set_user(ZH_USER, locale="zh-CN", tz="Asia/Shanghai")
         opened, _ = self.services.incidents.open(OpenRequest(reporter=EN_USER, source="command", channel="CTEAM",
                                                              title="fuzz target"))
         self.incident = opened
         self.incident_channel = str(opened.channel_id)
+        # Everything supplied so far: what people typed piles up in incidents and notes others are shown later.
+        self.typed = Typed(NAMES, *(t("incident.placeholder_title", lang, channel=channel)
+                                    for lang in ("en", "zh-CN") for channel in (*CHANNELS, self.incident_channel)))
 
     def close(self) -> None:
         self.services.engine.dispose()
         self.slack.stop()
 
+    def supplied(self, text: str) -> None:
+        """`text` came from outside: the bot may show it back, repaired as incident titles are (titles.py)."""
+        self.typed.add(text)
+        self.typed.add(ftfy.fix_text(text[:20000]))
+
     def command(self, name: str, text: str, user: str, channel: str) -> Any:
         """The slash command through the real Bolt app; its replies are the response_url calls."""
+        self.supplied(text)
         self.slack.clear()
         return dispatch(self.app, slash_command_body(name, text, user_id=user, channel_id=channel,
                                                      response_url=self.slack.response_url("fuzz")))
+
+    def message(self, text: str, user: str, channel: str) -> Any:
+        """A message event (a new message each time: combos fire once per message, ever)."""
+        self.supplied(text)
+        self.slack.clear()
+        ts = f"1800000000.{next(self._messages):06d}"
+        return dispatch(self.app, event_body({"type": "message", "channel": channel, "user": user, "text": text,
+                                              "ts": ts, "event_ts": ts, "channel_type": "channel"}))
 
     def interact(self, payload: dict[str, Any]) -> Any:
         self.slack.clear()

@@ -8,7 +8,8 @@
 - the reader's language: no phrase only the other catalog has (three English words in a row of an English
   template shown to a zh-CN reader; two Chinese characters of a Chinese template shown to an English one).
 
-`typed` is everything the person or the sender supplied: text the bot echoes back from it is not held against it.
+`typed` (a `Typed`) is everything people and senders supplied so far, the configured names and the data the bot
+keeps from them (an incident title in its team's language): text the bot shows back from it is not held against it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from bot.i18n import catalog
 from tests.support.block_kit_limits import violations
 from tests.support.payload_safety import unsafe_markup
+from tests.support.slack_recorder import Call
 from tests.support.slack_text import slack_text
 
 # Bounded repeats only: a 5,000-character word must not make this quadratic.
@@ -32,15 +34,55 @@ _CJK = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef]+")  # with CJK pun
 _CODE = re.compile(r"`[^`]*`")
 
 
-def problems(payload: Any, lang: str, typed: str = "") -> list[str]:
+class Typed:
+    """What was supplied, as the checks need it: the text, its English word runs, its pairs of Chinese characters."""
+
+    def __init__(self, *texts: str) -> None:
+        self.texts: list[str] = []
+        self.runs: set[str] = set()
+        self.pairs: set[str] = set()
+        for text in texts:
+            self.add(text)
+
+    def add(self, text: str) -> None:
+        self.texts.append(text)
+        self.runs |= _trigrams(text)
+        self.pairs |= _pairs(text)
+
+    def __contains__(self, piece: str) -> bool:
+        return any(piece in text for text in self.texts)
+
+
+def problems(payload: Any, lang: str | None, typed: Typed) -> list[str]:
     """Everything wrong with one payload sent to Slack (a recorded Call or a response_url body) for a reader of
-    `lang`, given what was typed."""
+    `lang` (None: a post whose readers are not the person who typed), given what was typed."""
     found = violations(payload) + unsafe_markup(getattr(payload, "params", payload))
     text = slack_text(payload)
-    return found + crash_traces(text, typed) + foreign_phrases(text, lang, typed) + error_ids(text)
+    found += foreign_phrases(text, lang, typed) if lang else []
+    return found + crash_traces(text, typed) + error_ids(text)
 
 
-def crash_traces(text: str, typed: str = "") -> list[str]:
+# What the bot sends that a person reads; the rest of its calls (users.info, conversations.history…) only ask.
+SENDS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.update",
+                   "views.publish", "response_url"})
+_CHANNEL_NAME = re.compile(r"^[a-z0-9_-]{1,80}$")  # Slack: lowercase letters, digits, - and _; at most 80
+
+
+def sent_problems(calls: list[Call], reader: str, lang: str, typed: Typed) -> list[str]:
+    """`problems` of every call the bot made that someone reads, in `lang` where it answers `reader` (the reply
+    to a command, an ephemeral message); a channel it creates must have a name Slack takes."""
+    found = []
+    for call in calls:
+        if call.method == "conversations.create":
+            found += [] if _CHANNEL_NAME.match(str(call.params.get("name", ""))) else \
+                [f"conversations.create: {call.params.get('name')!r} is no Slack channel name"]
+        elif call.method in SENDS:
+            answers = call.method == "response_url" or call.params.get("user") == reader
+            found += [f"{call.method}: {p}" for p in problems(call, lang if answers else None, typed)]
+    return found
+
+
+def crash_traces(text: str, typed: Typed) -> list[str]:
     """Pieces of a traceback, exception names or source paths in `text` that did not come from `typed`."""
     return [f"crash text {match.group(0)!r} in {_around(text, match)!r}" for match in _CRASH.finditer(text)
             if match.group(0) not in typed]
@@ -51,15 +93,17 @@ def error_ids(text: str) -> list[str]:
     return [f"an error id reply: {text[:200]!r}" for marker in _error_markers() if marker in text]
 
 
-def foreign_phrases(text: str, lang: str, typed: str = "") -> list[str]:
+def foreign_phrases(text: str, lang: str, typed: Typed) -> list[str]:
     """Phrases of the other language's catalog in `text`, not typed by the person."""
     if lang == "zh-CN":
-        typed_words = " ".join(w.lower() for w in _ENGLISH_WORD.findall(typed))
-        return [f"English {phrase!r} shown to a zh-CN reader" for phrase in sorted(_trigrams(text) & _english_only())
-                if phrase not in typed_words]
-    pairs = {run[i:i + 2] for run in _CJK.findall(text) for i in range(len(run) - 1)}
-    return [f"Chinese {pair!r} shown to an English reader" for pair in sorted(pairs & _chinese_only())
-            if pair not in typed]
+        return [f"English {phrase!r} shown to a zh-CN reader"
+                for phrase in sorted(_trigrams(text) & _english_only() - typed.runs)]
+    return [f"Chinese {pair!r} shown to an English reader"
+            for pair in sorted(_pairs(text) & _chinese_only() - typed.pairs)]
+
+
+def _pairs(text: str) -> set[str]:
+    return {run[i:i + 2] for run in _CJK.findall(text) for i in range(len(run) - 1)}
 
 
 @cache
@@ -91,8 +135,7 @@ def _trigrams(text: str) -> set[str]:
 @cache
 def _chinese_only() -> frozenset[str]:
     def pairs(lang: str) -> set[str]:
-        return {run[i:i + 2] for template in catalog(lang).values() for run in _CJK.findall(template)
-                for i in range(len(run) - 1)}
+        return {pair for template in catalog(lang).values() for pair in _pairs(template)}
     return frozenset(pairs("zh-CN") - pairs("en"))
 
 

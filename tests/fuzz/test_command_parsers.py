@@ -48,6 +48,7 @@ from tests.fuzz.harness import (
     tally,
     without_working_notice,
 )
+from tests.fuzz.invariants import Typed
 from tests.fuzz.strategies import almost, grammatical, hostile_text, token, words
 
 SUBCOMMANDS = {
@@ -89,7 +90,8 @@ def parse(bot: FuzzBot, parsing: ParsingOnly, name: str, text: str, user: str, c
             problems += reached_problems(reached, bot.services.config)
         else:
             problems += [] if sent else ["no reply at all"]
-    return problems + errors + [p for body in sent for p in invariants.problems(body, READERS[user], f"{text} {NAMES}")]
+    typed = Typed(text, NAMES)
+    return problems + errors + [p for body in sent for p in invariants.problems(body, READERS[user], typed)]
 
 
 @fuzz()
