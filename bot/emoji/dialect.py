@@ -25,6 +25,8 @@ from bot.config_types import Duration, Strict
 
 _SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
 _VARIATION_SELECTORS = {"\ufe0e", "\ufe0f"}
+_NAME = re.compile(r"[a-z0-9_+\-']+")  # what Slack and the emoji package name an emoji with
+_SKIN_TONE_SUFFIX = re.compile(r"::skin-tone-\d$")
 _SHORTCODE = re.compile(r"(?<!\w):([a-z0-9_+\-']+)(?:::skin-tone-\d)?:(?!\w)", re.IGNORECASE)
 # What may stand between two emoji of one typed run; modifiers are here because the emoji package
 # leaves a stray variation selector or skin tone out of the match before it ("🔥\ufe0f💥").
@@ -77,7 +79,7 @@ class Dialect:
             return None
         if emoji_lib.is_emoji(strip_modifiers(value)) or emoji_lib.is_emoji(value):
             return strip_modifiers(value)
-        name = value.strip(":").split("::", 1)[0].lower()
+        name = _SKIN_TONE_SUFFIX.sub("", value.strip(":")).lower()  # thumbsup::skin-tone-2 is 👍
         if name in self.custom:
             return self.custom[name]
         return _from_name(name)
@@ -166,6 +168,8 @@ def _is_glue(gap: str) -> bool:
 def _from_name(name: str) -> str | None:
     if name in _SLACK_NAMES:
         return _SLACK_NAMES[name]
+    if not _NAME.fullmatch(name):  # "on:fire:" would emojize to "🔛fire:", ":fire::boom:" to 🔥 alone
+        return None
     for language in ("alias", "en"):
         candidate = emoji_lib.emojize(f":{name}:", language=language)
         if candidate != f":{name}:":
