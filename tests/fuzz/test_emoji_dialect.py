@@ -15,6 +15,7 @@ invariants of tests/fuzz/invariants.py (no broadcast, no foreign mention, valid 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import emoji as emoji_lib
@@ -29,6 +30,7 @@ from tests.fuzz.invariants import sent_problems
 from tests.fuzz.strategies import hostile_text, nasty, short_nasty, token
 
 DIALECT = Dialect(EmojiConfig(custom={"this-is-fine": "🔥", "money-fire": ":money_with_wings:"}))
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # bidi overrides turn a line around
 MODIFIERS = frozenset("\ufe0e\ufe0f") | {chr(c) for c in range(0x1F3FB, 0x1F400)}
 COMBO_EMOJI = ["🔥", "💥", "🔨", "⚡", "💸", "👀", "✅", ":fire:", ":boom:", ":this-is-fine:", "🔥🏽", "💥\ufe0f",
                " + ", "＋", "\u200d", "\n"]
@@ -102,6 +104,7 @@ def opened_problems(bot: FuzzBot) -> list[str]:
         return ["no incident in the channel created"]
     limit = bot.services.config.incidents.title_max_chars
     found = [] if 0 < len(incident.title) <= limit else [f"title of {len(incident.title)} characters"]
+    found += [f"control or bidi characters in the title {incident.title!r}"] if CONTROL.search(incident.title) else []
     return found
 
 
