@@ -546,15 +546,20 @@ def load_config(path: Path) -> Config:
         raw: Any = yaml.safe_load(_read_text(path)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return config_from(raw, path)
+
+
+def config_from(raw: Any, where: Path | str) -> Config:
+    """The configuration as read from YAML (`where` it came from), or ConfigError naming key, value, expectation."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+        raise ConfigError(f"{where}: expected a mapping of keys at the top level, got {type(raw).__name__}")
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(path, exc)) from exc
+        raise ConfigError(_describe(where, exc)) from exc
     problems = emoji_config_problems(config.emoji) + _action_problems(config.emoji)
     if problems:
-        raise ConfigError("\n".join([f"{path}: invalid configuration", *problems]))
+        raise ConfigError("\n".join([f"{where}: invalid configuration", *problems]))
     return config
 
 
@@ -582,8 +587,8 @@ def _action_problems(emoji: EmojiConfig) -> list[str]:
     return problems
 
 
-def _describe(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid configuration"]
+def _describe(where: Path | str, exc: ValidationError) -> str:
+    lines = [f"{where}: invalid configuration"]
     for error in exc.errors():
         key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in error["loc"])
         key = key.replace(".[", "[")
