@@ -49,7 +49,7 @@ def _fuzz_profiles(deep: bool) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _fuzz_profiles(config.getoption("--deep"))
+    _fuzz_profiles(config.getoption("--deep", default=False))  # a conftest may import this hook alone
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
     root = logging.getLogger()

@@ -18,7 +18,7 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzBot]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--deep"):  # ten times the cases take longer than the suite's 120 s per test
+    if config.getoption("--deep", default=False):  # ten times the cases take longer than the suite's 120 s per test
         for item in items:
             if "tests/fuzz/" in item.nodeid:
                 item.add_marker(pytest.mark.timeout(0))
