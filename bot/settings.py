@@ -32,8 +32,10 @@ from bot.config_types import (
     Strict,
     TimeZone,
     Weekdays,
+    clipped,
     crontab_trigger,
     parse_working_hours,
+    shown,
 )
 from bot.durations import format_duration
 from bot.emoji.dialect import EmojiConfig, emoji_config_problems
@@ -582,7 +584,7 @@ def _action_problems(emoji: EmojiConfig) -> list[str]:
         if combo.action not in KNOWN_ACTIONS:
             close = get_close_matches(combo.action, KNOWN_ACTIONS, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            problems.append(f"  emoji.combos[{i}].action = {combo.action!r}: "
+            problems.append(f"  emoji.combos[{i}].action = {shown(combo.action)}: "
                             f"expected one of {', '.join(KNOWN_ACTIONS)}{hint}")
     return problems
 
@@ -595,5 +597,5 @@ def _describe(where: Path | str, exc: ValidationError) -> str:
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key (see config/example.yaml for the keys you can use)"
-        lines.append(f"  {key} = {error.get('input')!r}: {message}")
+        lines.append(f"  {clipped(key, 200)} = {shown(error.get('input'))}: {clipped(message, 300)}")
     return "\n".join(lines)

@@ -21,7 +21,7 @@ from datetime import timedelta
 import emoji as emoji_lib
 from pydantic import Field
 
-from bot.config_types import Duration, Strict
+from bot.config_types import Duration, Strict, clipped, shown
 
 _SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
 _VARIATION_SELECTORS = {"\ufe0e", "\ufe0f"}
@@ -137,17 +137,17 @@ class Dialect:
 def emoji_config_problems(emoji: EmojiConfig) -> list[str]:
     """Every configured emoji the dialect cannot resolve, as `  key = value: expectation` lines."""
     plain = Dialect(EmojiConfig(custom={}, combos=[]))
-    problems = [f"  emoji.custom.{name} = {value!r}: expected an emoji or a Slack name such as :fire:"
-                for name, value in emoji.custom.items() if plain.canonical(str(value)) is None]
+    problems = [f"  emoji.custom.{clipped(name, 200)} = {shown(value)}: expected an emoji or a Slack name such as"
+                " :fire:" for name, value in emoji.custom.items() if plain.canonical(str(value)) is None]
     if problems:
         return problems
     dialect = Dialect(emoji.model_copy(update={"combos": []}))
     expected = "expected an emoji, a Slack name such as :fire:, or a name defined under emoji.custom"
     for i, combo in enumerate(emoji.combos):
-        problems += [f"  emoji.combos[{i}].emoji[{j}] = {value!r}: {expected}"
+        problems += [f"  emoji.combos[{i}].emoji[{j}] = {shown(value)}: {expected}"
                      for j, value in enumerate(combo.emoji) if dialect.canonical(value) is None]
     for signal in ("acknowledge", "resolve", "pin", "shutdown", "noisy"):
-        problems += [f"  emoji.{signal}[{i}] = {value!r}: {expected}"
+        problems += [f"  emoji.{signal}[{i}] = {shown(value)}: {expected}"
                      for i, value in enumerate(getattr(emoji, signal)) if dialect.canonical(value) is None]
     return problems
 
