@@ -548,6 +548,8 @@ def load_config(path: Path) -> Config:
         raw: Any = yaml.safe_load(_read_text(path)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except RecursionError:  # PyYAML parses nested [[[…]]] recursively
+        raise ConfigError(f"{path}: not valid YAML: nested more deeply than Python can read") from None
     return config_from(raw, path)
 
 

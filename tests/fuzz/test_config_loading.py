@@ -110,7 +110,7 @@ def test_every_generated_config_loads_or_says_what_is_wrong(changes: list[tuple[
 
 @fuzz(share=0.02)
 @given(text=hostile_text | st.sampled_from([
-    "!!python/object/apply:os.system ['true']", "teams: &t [*t]", "key: [unclosed", "\t- tab",
+    "!!python/object/apply:os.system ['true']", "teams: &t [*t]", "[" * 5000, "key: [unclosed", "\t- tab",
     "--- \n...\n---\n", "teams: !!binary aGVsbG8=", "? [a, b]\n: c", "defaults: {timezone: 0x10}", "- a list",
     "null", "*undefined_alias", "teams:\n  - name: a\n  - name: a", "emoji: {combos: [{emoji: [], action: x}]}"]))
 def test_hostile_yaml_text_loads_or_says_what_is_wrong(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
