@@ -33,7 +33,7 @@ import ftfy
 from hypothesis import settings
 
 from bot.clients.chat import ChannelPacer
-from bot.i18n import t
+from bot.i18n import catalog, t
 from bot.incidents.desk import OpenRequest
 from bot.services import Services
 from bot.settings import Config, Team
@@ -48,6 +48,9 @@ EN_USER, ZH_USER = "UFUZZEN", "UFUZZZH"  # the English reader is an admin: permi
 READERS = {EN_USER: "en", ZH_USER: "zh-CN"}
 ZH_TEAM = "数据平台"
 NAMES = f"ml-platform {ZH_TEAM} organisation"  # configured names a reply may show whatever the reader's language
+# Known, reported and documented by strict xfail tests, in files this work may not change (bot/alerts/service.py):
+# excused in the end-to-end cases, so they keep looking for what is not known yet.
+KNOWN_IN_ENGLISH = ("alerts.unknown_group", "alerts.noisy_recorded")
 CHANNELS = ("CTEAM", "CZH", "CNOTEAM")  # ml-platform's (English), 数据平台's (Chinese), no team's
 MAX_INCIDENT = 2**31 - 1
 
@@ -68,10 +71,11 @@ def fuzz_config(**sections: Any) -> dict[str, Any]:
 class FuzzBot:
     """The in-process bot the fuzz targets share: services, the Bolt app and the Slack recorder it talks to."""
 
-    def __init__(self, tmp: Path, **sections: Any) -> None:
+    def __init__(self, tmp: Path, database_url: str | None = None, **sections: Any) -> None:
         self.slack = SlackRecorder()
         self.slack.start()
-        self.services, self.app = make_bot(f"sqlite:///{tmp / 'bot.db'}", self.slack, fuzz_config(**sections))
+        self.services, self.app = make_bot(database_url or f"sqlite:///{tmp / 'bot.db'}", self.slack,
+                                           fuzz_config(**sections))
         # Thousands of cases page the same on-call person: Slack's pace per channel (a burst of three, then one post
         # a second) would make that hours. The pacer is tested on its own; here it never holds a post back.
         self.services.chat.pacer = ChannelPacer(burst=10**9)
@@ -83,7 +87,8 @@ class FuzzBot:
         self.incident_channel = str(opened.channel_id)
         # Everything supplied so far: what people typed piles up in incidents and notes others are shown later.
         self.typed = Typed(NAMES, *(t("incident.placeholder_title", lang, channel=channel)
-                                    for lang in ("en", "zh-CN") for channel in (*CHANNELS, self.incident_channel)))
+                                    for lang in ("en", "zh-CN") for channel in (*CHANNELS, self.incident_channel)),
+                           *(catalog("en")[key] for key in KNOWN_IN_ENGLISH))
 
     def close(self) -> None:
         self.services.engine.dispose()
@@ -110,6 +115,9 @@ class FuzzBot:
                                               "ts": ts, "event_ts": ts, "channel_type": "channel"}))
 
     def interact(self, payload: dict[str, Any]) -> Any:
+        """A block_actions or view_submission payload through Bolt; its response_url is the recorder's."""
+        if "response_url" in payload:
+            payload = {**payload, "response_url": self.slack.response_url("fuzz")}
         self.slack.clear()
         return dispatch(self.app, interactivity_body(payload))
 
@@ -191,7 +199,8 @@ def reached_problems(reached: Reached, config: Config) -> list[str]:
 
 def _opened(reached: Reached, config: Config) -> list[str]:
     request: OpenRequest = reached.args[0]
-    problems = [] if (request.title or "").strip() else ["incidents.open without a title"]
+    named = (request.title or "").strip() or request.text or request.message_ts  # the title, or where to read it
+    problems = [] if named else ["incidents.open with no title, no text and no message"]
     if request.severity is not None and request.severity not in config.incidents.severities:
         problems.append(f"incidents.open with the unknown severity {request.severity!r}")
     return problems

@@ -35,6 +35,33 @@ almost = st.sampled_from(_ALMOST)
 token = st.one_of(almost, short_nasty, markup, st.text(max_size=16), st.integers().map(str),
                   st.builds(lambda a, b: a + b, almost, st.text(max_size=3)))
 words = st.lists(token, max_size=6).map(lambda parts: " ".join(parts))
+
+STORM = {"reporter": "UFUZZEN", "incident": 1, "channel": "CTEAM", "ts": "1.000100", "source": "reaction",
+         "emoji": "🔥💥"}
+NIGHT = {"team": "ml-platform", "night": "2026-11-24", "instance": "i-0123456789abcdef0"}
+# What the bot puts in each button and menu option (bot/*/render.py), by action id.
+BUTTON_VALUES: dict[str, Any] = {
+    **dict.fromkeys(("incident_undo", "incident_ack", "incident_mitigated", "incident_resolve", "incident_escalate",
+                     "alerts_silence", "alerts_incident", "alerts_noisy"), "1"),
+    "incident_severity": "1:sev1", "incident_join": STORM, "incident_open_new": STORM,
+    "gpu_notify": {"pod": "ml/train-0"}, "gpu_snooze": {"pod": "ml/train-0"},
+    **{key: {"nudge": 1} for key in ("review_reviewing", "review_cant", "review_snooze")},
+    **{key: NIGHT for key in ("spend_postpone", "spend_stop_now", "spend_keep")},
+    "spend_snapshots_delete": "plan-1",
+}
+
+# Every subcommand of every slash command (handlers/*.py), "" for none.
+SUBCOMMANDS = {
+    "/incident": ("declare", "ack", "mitigated", "resolve", "escalate", "note", "severity", "status", "stats",
+                  "context", "", "help"),
+    "/oncall": ("", "override", "ml-platform"),
+    "/gpu": ("", "node", "ns", "namespace", "team", "idle", "queue", "health"),
+    "/spend": ("", "by", "team", "project", "burn", "snapshots", "shutdown", "30d"),
+    "/review": ("", "team", "nudge", "remind"),
+    "/alerts": ("", "noisy", "quiet"),
+    "/digest": ("", "preview", "help"),
+}
+
 _TEAMS = ("ml-platform", "#ml-platform", "数据平台", "ML-PLATFORM", "organisation", "data")
 _NUMBERS = ("1", "#1", "12", "#2147483647", "2147483648", "")
 _TITLE = ("checkout", "down", "500s", "db", "")
@@ -88,7 +115,8 @@ def _args(slots: tuple[tuple[str, ...], ...]) -> st.SearchStrategy[str]:
 
 
 # (command, subcommand, the words after it): mostly words each subcommand takes, any slot hostile
-grammatical = st.sampled_from(sorted(GRAMMAR)).flatmap(lambda key: _args(GRAMMAR[key]).map(lambda args: (*key, args)))
+grammatical = st.one_of([_args(slots).map(lambda args, key=key: (*key, args))  # type: ignore[misc]
+                         for key, slots in sorted(GRAMMAR.items())])
 hostile_text = st.one_of(nasty, words, st.text(max_size=60), st.builds(" ".join, st.lists(nasty, max_size=3)))
 
 

@@ -22,8 +22,7 @@ from hypothesis import strategies as st
 from tests.fuzz.corpus import NASTIES
 from tests.fuzz.harness import CHANNELS, EN_USER, READERS, ZH_USER, FuzzBot, crashes, fuzz, tally
 from tests.fuzz.invariants import SENDS, sent_problems
-from tests.fuzz.strategies import grammatical, hostile_text, words
-from tests.fuzz.test_command_parsers import SUBCOMMANDS
+from tests.fuzz.strategies import SUBCOMMANDS, grammatical, hostile_text, words
 
 
 def command(bot: FuzzBot, name: str, text: str, user: str, channel: str) -> list[str]:
@@ -62,3 +61,4 @@ def test_generated_words_through_the_bolt_app(bot: FuzzBot, case: tuple[str, str
         subcommand = focus_subcommand if name == focus else subcommands[pick % len(subcommands)]
         problems += command(bot, name, f"{subcommand} {args}", user, channel)
     assert problems == [], "\n".join(problems)
+
