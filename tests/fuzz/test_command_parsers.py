@@ -1,5 +1,5 @@
 """Every command parser under hostile words (issue #13): 10,000 generated cases, each run through all seven slash
-commands, plus the parsers of times, durations and numbers on their own.
+commands, each of its words through the parsers of times, durations and numbers on their own.
 
 Targets: `handlers.common.run_command` and `invocation` (the words of every command in each handler module's
 COMMANDS table), the subcommand parsers of /incident (declare, ack, mitigated, resolve, escalate, note,
@@ -49,18 +49,8 @@ from tests.fuzz.harness import (
     without_working_notice,
 )
 from tests.fuzz.invariants import Typed
-from tests.fuzz.strategies import almost, grammatical, hostile_text, token, words
+from tests.fuzz.strategies import SUBCOMMANDS, grammatical, hostile_text, words
 
-SUBCOMMANDS = {
-    "/incident": ("declare", "ack", "mitigated", "resolve", "escalate", "note", "severity", "status", "stats",
-                  "context", "", "help"),
-    "/oncall": ("", "override", "ml-platform"),
-    "/gpu": ("", "node", "ns", "namespace", "team", "idle", "queue", "health"),
-    "/spend": ("", "by", "team", "project", "burn", "snapshots", "shutdown", "30d"),
-    "/review": ("", "team", "nudge", "remind"),
-    "/alerts": ("", "noisy", "quiet"),
-    "/digest": ("", "preview", "help"),
-}
 COMMANDS = {name: command for module in (incidents, oncall, gpu, spend, review, alerts, digest)
             for name, command in module.COMMANDS.items()}
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -98,14 +88,22 @@ def parse(bot: FuzzBot, parsing: ParsingOnly, name: str, text: str, user: str, c
 @given(case=grammatical | (words | hostile_text).map(lambda args: ("", "", args)), pick=st.integers(0, 11),
        user=st.sampled_from(sorted(READERS)), channel=st.sampled_from([*CHANNELS, "INCIDENT"]))
 @example(case=("/spend", "²", ""), pick=0, user="UFUZZEN", channel="CTEAM")  # a digit int() can't read
+@example(case=("", "", "99999999999w +99999999999w"), pick=0, user="UFUZZEN", channel="CTEAM")
+@example(case=("/alerts", "quiet", "ml-platform 1.5h"), pick=0, user="UFUZZEN", channel="CTEAM")  # said as 1h30m
 def test_every_command_parser(bot: FuzzBot, case: tuple[str, str, str], pick: int, user: str, channel: str) -> None:
-    tally("command parsers (7 commands each)")
+    """The words through all seven commands, and each word (and all of them) through the value parsers."""
+    tally("command parsers (7 commands and 9 value parsers each)")
     channel = bot.incident_channel if channel == "INCIDENT" else channel
     problems = run_parsers(bot, case, pick, user, channel)
+    zone = ZONES[pick % len(ZONES)]
+    problems += [p for text in [case[2], *case[2].split()[:6]] for p in value_parser_problems(text, zone)]
     assert problems == [], '\n'.join(problems)
 
 
 # The parsers of times, durations and numbers on their own --------------------------------------------------------
+ZONES = ("Asia/Shanghai", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe")
+
+
 def _refused_or(parse, *refusals: type[Exception]):  # type: ignore[no-untyped-def]
     """`parse`'s result, or None when it refused the text with one of `refusals`."""
     try:
@@ -114,33 +112,29 @@ def _refused_or(parse, *refusals: type[Exception]):  # type: ignore[no-untyped-d
         return None
 
 
-@fuzz()
-@given(text=almost | token | hostile_text, zone=st.sampled_from(["Asia/Shanghai", "Europe/Berlin",
-                                                                   "America/New_York", "Australia/Lord_Howe"]))
-@example(text="²", zone="UTC")
-@example(text="99999999999w", zone="UTC")
-def test_time_duration_and_number_parsers(text: str, zone: str) -> None:
-    """Each parser either reads the text into a value within its bounds or refuses it with its own refusal."""
-    tally("time, duration and number parsers")
+def value_parser_problems(text: str, zone: str) -> list[str]:
+    """Each parser reads `text` into a value within its bounds, or refuses it with its own refusal."""
+    found = []
     duration = _refused_or(lambda: parse_duration(text), ValueError)
-    if duration is not None:
-        assert parse_duration(format_duration(duration)) <= duration  # printing never lengthens it
+    if duration is not None and parse_duration(format_duration(duration)) > duration:
+        found.append(f"{text!r}: {duration} printed as {format_duration(duration)}, longer")
     window = _refused_or(lambda: override_window("now", text, zone, NOW), WhenError)
-    if window is not None:
-        assert NOW <= window[0] < window[1] and window[1] - window[0] <= parse_duration("90d")
+    if window is not None and not (NOW <= window[0] < window[1] and window[1] - window[0] <= parse_duration("90d")):
+        found.append(f"{text!r}: the override window {window}")
     due = _refused_or(lambda: parse_time(text, NOW, ZoneInfo(zone), time(10)), BadTime)
-    assert due is None or due > NOW
+    found += [f"{text!r}: a nudge due at {due}, not after now"] if due is not None and due <= NOW else []
     days = _refused_or(lambda: report_days(text), ReportDaysError)
-    assert days is None or 1 <= days <= 90
+    found += [f"{text!r}: {days} days of spend"] if days is not None and not 1 <= days <= 90 else []
     if NUMBER.match(text):  # as /incident reads a word: only one that looks like a number is one
         number = _refused_or(lambda: incident_number(text, "en"), UsageError)
-        assert number is None or 1 <= number <= 2**31 - 1
+        found += [f"{text!r}: incident {number}"] if number is not None and not 1 <= number <= 2**31 - 1 else []
     if PERIOD.match(text.lower()):
         period = _refused_or(lambda: period_days(text, "en"), UsageError)
-        assert period is None or 1 <= period <= 365
+        found += [f"{text!r}: a period of {period} days"] if period is not None and not 1 <= period <= 365 else []
     nudge = _refused_or(lambda: parse_nudge(text), BadPullRequest, BadTime)
-    assert nudge is None or nudge.number >= 0
+    found += [f"{text!r}: pull request {nudge.number}"] if nudge is not None and nudge.number < 0 else []
     _refused_or(lambda: override_request(text.split()), OverrideRefused)
+    return found
 
 
 @pytest.mark.parametrize("text", ["²", "³⁰d", "2²d", "9" * 5000 + "d"])
