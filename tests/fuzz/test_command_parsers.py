@@ -1,5 +1,6 @@
 """Every command parser under hostile words (issue #13): 10,000 generated cases, each run through all seven slash
-commands, each of its words through the parsers of times, durations and numbers on their own.
+commands, each of its words through the parsers of times, durations and numbers on their own, and the whole
+through the escaping every reply relies on (bot/escape.py `escape` and `defuse`).
 
 Targets: `handlers.common.run_command` and `invocation` (the words of every command in each handler module's
 COMMANDS table), the subcommand parsers of /incident (declare, ack, mitigated, resolve, escalate, note,
@@ -25,6 +26,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.durations import format_duration, parse_duration
+from bot.escape import defuse, escape
 from bot.oncall.service import OverrideRefused, override_request
 from bot.oncall.when import WhenError, override_window
 from bot.review.parse import BadPullRequest, BadTime, parse_nudge, parse_time
@@ -50,6 +52,7 @@ from tests.fuzz.harness import (
 )
 from tests.fuzz.invariants import Typed
 from tests.fuzz.strategies import SUBCOMMANDS, grammatical, hostile_text, words
+from tests.support.payload_safety import unsafe_markup
 
 COMMANDS = {name: command for module in (incidents, oncall, gpu, spend, review, alerts, digest)
             for name, command in module.COMMANDS.items()}
@@ -90,13 +93,17 @@ def parse(bot: FuzzBot, parsing: ParsingOnly, name: str, text: str, user: str, c
 @example(case=("/spend", "²", ""), pick=0, user="UFUZZEN", channel="CTEAM")  # a digit int() can't read
 @example(case=("", "", "99999999999w +99999999999w"), pick=0, user="UFUZZEN", channel="CTEAM")
 @example(case=("/alerts", "quiet", "ml-platform 1.5h"), pick=0, user="UFUZZEN", channel="CTEAM")  # said as 1h30m
+@example(case=("", "", "<!group> <!CHANNEL> <!channel|x>"), pick=0, user="UFUZZEN", channel="CTEAM")  # defuse
 def test_every_command_parser(bot: FuzzBot, case: tuple[str, str, str], pick: int, user: str, channel: str) -> None:
-    """The words through all seven commands, and each word (and all of them) through the value parsers."""
-    tally("command parsers (7 commands and 9 value parsers each)")
+    """The words through all seven commands, each word (and all of them) through the value parsers, and through
+    the escaping every reply relies on (bot/escape.py: `escape` at `t()`, `defuse` before anything is sent)."""
+    tally("command parsers (7 commands, 9 value parsers and escaping each)")
     channel = bot.incident_channel if channel == "INCIDENT" else channel
     problems = run_parsers(bot, case, pick, user, channel)
     zone = ZONES[pick % len(ZONES)]
     problems += [p for text in [case[2], *case[2].split()[:6]] for p in value_parser_problems(text, zone)]
+    problems += [f"escape left {p}" for p in unsafe_markup(escape(case[2]))]
+    problems += [f"defuse left {p}" for p in unsafe_markup(defuse(case[2])) if "canary" not in p]  # keeps <@U…>
     assert problems == [], '\n'.join(problems)
 
 
