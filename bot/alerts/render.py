@@ -44,7 +44,7 @@ def group_blocks(group: AlertGroup, lang: str, tz: str, now: datetime, silence_f
 def _title(group: AlertGroup, lang: str) -> str:
     state = "silenced" if group.silenced_until and group.status == "firing" else group.status
     counts = t("alerts.counts", lang, firing=len(group.firing), resolved=len(group.resolved))
-    return f"{STATE_EMOJI[state]} {group.alertname or t('alerts.unnamed', lang)} · {counts}"
+    return f"{STATE_EMOJI[state]} {escape(group.alertname) or t('alerts.unnamed', lang)} · {counts}"
 
 
 def _facts(group: AlertGroup, lang: str) -> str:
