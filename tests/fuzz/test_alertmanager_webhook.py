@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.alerts.parse import MAX_LABELS, VALUE_LIMIT, BadPayload, WebhookPayload, parse
@@ -97,11 +98,15 @@ def value_problems(payload: WebhookPayload) -> list[str]:
             *(m for a in payload.alerts for m in (a.labels, a.annotations))]
     found = [f"{len(m)} labels" for m in maps if len(m) > MAX_LABELS]
     found += [f"a value of {len(v)} characters" for m in maps for v in m.values() if len(v) > VALUE_LIMIT]
-    return found
+    texts = [payload.group_key, payload.receiver, payload.external_url,
+             *(t for m in maps for item in m.items() for t in item),
+             *(t for a in payload.alerts for t in (a.fingerprint, a.generator_url))]
+    return found + [f"U+0000 in {t[:80]!r}: PostgreSQL can't store it" for t in texts if "\x00" in t]
 
 
 @fuzz()
 @given(body=bodies)
+@example(body=notification([alert("Nul\x00Alert", summary="a\x00b", team="ml\x00platform")], group_key="k\x00"))
 def test_the_parser_takes_any_body(body: Any) -> None:
     tally("alertmanager webhook (parser)")
     assert parsed_problems(body) == []
@@ -151,6 +156,24 @@ def test_every_corpus_item_as_labels_and_annotations(bot: FuzzBot, web: Any, ite
                                                                                        or "x": text})])
     problems = post(bot, web, json.dumps(body).encode())
     assert problems == [], "\n".join(problems)
+
+
+# PostgreSQL: text fields can't hold U+0000 ---------------------------------------------------------------------
+@pytest.fixture
+def pg_bot(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzBot]:
+    made = FuzzBot(tmp_path_factory.mktemp("fuzz-pg"), database_url=pg_url)
+    yield made
+    made.close()
+
+
+def test_a_nul_in_labels_is_stored_on_postgresql(pg_bot: FuzzBot) -> None:
+    web = build_web(pg_bot.app, pg_bot.services).test_client()
+    body = notification([alert("Nul\x00Alert", severity="critical", team="ml-platform", pod="a\x00b",
+                               annotations={"summary": "disk\x00full"})], group_key="{}:{alertname=\"Nul\x00\"}")
+    problems = post(pg_bot, web, json.dumps(body).encode())
+    assert problems == [], "\n".join(problems)
+    posted = json.dumps([call.params for call in pg_bot.slack.calls("chat.postMessage")], ensure_ascii=False)
+    assert "Nul\ufffdAlert" in posted  # the alert's message, and the incident it opened
 
 
 @pytest.mark.xfail(strict=True, reason="bot/alerts/service.py AlertService.mark_noisy(tell=True) tells whoever put 👎 "
