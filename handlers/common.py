@@ -161,9 +161,14 @@ class Command:
 def invocation(services: Services, body: dict[str, Any]) -> Invocation:
     team = services.config.team_for_channel(body.get("channel_id"), body.get("channel_name"))
     user = body.get("user_id", "")
-    return Invocation(command=body["command"], args=(body.get("text") or "").split(), user=user,
+    return Invocation(command=body["command"], args=storable(body.get("text") or "").split(), user=user,
                       channel=body.get("channel_id", ""), team=team,
                       language=services.language(user, team), body=body)
+
+
+def storable(text: str) -> str:
+    """What a person typed, without U+0000: PostgreSQL text can't hold it (a note, a reason, a title would fail)."""
+    return text.replace("\x00", "")
 
 
 def reader_tz(services: Services, inv: Invocation) -> str:
@@ -347,7 +352,7 @@ def submission_from(services: Services, body: dict[str, Any]) -> Submission:
     for block_id, elements in ((view.get("state") or {}).get("values") or {}).items():
         for element in elements.values():
             chosen = element.get("value") or (element.get("selected_option") or {}).get("value")
-            inputs[block_id] = str(chosen or "")
+            inputs[block_id] = storable(str(chosen or ""))
     user = (body.get("user") or {}).get("id", "")
     channel = str(metadata.get("channel") or "")
     return Submission(user=user, channel=channel, message_ts=metadata.get("ts"), value=metadata.get("value"),

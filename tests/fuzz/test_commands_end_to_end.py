@@ -23,6 +23,7 @@ from tests.fuzz.corpus import NASTIES
 from tests.fuzz.harness import CHANNELS, EN_USER, READERS, ZH_USER, FuzzBot, crashes, fuzz, tally
 from tests.fuzz.invariants import SENDS, sent_problems
 from tests.fuzz.strategies import SUBCOMMANDS, grammatical, hostile_text, words
+from tests.support.slack_text import slack_text
 
 
 def command(bot: FuzzBot, name: str, text: str, user: str, channel: str) -> list[str]:
@@ -62,3 +63,16 @@ def test_generated_words_through_the_bolt_app(bot: FuzzBot, case: tuple[str, str
         problems += command(bot, name, f"{subcommand} {args}", user, channel)
     assert problems == [], "\n".join(problems)
 
+
+def test_a_nul_typed_into_commands_is_stored_on_postgresql(pg_url: str,
+                                                           tmp_path_factory: pytest.TempPathFactory) -> None:
+    """PostgreSQL text can't hold U+0000: a note or a quiet window's reason with one must still be saved."""
+    bot = FuzzBot(tmp_path_factory.mktemp("fuzz-pg"), database_url=pg_url)
+    try:
+        problems = command(bot, "/incident", "note disk\x00full", EN_USER, bot.incident_channel)
+        problems += command(bot, "/alerts", "quiet ml-platform 1h node\x00upgrade", EN_USER, "CTEAM")
+        said = slack_text(bot.slack.calls("response_url"))
+    finally:
+        bot.close()
+    assert problems == [], "\n".join(problems)
+    assert "Quiet window for `ml-platform`" in said
