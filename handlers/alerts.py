@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.alerts.quality_render import noisy_blocks, noisy_chart_png
-from bot.alerts.render import firing_blocks, noisy_modal
+from bot.alerts.render import REASON_CHARS, firing_blocks, noisy_modal, said_blocks
 from bot.alerts.service import AlertRefused
 from bot.durations import DurationTooLong, format_duration, parse_duration
 from bot.i18n import t
@@ -169,14 +169,16 @@ def ask_why_noisy(services: Services, body: dict[str, Any], client: WebClient) -
 
 
 def noisy_submitted(services: Services, sub: Submission) -> list[Block] | None:
+    """The mark recorded, and said to the person in their language (the service would say it in the team's)."""
     group = _group_named(sub.value)
     if group is None:
         return [section(t("alerts.bad_button", sub.language))]
     try:
-        services.alerts.mark_noisy(group, sub.user, sub.inputs.get("reason", ""), tell=True)
+        services.alerts.mark_noisy(group, sub.user, sub.inputs.get("reason", "")[:REASON_CHARS])
+        alertname = services.alerts.group(group).alertname
     except AlertRefused as exc:
         return [section(str(exc))]
-    return None
+    return said_blocks("noisy_recorded", {"alertname": alertname}, sub.language)
 
 
 COMMANDS = {"/alerts": Command("alerts", alerts)}

@@ -348,6 +348,8 @@ def submission_from(services: Services, body: dict[str, Any]) -> Submission:
         metadata = json.loads(view.get("private_metadata") or "{}")
     except json.JSONDecodeError:
         metadata = {}
+    if not isinstance(metadata, dict):  # the bot writes an object; anything else names nothing
+        metadata = {}
     inputs = {}
     for block_id, elements in ((view.get("state") or {}).get("values") or {}).items():
         for element in elements.values():
@@ -355,7 +357,9 @@ def submission_from(services: Services, body: dict[str, Any]) -> Submission:
             inputs[block_id] = storable(str(chosen or ""))
     user = (body.get("user") or {}).get("id", "")
     channel = str(metadata.get("channel") or "")
-    return Submission(user=user, channel=channel, message_ts=metadata.get("ts"), value=metadata.get("value"),
+    ts = metadata.get("ts")
+    return Submission(user=user, channel=channel, message_ts=ts if isinstance(ts, str) else None,
+                      value=metadata.get("value"),
                       inputs=inputs, language=services.language(user, services.config.team_for_channel(channel)))
 
 
