@@ -13,11 +13,11 @@ those the bot renders to (bot/render/blocks.py SECTION_LIMIT and header, bot/spe
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from bot.render.blocks import SECTION_LIMIT
+from tests.support.slack_text import decoded
 
 MESSAGE_TEXT = 40_000
 MESSAGE_BLOCKS = 50
@@ -45,7 +45,7 @@ def violations(payload: Any) -> Problems:
     if not isinstance(params, dict):
         return [f"<payload>: expected an object, got {type(params).__name__}"]
     if "view" in params:
-        return _view(_decoded(params["view"]), "view")
+        return _view(decoded(params["view"]), "view")
     if params.get("type") in ("modal", "home"):
         return _view(params, "")
     return _message(params)
@@ -56,7 +56,7 @@ def _message(params: dict[str, Any]) -> Problems:
     text = params.get("text")
     if isinstance(text, str) and len(text) > MESSAGE_TEXT:
         problems.append(f"text: {len(text)} characters > {MESSAGE_TEXT}")
-    blocks = _decoded(params.get("blocks"))
+    blocks = decoded(params.get("blocks"))
     if blocks is None:
         if not text and not params.get("attachments") and not params.get("delete_original"):
             problems.append("<message>: neither text nor blocks")
@@ -80,19 +80,25 @@ def _view(view: Any, where: str) -> Problems:
     return problems
 
 
-def _blocks(blocks: Any, where: str, most: int) -> Problems:
-    if not isinstance(blocks, list):
-        return [f"{where}: expected a list of blocks"]
-    problems = [f"{where}: {len(blocks)} blocks > {most}"] if len(blocks) > most else []
-    for index, block in enumerate(blocks):
-        at = f"{where}[{index}]"
-        if not isinstance(block, dict):
-            problems.append(f"{at}: expected a block object")
-            continue
-        problems += _length(block.get("block_id"), f"{at}.block_id", ID)
-        check = _BLOCKS.get(str(block.get("type")))
-        problems += check(block, at) if check else [f"{at}: unknown block type {block.get('type')!r}"]
+def _each(items: Any, at: str, most: int, check: Callable[[dict[str, Any], str], Problems]) -> Problems:
+    """A list of at most `most` objects, each checked by `check(item, where it is)`."""
+    if not isinstance(items, list):
+        return [f"{at}: expected a list"]
+    problems = [f"{at}: {len(items)} > {most}"] if len(items) > most else []
+    for index, item in enumerate(items):
+        where = f"{at}[{index}]"
+        problems += check(item, where) if isinstance(item, dict) else [f"{where}: expected an object"]
     return problems
+
+
+def _blocks(blocks: Any, where: str, most: int) -> Problems:
+    return _each(blocks, where, most, _block)
+
+
+def _block(block: dict[str, Any], at: str) -> Problems:
+    check = _BLOCKS.get(str(block.get("type")))
+    problems = check(block, at) if check else [f"{at}: unknown block type {block.get('type')!r}"]
+    return problems + _length(block.get("block_id"), f"{at}.block_id", ID)
 
 
 def _section(block: dict[str, Any], at: str) -> Problems:
@@ -193,20 +199,14 @@ def _plain_text_input(element: dict[str, Any], at: str) -> Problems:
 
 
 def _options(options: Any, at: str) -> Problems:
-    if options is None:
-        return []
-    if not isinstance(options, list):
-        return [f"{at}: expected a list"]
-    problems = [f"{at}: {len(options)} > {OPTIONS}"] if len(options) > OPTIONS else []
-    for index, option in enumerate(options):
-        where = f"{at}[{index}]"
-        if not isinstance(option, dict):
-            problems.append(f"{where}: expected an option object")
-            continue
-        problems += _text(option.get("text"), f"{where}.text", OPTION_TEXT)
-        problems += _length(option.get("value"), f"{where}.value", OPTION_VALUE)
-        if "description" in option:
-            problems += _text(option["description"], f"{where}.description", OPTION_DESCRIPTION)
+    return [] if options is None else _each(options, at, OPTIONS, _option)
+
+
+def _option(option: dict[str, Any], at: str) -> Problems:
+    problems = _text(option.get("text"), f"{at}.text", OPTION_TEXT)
+    problems += _length(option.get("value"), f"{at}.value", OPTION_VALUE)
+    if "description" in option:
+        problems += _text(option["description"], f"{at}.description", OPTION_DESCRIPTION)
     return problems
 
 
@@ -236,18 +236,3 @@ def _length(value: Any, at: str, most: int) -> Problems:
     if isinstance(value, str) and len(value) > most:
         return [f"{at}: {len(value)} characters > {most}"]
     return []
-
-
-def _decoded(value: Any) -> Any:
-    """A JSON array or object inside a form parameter, decoded; anything else as it is."""
-    if isinstance(value, str) and value.lstrip().startswith(("[", "{")):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def every_problem(payloads: Iterator[Any] | list[Any]) -> Problems:
-    """`violations` of many payloads, each line prefixed with the payload's method when it has one."""
-    return [f"{getattr(p, 'method', 'payload')}: {problem}" for p in payloads for problem in violations(p)]
