@@ -16,6 +16,17 @@ from bot.durations import parse_duration
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def clipped(text: str, limit: int = 120) -> str:
+    """`text` cut to `limit` characters: a configuration error quotes enough of a wrong value to recognise it and
+    stays one readable line, even for a 40 KB value or a whole section."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def shown(value: object) -> str:
+    """A wrong value as a configuration error quotes it: its repr, clipped."""
+    return clipped(repr(value))
+
+
 def check_timezone(value: object) -> str:
     """An IANA time zone name such as Asia/Shanghai; anything else is refused saying what was expected."""
     try:

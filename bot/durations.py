@@ -1,4 +1,5 @@
-"""Parse and print the short durations used in config: 30s, 10m, 2h, 1d, 1w."""
+"""Parse and print the short durations used in config and commands: 30s, 10m, 2h, 1d, 1w, and what
+`format_duration` prints back (1h30m, 2d4h)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 from datetime import timedelta
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_PART = r"(\d+(?:\.\d+)?)\s*([smhdw])"
+_PATTERN = re.compile(rf"^\s*(?:{_PART}\s*)+$")
 
 
 class DurationTooLong(ValueError):
@@ -23,11 +25,11 @@ def parse_duration(value: object) -> timedelta:
             if not 0 <= value < math.inf:  # also rejects NaN
                 raise ValueError(expected)
             return timedelta(seconds=float(value))
-        match = _PATTERN.match(str(value))
-        if not match:
+        text = str(value)
+        if not _PATTERN.match(text):
             raise ValueError(expected)
-        number, unit = match.groups()
-        return timedelta(**{_UNITS[unit]: float(number)})
+        return sum((timedelta(**{_UNITS[unit]: float(number)}) for number, unit in re.findall(_PART, text)),
+                   timedelta(0))
     except OverflowError:  # "99999999999w"
         raise DurationTooLong(expected) from None
 

@@ -51,7 +51,8 @@ def strip_markup(text: str, names: dict[str, str] | None = None) -> str:
     return unescape(text)
 
 
-_BROADCAST = re.compile(r"<!(channel|everyone|here|subteam\^[^>]*)(\|[^>]*)?>")
+# Anything Slack might read as a broadcast, in any case: <!channel>, <!here|here>, the legacy <!group>…
+_BROADCAST = re.compile(r"<!(?:channel|everyone|here|group|subteam\^)[^>]*>", re.IGNORECASE)
 _LABELLED_MENTION = re.compile(r"<@([UW][A-Z0-9]+)\|[^>]*>")
 
 

@@ -32,8 +32,10 @@ from bot.config_types import (
     Strict,
     TimeZone,
     Weekdays,
+    clipped,
     crontab_trigger,
     parse_working_hours,
+    shown,
 )
 from bot.durations import format_duration
 from bot.emoji.dialect import EmojiConfig, emoji_config_problems
@@ -572,15 +574,22 @@ def load_config(path: Path) -> Config:
         raw: Any = yaml.safe_load(_read_text(path)) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except RecursionError:  # PyYAML parses nested [[[…]]] recursively
+        raise ConfigError(f"{path}: not valid YAML: nested more deeply than Python can read") from None
+    return config_from(raw, path)
+
+
+def config_from(raw: Any, where: Path | str) -> Config:
+    """The configuration as read from YAML (`where` it came from), or ConfigError naming key, value, expectation."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+        raise ConfigError(f"{where}: expected a mapping of keys at the top level, got {type(raw).__name__}")
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(path, exc)) from exc
+        raise ConfigError(_describe(where, exc)) from exc
     problems = emoji_config_problems(config.emoji) + _action_problems(config.emoji)
     if problems:
-        raise ConfigError("\n".join([f"{path}: invalid configuration", *problems]))
+        raise ConfigError("\n".join([f"{where}: invalid configuration", *problems]))
     return config
 
 
@@ -603,18 +612,18 @@ def _action_problems(emoji: EmojiConfig) -> list[str]:
         if combo.action not in KNOWN_ACTIONS:
             close = get_close_matches(combo.action, KNOWN_ACTIONS, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
-            problems.append(f"  emoji.combos[{i}].action = {combo.action!r}: "
+            problems.append(f"  emoji.combos[{i}].action = {shown(combo.action)}: "
                             f"expected one of {', '.join(KNOWN_ACTIONS)}{hint}")
     return problems
 
 
-def _describe(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid configuration"]
+def _describe(where: Path | str, exc: ValidationError) -> str:
+    lines = [f"{where}: invalid configuration"]
     for error in exc.errors():
         key = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in error["loc"])
         key = key.replace(".[", "[")
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key (see config/example.yaml for the keys you can use)"
-        lines.append(f"  {key} = {error.get('input')!r}: {message}")
+        lines.append(f"  {clipped(key, 200)} = {shown(error.get('input'))}: {clipped(message, 300)}")
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.alerts.quality_render import noisy_blocks, noisy_chart_png
-from bot.alerts.render import firing_blocks, noisy_modal
+from bot.alerts.render import REASON_CHARS, firing_blocks, noisy_modal, said_blocks
 from bot.alerts.service import AlertRefused
 from bot.durations import DurationTooLong, format_duration, parse_duration
 from bot.i18n import t
@@ -26,17 +26,22 @@ from handlers.common import (
     Click,
     Command,
     Invocation,
+    Submission,
     UsageError,
+    ack_now,
     answering_failures,
+    click_from,
     echo,
     ephemeral,
     register_buttons,
     register_commands,
     resolve_team,
+    run_submission,
 )
 
 log = logging.getLogger("handlers")
 NOISY_PERIODS = {"7d": 7, "30d": 30}
+MAX_GROUP = 2**31 - 1  # alert group ids are 32-bit integers in the database
 MAX_QUIET = timedelta(days=7)
 
 
@@ -101,6 +106,8 @@ def silence(services: Services, click: Click) -> list[Block] | None:
         done = services.alerts.silence(_group_id(click), click.user, click.language)
     except (Denied, AlertRefused) as exc:
         return [section(str(exc))]
+    except BadButton:
+        return [section(t("alerts.bad_button", click.language))]
     tz = services.users.get(click.user).tz or services.alerts.team_zone(done.group.team)
     return [context(t("alerts.silenced", click.language, alertname=done.group.alertname,
                       until=f"{local(done.until, tz):%H:%M}"))]
@@ -111,53 +118,83 @@ def open_incident(services: Services, click: Click) -> list[Block] | None:
         incident = services.alerts.open_incident(_group_id(click), click.user)
     except (Refused, AlertRefused) as exc:
         return [section(str(exc))]
+    except BadButton:
+        return [section(t("alerts.bad_button", click.language))]
     return [context(t("incident.opened", click.language, number=incident.number, severity=incident.severity,
                       title=incident.title))]
 
 
+class BadButton(Exception):
+    """A button's value names no alert group (a message from an older version, or a forged one)."""
+
+
 def _group_id(click: Click) -> int:
-    return int(str(click.value))
+    group = _group_named(click.value)
+    if group is None:
+        raise BadButton
+    return group
+
+
+def _group_named(value: object) -> int | None:
+    """The alert group a button's value names (the bot writes its id), or None."""
+    digits = str(value)
+    if digits.isascii() and digits.isdecimal() and len(digits) <= 10 and 1 <= int(digits) <= MAX_GROUP:
+        return int(digits)
+    return None
+
+
+# The Noisy button and its modal -------------------------------------------------------------------------------
+NOISY_VIEW = "alerts_noisy_reason"
+
+
+def ask_why_noisy(services: Services, body: dict[str, Any], client: WebClient) -> None:
+    """The Noisy button opens a one-line modal at once (Slack's trigger_id expires after 3 s); when it can't,
+    the mark is recorded without a reason."""
+    click = click_from(services, body)
+    reply = ephemeral(services.chat, click.channel, click.user)
+    with answering_failures(reply, click.language, "action", "alerts_noisy"):
+        group = _group_named(click.value)
+        if group is None:
+            reply([section(t("alerts.bad_button", click.language))])
+            return
+        metadata = json.dumps({"channel": click.channel, "ts": click.message_ts, "value": group})
+        try:
+            client.views_open(trigger_id=body["trigger_id"], view=noisy_modal(metadata, click.language))
+        except (SlackApiError, KeyError) as exc:  # too late, or Slack refused: record without a reason
+            log.info("could not open the noisy modal: %s", exc)
+            said = noisy_submitted(services, Submission(click.user, click.channel, click.message_ts, group, {},
+                                                        click.language))
+            if said:
+                reply(said)
+
+
+def noisy_submitted(services: Services, sub: Submission) -> list[Block] | None:
+    """The mark recorded, and said to the person in their language (the service would say it in the team's)."""
+    group = _group_named(sub.value)
+    if group is None:
+        return [section(t("alerts.bad_button", sub.language))]
+    try:
+        services.alerts.mark_noisy(group, sub.user, sub.inputs.get("reason", "")[:REASON_CHARS])
+        alertname = services.alerts.group(group).alertname
+    except AlertRefused as exc:
+        return [section(str(exc))]
+    return said_blocks("noisy_recorded", {"alertname": alertname}, sub.language)
 
 
 COMMANDS = {"/alerts": Command("alerts", alerts)}
 BUTTONS: dict[str, Button] = {"alerts_silence": silence, "alerts_incident": open_incident}
-NOISY_VIEW = "alerts_noisy_reason"
 
 
 def register(app: App, services: Services) -> None:
     register_commands(app, services, COMMANDS)
     register_buttons(app, services, BUTTONS)
 
-    def ask_reason(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        """The Noisy button opens a one-line modal at once: Slack's trigger_id expires after 3 s."""
+    def noisy_clicked(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        user = body.get("user", {}).get("id", "")
-        lang = services.language(user, services.config.team_for_channel(body.get("channel", {}).get("id")))
-        action = body["actions"][0]
-        metadata = {"group": action.get("value"), "channel": body.get("channel", {}).get("id")}
-        try:
-            client.views_open(trigger_id=body["trigger_id"], view=noisy_modal(json.dumps(metadata), lang))
-        except (SlackApiError, KeyError) as exc:  # too late, or Slack refused: record without a reason
-            log.info("could not open the noisy modal: %s", exc)
-            record_noisy(body, metadata, "")
+        ask_why_noisy(services, body, client)
 
-    def record_noisy(body: dict[str, Any], metadata: dict[str, Any], reason: str) -> None:
-        user = body.get("user", {}).get("id", "")
-        channel = str(metadata.get("channel") or "")
-        lang = services.language(user, services.config.team_for_channel(channel))
-        reply = ephemeral(services.chat, channel, user)
-        with answering_failures(reply, lang, "view", NOISY_VIEW):
-            try:
-                services.alerts.mark_noisy(int(metadata["group"]), user, reason, tell=True)
-            except AlertRefused as exc:
-                reply([section(str(exc))])
+    def why_submitted(body: dict[str, Any]) -> None:
+        run_submission(services, NOISY_VIEW, noisy_submitted, body)
 
-    def submitted(body: dict[str, Any]) -> None:
-        view = body.get("view", {})
-        values = view.get("state", {}).get("values", {})
-        reason = str(values.get("reason", {}).get("reason", {}).get("value") or "")
-        record_noisy(body, json.loads(view.get("private_metadata") or "{}"), reason)
-
-    app.action("alerts_noisy")(ask_reason)
-    app.view(NOISY_VIEW)(ack=lambda ack: ack(), lazy=[submitted])
-
+    app.action("alerts_noisy")(noisy_clicked)
+    app.view(NOISY_VIEW)(ack=ack_now, lazy=[why_submitted])

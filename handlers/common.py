@@ -162,9 +162,14 @@ class Command:
 def invocation(services: Services, body: dict[str, Any]) -> Invocation:
     team = services.config.team_for_channel(body.get("channel_id"), body.get("channel_name"))
     user = body.get("user_id", "")
-    return Invocation(command=body["command"], args=(body.get("text") or "").split(), user=user,
+    return Invocation(command=body["command"], args=storable(body.get("text") or "").split(), user=user,
                       channel=body.get("channel_id", ""), team=team,
                       language=services.language(user, team), body=body)
+
+
+def storable(text: str) -> str:
+    """What a person typed, without U+0000: PostgreSQL text can't hold it (a note, a reason, a title would fail)."""
+    return text.replace("\x00", "")
 
 
 def reader_tz(services: Services, inv: Invocation) -> str:
@@ -260,15 +265,20 @@ def click_from(services: Services, body: dict[str, Any]) -> Click:
                  language=services.language(user, team), body=body)
 
 
+def run_button(services: Services, buttons: Mapping[str, Button], body: dict[str, Any], reply: Reply) -> None:
+    """One button press or menu choice: the button's answer, or what went wrong, goes to `reply`."""
+    click = click_from(services, body)
+    with working_notice(reply, click.language) as answer, \
+            answering_failures(answer, click.language, "action", click.action_id):
+        blocks = buttons[click.action_id](services, click)
+        if blocks:
+            answer(blocks)
+
+
 def register_buttons(app: App, services: Services, buttons: Mapping[str, Button]) -> None:
     """Ack at once; the button's work runs in a lazy listener and answers only the person who clicked."""
     def clicked(body: dict[str, Any], respond: Respond) -> None:
-        click = click_from(services, body)
-        with working_notice(responder(respond), click.language) as answer, \
-                answering_failures(answer, click.language, "action", click.action_id):
-            blocks = buttons[click.action_id](services, click)
-            if blocks:
-                answer(blocks)
+        run_button(services, buttons, body, responder(respond))
 
     for action_id in buttons:
         app.action(action_id)(ack=ack_now, lazy=[clicked])
@@ -313,15 +323,20 @@ def register_modal(app: App, services: Services, action_id: str, view_id: str, v
                 reply([section(t("core.modal_failed", click.language))])
 
     def on_submit(body: dict[str, Any]) -> None:
-        sub = submission_from(services, body)
-        reply = ephemeral(services.chat, sub.channel, sub.user)
-        with answering_failures(reply, sub.language, "view", view_id):
-            blocks = submitted(services, sub)
-            if blocks:
-                reply(blocks)
+        run_submission(services, view_id, submitted, body)
 
     app.action(action_id)(open_modal)
     app.view(view_id)(ack=ack_now, lazy=[on_submit])
+
+
+def run_submission(services: Services, view_id: str, submitted: Submitted, body: dict[str, Any]) -> None:
+    """One modal submitted: the answer, or what went wrong, goes ephemerally to whoever submitted it."""
+    sub = submission_from(services, body)
+    reply = ephemeral(services.chat, sub.channel, sub.user)
+    with answering_failures(reply, sub.language, "view", view_id):
+        blocks = submitted(services, sub)
+        if blocks:
+            reply(blocks)
 
 
 class Refusal(Exception):
@@ -334,14 +349,18 @@ def submission_from(services: Services, body: dict[str, Any]) -> Submission:
         metadata = json.loads(view.get("private_metadata") or "{}")
     except json.JSONDecodeError:
         metadata = {}
+    if not isinstance(metadata, dict):  # the bot writes an object; anything else names nothing
+        metadata = {}
     inputs = {}
     for block_id, elements in ((view.get("state") or {}).get("values") or {}).items():
         for element in elements.values():
             chosen = element.get("value") or (element.get("selected_option") or {}).get("value")
-            inputs[block_id] = str(chosen or "")
+            inputs[block_id] = storable(str(chosen or ""))
     user = (body.get("user") or {}).get("id", "")
     channel = str(metadata.get("channel") or "")
-    return Submission(user=user, channel=channel, message_ts=metadata.get("ts"), value=metadata.get("value"),
+    ts = metadata.get("ts")
+    return Submission(user=user, channel=channel, message_ts=ts if isinstance(ts, str) else None,
+                      value=metadata.get("value"),
                       inputs=inputs, language=services.language(user, services.config.team_for_channel(channel)))
 
 

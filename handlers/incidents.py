@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 from slack_bolt import App
 
@@ -14,7 +14,7 @@ from bot.i18n import t
 from bot.incidents import render
 from bot.incidents.desk import IncidentDesk, OpenRequest, Refused
 from bot.incidents.model import Incident
-from bot.render.blocks import Block, context, section
+from bot.render.blocks import Block, context, mention, section
 from bot.services import Services
 from handlers.common import (
     Button,
@@ -182,52 +182,82 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 }
 
 
+class BadButton(Exception):
+    """A button's value names no incident (a message from an older version, or a forged one)."""
+
+
 def _incident_id(click: Click) -> int:
-    return int(str(click.value).split(":", 1)[0])
+    """The incident a button names: `12`, or `12:sev1` from the severity menu."""
+    digits = str(click.value).split(":", 1)[0]
+    if not (digits.isascii() and digits.isdecimal() and len(digits) <= len(str(MAX_NUMBER))
+            and 1 <= int(digits) <= MAX_NUMBER):
+        raise BadButton
+    return int(digits)
 
 
-Act = Callable[[IncidentDesk, Click], object]
+def _severity(services: Services, click: Click) -> str:
+    """The configured severity the severity menu's option names (`12:sev1`)."""
+    name = str(click.value).partition(":")[2]
+    if name not in services.config.incidents.severities:
+        raise BadButton
+    return name
+
+
+Act = Callable[[Services, Click], object]
 ACTS: dict[str, Act] = {
-    "incident_undo": lambda desk, click: desk.cancel(_incident_id(click), click.user),
-    "incident_ack": lambda desk, click: desk.acknowledge(_incident_id(click), click.user, "button"),
-    "incident_mitigated": lambda desk, click: desk.mitigate(_incident_id(click), click.user),
-    "incident_resolve": lambda desk, click: desk.resolve(_incident_id(click), click.user),
-    "incident_escalate": lambda desk, click: desk.escalate(_incident_id(click), click.user),
-    "incident_severity": lambda desk, click: desk.set_severity(
-        _incident_id(click), str(click.value).split(":", 1)[1], click.user),
+    "incident_undo": lambda services, click: services.incidents.cancel(_incident_id(click), click.user),
+    "incident_ack": lambda services, click: services.incidents.acknowledge(_incident_id(click), click.user, "button"),
+    "incident_mitigated": lambda services, click: services.incidents.mitigate(_incident_id(click), click.user),
+    "incident_resolve": lambda services, click: services.incidents.resolve(_incident_id(click), click.user),
+    "incident_escalate": lambda services, click: services.incidents.escalate(_incident_id(click), click.user),
+    "incident_severity": lambda services, click: services.incidents.set_severity(
+        _incident_id(click), _severity(services, click), click.user),
 }
 
 
 def _storm_answer(desk: IncidentDesk, click: Click) -> list[Block]:
     """Join #N / Open a new one, asked of whoever fired 🔥💥 in a channel with a fresh incident."""
     asked = click.value if isinstance(click.value, dict) else {}
-    reporter = str(asked.get("reporter", ""))
+    reporter, channel, ts = asked.get("reporter"), asked.get("channel"), asked.get("ts")
+    if not (isinstance(reporter, str) and _text(channel) and _text(ts)
+            and isinstance(asked.get("thread_ts"), str | None)):
+        raise BadButton
     if click.user != reporter:
-        return [section(t("incident.storm_not_yours", click.language, user=reporter))]
+        return [section(t("incident.storm_not_yours", click.language, user=Markup(mention(reporter))))]
     if click.action_id == "incident_join":
-        joined = desk.join(int(asked["incident"]), click.user, str(asked["channel"]), asked.get("ts"))
+        number = asked.get("incident")
+        if not (isinstance(number, int) and 1 <= number <= MAX_NUMBER):
+            raise BadButton
+        joined = desk.join(number, click.user, channel, ts)
         return [section(t("incident.storm_answered_join", click.language, number=joined.number))]
     desk.open(OpenRequest(reporter=reporter, source=str(asked.get("source") or "reaction"),
-                          channel=str(asked["channel"]), message_ts=asked.get("ts"), thread_ts=asked.get("thread_ts"),
+                          channel=channel, message_ts=ts, thread_ts=asked.get("thread_ts"),
                           emoji=str(asked.get("emoji") or ""), degraded=bool(asked.get("degraded")), force=True))
     return [section(t("incident.storm_answered_new", click.language))]
 
 
-def _answering_refusals(act: Act) -> Button:
+def _text(value: object) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(value)
+
+
+def _answering_refusals(act: Callable[[Services, Click], object]) -> Button:
+    """Refusals are the answer; a value that names no incident says the button is out of date."""
     def run(services: Services, click: Click) -> list[Block] | None:
         try:
-            act(services.incidents, click)
+            result = act(services, click)
         except Refused as exc:
             return [section(str(exc))]
-        return None
+        except BadButton:
+            return [section(t("incident.bad_button", click.language))]
+        return result if isinstance(result, list) else None
     return run
 
 
 COMMANDS = {"/incident": Command("incident", incident)}
 BUTTONS: dict[str, Button] = {
     **{action_id: _answering_refusals(act) for action_id, act in ACTS.items()},
-    "incident_join": lambda services, click: _storm_answer(services.incidents, click),
-    "incident_open_new": lambda services, click: _storm_answer(services.incidents, click),
+    "incident_join": _answering_refusals(lambda services, click: _storm_answer(services.incidents, click)),
+    "incident_open_new": _answering_refusals(lambda services, click: _storm_answer(services.incidents, click)),
 }
 
 

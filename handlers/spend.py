@@ -234,7 +234,7 @@ def _days(args: list[str], lang: str) -> int:
 
 
 def _is_days(word: str) -> bool:
-    return word.rstrip("d").isdigit()
+    return word.rstrip("d").isdecimal()
 
 
 def _no_more(args: list[str], lang: str) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support import payload_safety
@@ -31,7 +32,24 @@ IN_PROCESS_LOG = LineRecorder()
 _NOISY_LOGGERS = ("urllib3", "botocore", "kubernetes", "waitress.queue", "apscheduler.executors")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--deep", action="store_true", default=False,
+                     help="fuzz tests (tests/fuzz): ten times the generated cases of the CI profile, not derandomized")
+
+
+def _fuzz_profiles(deep: bool) -> None:
+    """The hypothesis profile tests/fuzz runs with ("fuzz"): deterministic in CI, 10x the cases with --deep.
+    Only tests/fuzz asks for it; every other hypothesis test keeps hypothesis' defaults."""
+    ci = settings(max_examples=10_000, derandomize=True, deadline=None, database=None, print_blob=False,
+                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                         HealthCheck.large_base_example, HealthCheck.filter_too_much])
+    settings.register_profile("fuzz-ci", ci)
+    settings.register_profile("fuzz-deep", ci, max_examples=100_000, derandomize=False, print_blob=True)
+    settings.register_profile("fuzz", settings.get_profile("fuzz-deep" if deep else "fuzz-ci"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _fuzz_profiles(config.getoption("--deep", default=False))  # a conftest may import this hook alone
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
     root = logging.getLogger()

@@ -1,7 +1,8 @@
 """Alertmanager webhook payloads (version 4): validated into models, or BadPayload saying what is wrong.
 
 Label and annotation values are cut to VALUE_LIMIT characters here, so a 40 KB annotation can neither
-fill the database nor a Slack message; escaping happens where text is rendered.
+fill the database nor a Slack message; escaping happens where text is rendered. U+0000, which PostgreSQL text
+can't hold, becomes U+FFFD in every string that is stored.
 """
 
 from __future__ import annotations
@@ -22,14 +23,19 @@ def _cut_values(value: Any) -> Any:
         return value
     if len(value) > MAX_LABELS:
         raise ValueError(f"expected at most {MAX_LABELS} labels or annotations, got {len(value)}")
-    return {str(k)[:200]: _cut(str(v)) for k, v in value.items() if v is not None}
+    return {_storable(str(k))[:200]: _cut(_storable(str(v))) for k, v in value.items() if v is not None}
 
 
 def _cut(text: str) -> str:
     return text if len(text) <= VALUE_LIMIT else text[:VALUE_LIMIT - 1] + "…"
 
 
+def _storable(value: Any) -> Any:
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
 LabelMap = Annotated[dict[str, str], BeforeValidator(_cut_values)]
+Text = Annotated[str, BeforeValidator(_storable)]
 
 
 class Alert(BaseModel):
@@ -39,8 +45,8 @@ class Alert(BaseModel):
     annotations: LabelMap = {}
     starts_at: datetime | None = Field(default=None, alias="startsAt")
     ends_at: datetime | None = Field(default=None, alias="endsAt")
-    generator_url: str = Field(default="", alias="generatorURL", max_length=4000)
-    fingerprint: str = Field(min_length=1, max_length=64)
+    generator_url: Text = Field(default="", alias="generatorURL", max_length=4000)
+    fingerprint: Text = Field(min_length=1, max_length=64)
 
     @property
     def ended_at(self) -> datetime | None:
@@ -52,12 +58,12 @@ class WebhookPayload(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     version: str
     status: str = Field(pattern="^(firing|resolved)$")
-    receiver: str = Field(default="", max_length=255)
-    group_key: str = Field(alias="groupKey", min_length=1, max_length=8000)
+    receiver: Text = Field(default="", max_length=255)
+    group_key: Text = Field(alias="groupKey", min_length=1, max_length=8000)
     group_labels: LabelMap = Field(default={}, alias="groupLabels")
     common_labels: LabelMap = Field(default={}, alias="commonLabels")
     common_annotations: LabelMap = Field(default={}, alias="commonAnnotations")
-    external_url: str = Field(default="", alias="externalURL", max_length=500)
+    external_url: Text = Field(default="", alias="externalURL", max_length=500)
     truncated_alerts: int = Field(default=0, alias="truncatedAlerts", ge=0)
     alerts: list[Alert] = Field(min_length=1, max_length=1000)
 

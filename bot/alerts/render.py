@@ -19,6 +19,7 @@ SHOWN_LABELS = ("severity", "namespace", "team", "cluster")
 LINK_ANNOTATIONS = (("runbook_url", "link_runbook"), ("dashboard_url", "link_dashboard"),
                     ("grafana_url", "link_grafana"))
 HIDDEN_LABELS = {"alertname"}
+REASON_CHARS = 500  # why an alert is noisy: the modal's input (Slack enforces it in its clients only)
 TEXT_LIMIT = 600  # of a summary or description in the message; the full text stays in Alertmanager
 MAX_LINE_LABELS = 6
 
@@ -44,7 +45,7 @@ def group_blocks(group: AlertGroup, lang: str, tz: str, now: datetime, silence_f
 def _title(group: AlertGroup, lang: str) -> str:
     state = "silenced" if group.silenced_until and group.status == "firing" else group.status
     counts = t("alerts.counts", lang, firing=len(group.firing), resolved=len(group.resolved))
-    return f"{STATE_EMOJI[state]} {group.alertname or t('alerts.unnamed', lang)} · {counts}"
+    return f"{STATE_EMOJI[state]} {escape(group.alertname) or t('alerts.unnamed', lang)} · {counts}"
 
 
 def _facts(group: AlertGroup, lang: str) -> str:
@@ -185,6 +186,6 @@ def noisy_modal(metadata: str, lang: str) -> Block:
             "close": {"type": "plain_text", "text": t("alerts.modal_cancel", lang)[:24]},
             "blocks": [{"type": "input", "block_id": "reason", "optional": True,
                         "label": {"type": "plain_text", "text": t("alerts.modal_label", lang)[:2000]},
-                        "element": {"type": "plain_text_input", "action_id": "reason", "max_length": 500,
+                        "element": {"type": "plain_text_input", "action_id": "reason", "max_length": REASON_CHARS,
                                     "placeholder": {"type": "plain_text",
                                                     "text": t("alerts.modal_hint", lang)[:150]}}}]}

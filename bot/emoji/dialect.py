@@ -21,10 +21,12 @@ from datetime import timedelta
 import emoji as emoji_lib
 from pydantic import Field
 
-from bot.config_types import Duration, Strict
+from bot.config_types import Duration, Strict, clipped, shown
 
 _SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
 _VARIATION_SELECTORS = {"\ufe0e", "\ufe0f"}
+_NAME = re.compile(r"[a-z0-9_+\-']+")  # what Slack and the emoji package name an emoji with
+_SKIN_TONE_SUFFIX = re.compile(r"::skin-tone-\d$")
 _SHORTCODE = re.compile(r"(?<!\w):([a-z0-9_+\-']+)(?:::skin-tone-\d)?:(?!\w)", re.IGNORECASE)
 # What may stand between two emoji of one typed run; modifiers are here because the emoji package
 # leaves a stray variation selector or skin tone out of the match before it ("🔥\ufe0f💥").
@@ -77,7 +79,7 @@ class Dialect:
             return None
         if emoji_lib.is_emoji(strip_modifiers(value)) or emoji_lib.is_emoji(value):
             return strip_modifiers(value)
-        name = value.strip(":").split("::", 1)[0].lower()
+        name = _SKIN_TONE_SUFFIX.sub("", value.strip(":")).lower()  # thumbsup::skin-tone-2 is 👍
         if name in self.custom:
             return self.custom[name]
         return _from_name(name)
@@ -135,17 +137,17 @@ class Dialect:
 def emoji_config_problems(emoji: EmojiConfig) -> list[str]:
     """Every configured emoji the dialect cannot resolve, as `  key = value: expectation` lines."""
     plain = Dialect(EmojiConfig(custom={}, combos=[]))
-    problems = [f"  emoji.custom.{name} = {value!r}: expected an emoji or a Slack name such as :fire:"
-                for name, value in emoji.custom.items() if plain.canonical(str(value)) is None]
+    problems = [f"  emoji.custom.{clipped(name, 200)} = {shown(value)}: expected an emoji or a Slack name such as"
+                " :fire:" for name, value in emoji.custom.items() if plain.canonical(str(value)) is None]
     if problems:
         return problems
     dialect = Dialect(emoji.model_copy(update={"combos": []}))
     expected = "expected an emoji, a Slack name such as :fire:, or a name defined under emoji.custom"
     for i, combo in enumerate(emoji.combos):
-        problems += [f"  emoji.combos[{i}].emoji[{j}] = {value!r}: {expected}"
+        problems += [f"  emoji.combos[{i}].emoji[{j}] = {shown(value)}: {expected}"
                      for j, value in enumerate(combo.emoji) if dialect.canonical(value) is None]
     for signal in ("acknowledge", "resolve", "pin", "shutdown", "noisy"):
-        problems += [f"  emoji.{signal}[{i}] = {value!r}: {expected}"
+        problems += [f"  emoji.{signal}[{i}] = {shown(value)}: {expected}"
                      for i, value in enumerate(getattr(emoji, signal)) if dialect.canonical(value) is None]
     return problems
 
@@ -166,6 +168,8 @@ def _is_glue(gap: str) -> bool:
 def _from_name(name: str) -> str | None:
     if name in _SLACK_NAMES:
         return _SLACK_NAMES[name]
+    if not _NAME.fullmatch(name):  # "on:fire:" would emojize to "🔛fire:", ":fire::boom:" to 🔥 alone
+        return None
     for language in ("alias", "en"):
         candidate = emoji_lib.emojize(f":{name}:", language=language)
         if candidate != f":{name}:":

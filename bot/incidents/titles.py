@@ -11,6 +11,9 @@ from bot.escape import strip_markup
 
 _SHORTCODE = re.compile(r":[a-z0-9_+\-']+:", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
+# Control characters, and the bidi controls that would turn the rest of a line around ("\u202e" reverses
+# "Incident #3: " and all that follows the title), as spaces.
+_INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
@@ -23,7 +26,7 @@ def clean_title(text: str, names: dict[str, str] | None = None, limit: int = 80)
     text = ftfy.fix_text(text[:20000])
     text = strip_markup(text, names)
     text = emoji_lib.replace_emoji(_SHORTCODE.sub(" ", text), replace=" ")
-    text = _SPACE.sub(" ", text).strip(" -–—:·")
+    text = _SPACE.sub(" ", _INVISIBLE.sub(" ", text)).strip(" -–—:·")
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]

@@ -106,7 +106,11 @@ class ReportDaysError(ValueError):
 
 def report_days(arg: str | None) -> int:
     """`/spend [days]`: nothing means DEFAULT_DAYS; `30` or `30d` means 30, from 1 to MAX_DAYS."""
-    days = int(arg.rstrip("d")) if arg and arg.rstrip("d").isdigit() else (DEFAULT_DAYS if arg is None else 0)
+    if arg is None:
+        return DEFAULT_DAYS
+    digits = arg.rstrip("d")
+    # isdecimal, not isdigit: int() can't read superscripts ("²"); a short one: nor 5,000 digits
+    days = int(digits) if digits.isdecimal() and len(digits) <= 9 else 0
     if not 1 <= days <= MAX_DAYS:
         raise ReportDaysError(arg or "")
     return days

@@ -39,13 +39,13 @@ def _texts(value: Any) -> Iterator[str]:
             if key in _VISIBLE and isinstance(item, str):
                 yield item
             else:
-                yield from _texts(_decoded(item))
+                yield from _texts(decoded(item))
     elif isinstance(value, list | tuple):
         for item in value:
             yield from _texts(item)
 
 
-def _decoded(value: Any) -> Any:
+def decoded(value: Any) -> Any:
     """A JSON array or object inside a form parameter, decoded; anything else as it is."""
     if isinstance(value, str) and value.lstrip().startswith(("[", "{")):
         try:

@@ -35,6 +35,7 @@ from bot.spend.model import (
     Stopped,
     TeamBurn,
 )
+from tests.support.block_kit_limits import violations
 from tests.support.payload_safety import unsafe_markup
 from tests.support.slack_text import slack_text
 
@@ -161,42 +162,14 @@ def every_view(lang: str, tz: str = "UTC") -> dict[str, list[Block]]:
     }
 
 
-# Block Kit's limits -----------------------------------------------------------------------------------
-def within_limits(blocks: list[Block], max_blocks: int = 50) -> list[str]:
-    """Every Block Kit limit these views could break, as a list of problems (empty: fine)."""
-    problems = []
-    if len(blocks) > max_blocks:
-        problems.append(f"{len(blocks)} blocks > {max_blocks}")
-    for block in blocks:
-        if block["type"] == "header" and len(block["text"]["text"]) > 150:
-            problems.append("header > 150")
-        if block["type"] == "section" and len(block["text"]["text"]) > SECTION_LIMIT:
-            problems.append(f"section of {len(block['text']['text'])} chars")
-        if block["type"] == "context" and (len(block["elements"]) > 10 or any(
-                len(e["text"]) > SECTION_LIMIT for e in block["elements"])):
-            problems.append("context too big")
-        if block["type"] == "actions" and len(block["elements"]) > 25:
-            problems.append("actions > 25")
-    for element in buttons_in(blocks):
-        if len(element["text"]["text"]) > 75:
-            problems.append(f"button text {element['text']['text']!r}")
-        if len(element.get("value", "")) > 2000:
-            problems.append("button value > 2000")
-        confirm = element.get("confirm")
-        if confirm and (len(confirm["title"]["text"]) > 100 or len(confirm["text"]["text"]) > 300
-                        or len(confirm["confirm"]["text"]) > 30 or len(confirm["deny"]["text"]) > 30):
-            problems.append("confirm dialog too long")
-    return problems
+# Block Kit's limits (tests/support/block_kit_limits.py) ------------------------------------------------
+def within_limits(blocks: list[Block]) -> list[str]:
+    """Every Block Kit limit these blocks break as a message (empty: fine)."""
+    return violations({"blocks": blocks})
 
 
 def modal_within_limits(view: dict[str, Any]) -> list[str]:
-    problems = within_limits(view["blocks"], 100)
-    for key in ("title", "submit", "close"):
-        if len(view[key]["text"]) > 24:
-            problems.append(f"modal {key} {view[key]['text']!r} > 24")
-    if len(view["private_metadata"]) > 3000:
-        problems.append("private_metadata > 3000")
-    return problems
+    return violations(view)
 
 
 def more_count(text: str) -> int:

@@ -1,0 +1,32 @@
+"""The fuzz targets' shared bot, their case counts in the terminal summary, and no per-test timeout with --deep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fuzz.harness import TALLIES, FuzzBot
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzBot]:
+    """One in-process bot per test module (tests/fuzz/harness.py FuzzBot); its state piles up across cases."""
+    made = FuzzBot(tmp_path_factory.mktemp("fuzz"))
+    yield made
+    made.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--deep", default=False):  # ten times the cases take longer than the suite's 120 s per test
+        for item in items:
+            if "tests/fuzz/" in item.nodeid:
+                item.add_marker(pytest.mark.timeout(0))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not TALLIES:
+        return
+    terminalreporter.section("fuzz cases")
+    for target, found in sorted(TALLIES.items()):
+        terminalreporter.write_line(f"{target:48} {found.cases:>8,} cases  {found.last - found.first:7.1f} s")
