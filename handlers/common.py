@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk.errors import SlackApiError
@@ -28,6 +28,7 @@ from bot.settings import Team
 
 log = logging.getLogger("handlers")
 Reply = Callable[[list[Block]], Any]
+T = TypeVar("T")
 # Seconds without an answer before the user is told the bot is on it (Slack shows nothing meanwhile).
 WORKING_AFTER = 2.0
 
@@ -201,8 +202,18 @@ def echo(typed: str) -> str:
     return typed if len(typed) <= ECHO_CHARS else typed[:ECHO_CHARS - 1] + "…"
 
 
+def prepared(services: Services, reply: Reply, kind: str, name: str, make: Callable[[], T]) -> T | None:
+    """What a handler reads before its work (who, where, in which language). When even that fails, the person
+    still hears it, with an error id, in the organisation's language; None then."""
+    with answering_failures(reply, services.config.defaults.language, kind, name):
+        return make()
+    return None
+
+
 def run_command(services: Services, command: Command, body: dict[str, Any], reply: Reply) -> None:
-    inv = invocation(services, body)
+    inv = prepared(services, reply, "command", str(body.get("command", "")), lambda: invocation(services, body))
+    if inv is None:
+        return
     with working_notice(reply, inv.language, command.asks) as answer, \
             answering_failures(answer, inv.language, "command", inv.command):
         if inv.args[:1] in (["help"], ["-h"], ["--help"]):
@@ -265,9 +276,16 @@ def click_from(services: Services, body: dict[str, Any]) -> Click:
                  language=services.language(user, team), body=body)
 
 
+def _action_id(body: dict[str, Any]) -> str:
+    actions = body.get("actions")
+    return str(actions[0].get("action_id", "")) if isinstance(actions, list) and actions else ""
+
+
 def run_button(services: Services, buttons: Mapping[str, Button], body: dict[str, Any], reply: Reply) -> None:
     """One button press or menu choice: the button's answer, or what went wrong, goes to `reply`."""
-    click = click_from(services, body)
+    click = prepared(services, reply, "action", _action_id(body), lambda: click_from(services, body))
+    if click is None:
+        return
     with working_notice(reply, click.language) as answer, \
             answering_failures(answer, click.language, "action", click.action_id):
         blocks = buttons[click.action_id](services, click)

@@ -101,10 +101,7 @@ class UserDirectory:
         except Exception as exc:  # Slack unreachable: answer with what we have rather than fail the caller
             log.warning("users.info for %s failed: %s", user_id, type(exc).__name__)
             return SlackUser(id=user_id, name=user_id, found=False)
-        profile = data.get("profile") or {}
-        name = profile.get("display_name") or data.get("real_name") or data.get("name") or user_id
-        return SlackUser(id=user_id, name=name, locale=data.get("locale"), tz=data.get("tz"),
-                         email=profile.get("email"))
+        return _user_from(user_id, data)
 
     def dnd_until(self, user_id: str, now: datetime) -> datetime | None:
         """When the user's Do Not Disturb (or snooze) ends, if it is on now; None when off or unknown (the app
@@ -146,3 +143,20 @@ def dnd_end(data: Mapping[str, Any], now: datetime) -> datetime | None:
     if data.get("dnd_enabled") and start <= stamp < end:
         return datetime.fromtimestamp(end, UTC)
     return None
+
+
+def _user_from(user_id: str, data: Any) -> SlackUser:
+    """users.info's `user` object → a SlackUser; anything else Slack might answer reads as an unknown user (the
+    team's language and zone), never as an exception in front of whoever asked."""
+    profile = data.get("profile") if isinstance(data, dict) else None
+    profile = profile if isinstance(profile, dict) else {}
+    if not isinstance(data, dict):
+        log.warning("users.info for %s answered no user object (%s)", user_id, type(data).__name__)
+        return SlackUser(id=user_id, name=user_id, found=False)
+
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) and value else None
+
+    name = text(profile.get("display_name")) or text(data.get("real_name")) or text(data.get("name")) or user_id
+    return SlackUser(id=user_id, name=name, locale=text(data.get("locale")), tz=text(data.get("tz")),
+                     email=text(profile.get("email")))

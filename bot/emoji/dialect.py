@@ -77,8 +77,9 @@ class Dialect:
         value = name_or_char.strip()
         if not value:
             return None
-        if emoji_lib.is_emoji(strip_modifiers(value)) or emoji_lib.is_emoji(value):
-            return strip_modifiers(value)
+        bare = strip_modifiers(value)
+        if emoji_lib.is_emoji(bare) or emoji_lib.is_emoji(value):
+            return bare or None  # a skin tone or variation selector alone is no emoji
         name = _SKIN_TONE_SUFFIX.sub("", value.strip(":")).lower()  # thumbsup::skin-tone-2 is 👍
         if name in self.custom:
             return self.custom[name]

@@ -63,6 +63,7 @@ def dialect_problems(text: str) -> list[str]:
        before=st.text(max_size=10) | short_nasty, after=st.text(max_size=10))
 @example(text="🔥\u200d💥", before="", after="")
 @example(text="on:fire: :fire::boom:", before="", after="")  # read as "🔛fire:" and as 🔥 alone
+@example(text="🏻", before="", after="")  # a skin tone alone: is_emoji says yes, and it strips to nothing
 def test_the_dialect_reads_any_text(text: str, before: str, after: str) -> None:
     tally("emoji dialect")
     assert dialect_problems(text) == []
