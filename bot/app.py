@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 from slack_bolt.lazy_listener.thread_runner import ThreadLazyListenerRunner
 
 from bot.services import Services
@@ -43,4 +44,10 @@ def build_app(services: Services, *, verify_requests: bool = True, executor: Exe
             raise TypeError(f"Bolt's lazy listener runner is a {type(lazy).__name__}; expected a thread runner")
         lazy.executor = ThreadPoolExecutor(max_workers=LAZY_THREADS, thread_name_prefix="lazy")
     register_all(app, services)
+    services.replay_event = lambda body: _replay(app, body)
     return app
+
+
+def _replay(app: App, body: dict[str, Any]) -> None:
+    """An event from the inbox, dispatched as Socket Mode delivers one (it was verified when it first came)."""
+    app.dispatch(BoltRequest(body=body, mode="socket_mode"))

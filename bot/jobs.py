@@ -10,14 +10,16 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config_types import crontab_trigger
+from bot.metrics import EVENTS_REPLAYED
 from bot.retry import BackendError
 from bot.scheduler import BotScheduler, JobSpec, leader_lock_for
 from bot.services import Services
-from bot.store import repo
+from bot.store import inbox, repo
 
 log = logging.getLogger(__name__)
 REVIEW_TICK = 60  # seconds: held nudges, follow-ups, morning digests and reminders go out within a minute
 DIGEST_TICK = 30  # seconds: a digest goes out within half a minute of its slot
+FINISH_TICK = 10  # seconds: work a killed process left is taken over within this of its lease lapsing
 SHUTDOWN_TICK = 30  # seconds: the warning and the stop land within half a minute of their time
 _services: Services | None = None
 
@@ -36,7 +38,27 @@ def _bound() -> Services:
 def forget_old_events() -> None:
     services = _bound()
     removed = repo.forget_old_events(services.sessions, services.clock.now() - timedelta(days=2))
+    removed += inbox.forget(services.sessions, services.clock.now() - timedelta(days=2))
     log.info("forgot %d Slack event id(s) older than 2 days", removed)
+
+
+def finish_unfinished() -> None:
+    finish_unfinished_work(_bound())
+
+
+def finish_unfinished_work(services: Services) -> None:
+    """What a killed process left half-done: Slack events it acked but never finished, incidents it opened but
+    never announced. Each is claimed again only once its lease lapsed, so a live process's work is left alone."""
+    now = services.clock.now()
+    for event_id in inbox.give_up(services.sessions, now):
+        EVENTS_REPLAYED.labels("given_up").inc()
+        log.error("gave up on Slack event %s: its work failed %d times", event_id, inbox.MAX_ATTEMPTS)
+    if services.replay_event is not None:
+        for body in inbox.unfinished(services.sessions, now):
+            EVENTS_REPLAYED.labels("replayed").inc()
+            log.warning("replaying Slack event %s, left unfinished", body.get("event_id"))
+            services.replay_event(body)
+    services.incidents.resume_announcements()
 
 
 def work_escalations() -> None:
@@ -102,6 +124,7 @@ def job_specs(services: Services) -> list[JobSpec]:
     specs = [
         JobSpec("forget-old-events", "bot.jobs:forget_old_events", IntervalTrigger(hours=6)),
         JobSpec("work-escalations", "bot.jobs:work_escalations", IntervalTrigger(seconds=1)),
+        JobSpec("finish-unfinished", "bot.jobs:finish_unfinished", IntervalTrigger(seconds=FINISH_TICK)),
         JobSpec("deliver-alerts", "bot.jobs:deliver_alerts", IntervalTrigger(seconds=1)),
     ]
     if services.prometheus_configured:  # without DCGM metrics there is nothing to check

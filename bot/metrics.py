@@ -13,6 +13,9 @@ ERRORS = Counter("bot_errors_total", "Errors by backend (slack, prometheus, kube
                  ["backend"])
 RETRIES = Counter("bot_retries_total", "Retries of transient backend errors", ["backend"])
 DUPLICATES = Counter("bot_duplicate_events_total", "Slack events dropped as redeliveries")
+EVENTS_REPLAYED = Counter("bot_events_replayed_total",
+                          "Slack events whose work a killed process left unfinished, by outcome (replayed, given_up)",
+                          ["outcome"])
 ACTIONS_FIRED = Counter("bot_emoji_actions_total", "Emoji combos that fired an action", ["action"])
 ALERT_OUTBOX = Counter("bot_alert_outbox_total", "Alert outbox rows finished or retried, by kind and outcome",
                        ["kind", "outcome"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.clients import ChatSender, Pager, PagerAction
+from bot.clients import ChatSender, Once, Pager, PagerAction
 from bot.render.blocks import Block
 from bot.retry import BackendError
 
@@ -22,10 +22,11 @@ class Notifier:
         self.chat = chat
         self.pager = pager
 
-    def post(self, channel: str, blocks: list[Block], thread_ts: str | None = None, loud: bool = False) -> str | None:
+    def post(self, channel: str, blocks: list[Block], thread_ts: str | None = None, loud: bool = False,
+             once: Once | None = None) -> str | None:
         """The new message's ts, or None when Slack would not take it."""
         try:
-            return self.chat.post(channel, blocks, thread_ts=thread_ts, loud=loud)
+            return self.chat.post(channel, blocks, thread_ts=thread_ts, loud=loud, once=once)
         except BackendError as exc:
             log.warning("could not post to %s: %s", channel, exc.reason)
             return None
@@ -67,9 +68,9 @@ class Notifier:
             log.warning("could not upload %s to %s: %s", filename, channel, exc.reason)
             return False
 
-    def dm(self, user: str, blocks: list[Block], attempts: int = 3) -> tuple[str, str]:
+    def dm(self, user: str, blocks: list[Block], attempts: int = 3, once: Once | None = None) -> tuple[str, str]:
         """(DM channel, ts); raises BackendError, transient or not."""
-        return self.chat.dm(user, blocks, attempts=attempts)
+        return self.chat.dm(user, blocks, attempts=attempts, once=once)
 
     def pagerduty(self, action: PagerAction, incident_id: int, summary: str, severity: str, link: str | None) -> bool:
         """False when PagerDuty is not configured; raises BackendError when it is and the event failed."""

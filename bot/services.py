@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -81,6 +82,8 @@ class Services:
     demo: bool = False
     actions: ActionRegistry = field(default_factory=ActionRegistry)
     _bot_user: str = ""
+    # Hands a stored Slack event body to the Bolt app again (set by bot.app.build_app): the inbox's replay.
+    replay_event: Callable[[dict[str, Any]], None] | None = None
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:

@@ -1,4 +1,5 @@
-"""Global middleware: drop Slack redeliveries of events already handled, count acks."""
+"""Global middleware and the event wrapper: Slack events are written to the inbox before Slack gets its 200
+(redeliveries of one already written are dropped), marked done when their listener ends, and acks are counted."""
 
 from __future__ import annotations
 
@@ -9,23 +10,54 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 
 from bot.metrics import ACKS, DUPLICATES
+from bot.retry import DATABASE_ERRORS
 from bot.services import Services
-from bot.store import repo
+from bot.store import inbox, repo
 
 log = logging.getLogger(__name__)
+# Events whose work the inbox carries across a kill: their listeners end with `finishing`.
+INBOXED = frozenset({"message", "reaction_added", "reaction_removed"})
 
 
 def register(app: App, services: Services) -> None:
     @app.middleware
     def drop_redeliveries(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not repo.first_sighting(services.sessions, event_id, services.clock.now()):
+        if event_id and not _first_to_work(services, body, str(event_id)):
             DUPLICATES.inc()
             log.info("dropping redelivered event %s", event_id)
             return BoltResponse(status=200, body="")
         ACKS.labels(_kind(body)).inc()
         next()
         return None
+
+
+def _first_to_work(services: Services, body: dict[str, Any], event_id: str) -> bool:
+    """Whether this process does the event's work. With the database down it is let through: its listener then
+    meets the outage where it matters and tells the person (a message nobody acts on costs nothing)."""
+    now = services.clock.now()
+    try:
+        if (body.get("event") or {}).get("type") in INBOXED:
+            return inbox.receive(services.sessions, body, now)
+        return repo.first_sighting(services.sessions, event_id, now)
+    except DATABASE_ERRORS as exc:
+        log.warning("event %s: the database is unavailable (%s); handling it without the inbox",
+                    event_id, type(exc).__name__)
+        return True
+
+
+def finishing(services: Services, work: Callable[[dict[str, Any], str | None], None]) -> Callable[..., None]:
+    """An event listener that marks its inbox row done when `work` returns (a kill before that leaves it for the
+    leader's replay). Bolt fills listener arguments by name, hence `body` and `event`."""
+    def listener(body: dict[str, Any], event: dict[str, Any]) -> None:
+        event_id = str(body["event_id"]) if body.get("event_id") else None
+        work(event, event_id)
+        if event_id:
+            try:
+                inbox.done(services.sessions, event_id, services.clock.now())
+            except DATABASE_ERRORS as exc:  # the replay does the (idempotent) work again later
+                log.warning("event %s done, but not marked so: %s", event_id, type(exc).__name__)
+    return listener
 
 
 def _kind(body: dict[str, Any]) -> str:

@@ -12,14 +12,14 @@ from bot.i18n import t
 from bot.render.blocks import section
 from bot.services import Services
 from handlers.common import answering_failures, ephemeral, post
+from handlers.middleware import finishing
 
 log = logging.getLogger(__name__)
 SIGNALS = ("acknowledge", "resolve", "pin", "shutdown", "noisy")
 
 
 def register(app: App, services: Services) -> None:
-    @app.event("reaction_added")
-    def reaction_added(event: dict[str, Any]) -> None:
+    def reaction_added(event: dict[str, Any], event_id: str | None) -> None:
         item = event.get("item") or {}
         if item.get("type") != "message" or not item.get("channel"):
             return
@@ -27,16 +27,19 @@ def register(app: App, services: Services) -> None:
         team = services.config.team_for_channel(channel)
         reply = ephemeral(services.chat, channel, user)
         with answering_failures(reply, team.language, "event", "reaction_added"):
-            for context in services.combos.reaction_added(channel, ts, event.get("reaction", ""), user):
+            for context in services.combos.reaction_added(channel, ts, event.get("reaction", ""), user,
+                                                          event_id=event_id):
                 run_action(services, context)
             run_signal(services, event.get("reaction", ""), channel, ts, user)
 
-    @app.event("reaction_removed")
-    def reaction_removed(event: dict[str, Any]) -> None:
+    def reaction_removed(event: dict[str, Any], _event_id: str | None) -> None:
         item = event.get("item") or {}
         if item.get("type") == "message" and item.get("channel"):
             services.combos.reaction_removed(item["channel"], item["ts"], event.get("reaction", ""),
                                              event.get("user", ""))
+
+    app.event("reaction_added")(finishing(services, reaction_added))
+    app.event("reaction_removed")(finishing(services, reaction_removed))
 
 
 def run_action(services: Services, context: ComboContext) -> None:

@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.clients import ChatSender, Message
+from bot.clients import ChatSender, Message, Once
 from bot.render.blocks import Block
 from bot.render.text import notification_text, safe_blocks
 from bot.retry import BackendError, call_with_retries, is_transient
 
 T = TypeVar("T")
+METADATA_EVENT = "emoji_ops_message"  # the metadata event type of a message sent Once
 TRANSIENT_SLACK_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                           "request_timeout"}
 # Slack refusing the bot's own token: no message goes out to anyone until someone fixes it. That says nothing about
@@ -72,19 +73,20 @@ class Chat:
                                  transient=transient or _worth_retrying_now)
 
     def post(self, channel: str, blocks: list[Block], thread_ts: str | None = None,
-             broadcast: bool = False, loud: bool = False, attempts: int = 3) -> str:
-        """`loud`: the bot's own announcement may start with <!here>; nothing else can broadcast."""
+             broadcast: bool = False, loud: bool = False, attempts: int = 3, once: Once | None = None) -> str:
+        """`loud`: the bot's own announcement may start with <!here>; nothing else can broadcast. `once`: see Once."""
         self.pacer.wait(channel)
         safe = safe_blocks(blocks, loud)
         text = notification_text(safe)
         key: Unsure = (channel, thread_ts, text)
-        landed = self._landed(key)
+        landed = self._landed(key) if once is None else self._keyed(channel, thread_ts, once)
         if landed is not None:
             return landed
         sent = time.time()
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": once.key}} if once else None
         try:
             response = self._call(lambda: self.client.chat_postMessage(
-                channel=channel, blocks=safe, text=text, thread_ts=thread_ts,
+                channel=channel, blocks=safe, text=text, thread_ts=thread_ts, metadata=metadata,
                 reply_broadcast=broadcast or None, unfurl_links=False), attempts, _repeatable_post)
         except BackendError as exc:
             if _unanswered(exc):
@@ -110,6 +112,18 @@ class Chat:
             self._unsure.pop(key, None)
         return ts
 
+    def _keyed(self, channel: str, thread_ts: str | None, once: Once) -> str | None:
+        """The ts of the message carrying `once.key`, posted since an earlier attempt began; None when there was no
+        earlier attempt or it never landed."""
+        if once.since is None:
+            return None
+        oldest = f"{once.since.timestamp() - 1:.6f}"
+        found = self._call(lambda: self.client.conversations_replies(
+            channel=channel, ts=thread_ts, oldest=oldest, include_all_metadata=True, limit=200)
+            if thread_ts else self.client.conversations_history(channel=channel, oldest=oldest,
+                                                                include_all_metadata=True, limit=200))
+        return next((str(m["ts"]) for m in found.get("messages") or [] if _key_of(m) == once.key), None)
+
     def update(self, channel: str, ts: str, blocks: list[Block]) -> None:
         safe = safe_blocks(blocks)
         self._call(lambda: self.client.chat_update(channel=channel, ts=ts, blocks=safe,
@@ -120,12 +134,14 @@ class Chat:
         self._call(lambda: self.client.chat_postEphemeral(channel=channel, user=user, blocks=safe,
                                                           thread_ts=thread_ts, text=notification_text(safe)))
 
-    def dm(self, user: str, blocks: list[Block], attempts: int = 3) -> tuple[str, str]:
+    def dm(self, user: str, blocks: list[Block], attempts: int = 3, once: Once | None = None) -> tuple[str, str]:
         opened = self._call(lambda: self.client.conversations_open(users=user), attempts)
         channel = str(opened["channel"]["id"])
-        return channel, self.post(channel, blocks, attempts=attempts)
+        return channel, self.post(channel, blocks, attempts=attempts, once=once)
 
-    def create_channel(self, name: str) -> str:
+    def create_channel(self, name: str, ours_if_taken: bool = False) -> str:
+        """A new public channel. `ours_if_taken`: an earlier attempt may have created it (a process killed before it
+        read Slack's answer), so a taken name that the bot itself created is that channel."""
         for candidate in (name, f"{name[:76]}-{int(time.time()) % 1000:03d}"):
             try:
                 created = self._call(partial(self.client.conversations_create, name=candidate))
@@ -133,7 +149,23 @@ class Chat:
             except BackendError as exc:
                 if exc.reason != "name_taken":
                     raise
+                ours = self._created_by_bot(candidate) if ours_if_taken and candidate == name else None
+                if ours is not None:
+                    return ours
         raise BackendError("slack", "name_taken")
+
+    def _created_by_bot(self, name: str) -> str | None:
+        me = self._call(self.client.auth_test).get("user_id")
+        cursor = None
+        while True:
+            page = self._call(partial(self.client.conversations_list, types="public_channel", exclude_archived=True,
+                                      limit=1000, cursor=cursor))
+            found = next((c for c in page.get("channels") or [] if c.get("name") == name), None)
+            if found is not None:
+                return str(found["id"]) if found.get("creator") == me else None
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
 
     def invite(self, channel: str, users: list[str]) -> None:
         wanted = sorted({u for u in users if u})
@@ -206,6 +238,13 @@ def _repeatable_post(exc: BaseException) -> bool:
 
 def _unavailable(status: str) -> BackendError:
     return BackendError("slack", transient=True, code="slack_unavailable", params={"status": status})
+
+
+def _key_of(message: dict[str, Any]) -> str | None:
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != METADATA_EVENT:
+        return None
+    return (metadata.get("event_payload") or {}).get("key")
 
 
 def _matching(messages: list[dict[str, Any]], ts: str) -> dict[str, Any] | None:

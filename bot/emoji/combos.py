@@ -23,14 +23,14 @@ class ComboEngine:
     clock: Clock
 
     def reaction_added(self, channel: str, ts: str, reaction: str, user: str,
-                       thread_ts: str | None = None) -> list[ComboContext]:
+                       thread_ts: str | None = None, event_id: str | None = None) -> list[ComboContext]:
         canonical = self.dialect.canonical(reaction)
         if canonical is None or not self.dialect.involved(canonical):
             return []
         now = self.clock.now()
         repo.record_reaction(self.factory, channel, ts, canonical, user, now)
         present = repo.recent_reactions(self.factory, channel, ts, now - self.dialect.config.window)
-        return self._fire(self.dialect.completed(present), channel, ts, user, "reaction", thread_ts, None)
+        return self._fire(self.dialect.completed(present), channel, ts, user, "reaction", thread_ts, None, event_id)
 
     def reaction_removed(self, channel: str, ts: str, reaction: str, user: str) -> None:
         canonical = self.dialect.canonical(reaction)
@@ -38,16 +38,18 @@ class ComboEngine:
             repo.remove_reaction(self.factory, channel, ts, canonical, user)
 
     def message(self, channel: str, ts: str, text: str, user: str,
-                thread_ts: str | None = None) -> list[ComboContext]:
+                thread_ts: str | None = None, event_id: str | None = None) -> list[ComboContext]:
         """Typed emoji fire a combo only when they stand together ("🔥💥"), not scattered through a sentence."""
         combos = self.dialect.typed_combos(text)
-        return self._fire(combos, channel, ts, user, "text", thread_ts, text)
+        return self._fire(combos, channel, ts, user, "text", thread_ts, text, event_id)
 
     def _fire(self, combos: list[Combo], channel: str, ts: str, user: str, source: str,
-              thread_ts: str | None, text: str | None) -> list[ComboContext]:
+              thread_ts: str | None, text: str | None, event_id: str | None) -> list[ComboContext]:
+        """Each combo fires once per message, ever; the replay of the event that fired it (its first run was
+        killed) fires it again, and the action is one that does nothing twice (an incident per message)."""
         fired = []
         for combo in combos:
-            if not repo.claim_combo(self.factory, channel, ts, combo.key, user, self.clock.now()):
+            if not repo.claim_combo(self.factory, channel, ts, combo.key, user, self.clock.now(), event_id):
                 continue
             ACTIONS_FIRED.labels(combo.action).inc()
             context = ComboContext(action=combo.action, combo=combo.key, emoji=tuple(combo.emoji),

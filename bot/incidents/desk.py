@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clients import PagerAction
+from bot.clients import Once, PagerAction
 from bot.clients.slack_users import UserDirectory, is_user_id
 from bot.clock import Clock
 from bot.durations import format_duration
@@ -25,7 +25,7 @@ from bot.i18n import t
 from bot.incidents import render, store
 from bot.incidents.escalation import Escalator
 from bot.incidents.memory import resembling
-from bot.incidents.model import ChainSnapshot, Incident, Page, TimelineEntry
+from bot.incidents.model import Incident, Page, TimelineEntry
 from bot.incidents.notices import IncidentNotices
 from bot.incidents.stats import StatsReport, compute
 from bot.incidents.summary import IncidentSummary
@@ -39,6 +39,8 @@ from bot.store.models import IncidentRow
 from bot.store.repo import audit
 
 log = logging.getLogger(__name__)
+# An announcement claimed this long ago and still unfinished was left by a killed process: another takes it over.
+ANNOUNCE_LEASE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -107,12 +109,32 @@ class IncidentDesk:
         chain = self.escalator.snapshot(team.name, now)
         row = IncidentRow(title=title, severity=severity, team=team.name, status="open", reporter=request.reporter,
                           language=team.language, source=request.source, origin_channel=request.channel,
-                          origin_ts=request.message_ts, chain=chain.to_json(), created_at=now)
+                          origin_ts=request.message_ts, origin_thread_ts=request.thread_ts, chain=chain.to_json(),
+                          created_at=now, announce_claimed_at=now)
         incident_id, created = store.insert(self.factory, row, f"opened from {request.source}")
         if created:
-            self._announce(incident_id, request, team, chain, unreadable)
-            self._after_open(incident_id, request)
+            self._announce(incident_id, request, unreadable, resumed=False)
+        elif store.claim_announcement(self.factory, incident_id, now, ANNOUNCE_LEASE):
+            self._announce(incident_id, request, None, resumed=True)  # the opener was killed mid-announcement
         return self.load(incident_id), created
+
+    def resume_announcements(self) -> int:
+        """Finish announcing the incidents whose opener was killed mid-way (the leader's job); how many."""
+        now = self.now
+        resumed = 0
+        for incident_id in store.unannounced(self.factory, now - ANNOUNCE_LEASE):
+            if store.claim_announcement(self.factory, incident_id, now, ANNOUNCE_LEASE):
+                incident = self.load(incident_id)
+                log.warning("incident %s: resuming its announcement, left unfinished", incident_id)
+                self._announce(incident_id, self._request_of(incident), None, resumed=True)
+                resumed += 1
+        return resumed
+
+    def _request_of(self, incident: Incident) -> OpenRequest:
+        emoji = next(("".join(c.emoji) for c in self.config.emoji.combos if c.action == "open_incident"), "")
+        return OpenRequest(reporter=incident.reporter, source=incident.source, channel=incident.origin_channel,
+                           message_ts=incident.origin_ts, thread_ts=incident.origin_thread_ts, emoji=emoji,
+                           team=incident.team)
 
     def _after_open(self, incident_id: int, request: OpenRequest) -> None:
         for hook in self.opened:
@@ -173,49 +195,65 @@ class IncidentDesk:
                                       link=link or ""))
         return incident
 
-    def _announce(self, incident_id: int, request: OpenRequest, team: Team, chain: ChainSnapshot,
-                  unreadable: str | None) -> None:
-        """Channel first, then the page (what matters most), then the confirmation and the pinned summary."""
+    def _announce(self, incident_id: int, request: OpenRequest, unreadable: str | None, resumed: bool) -> None:
+        """Channel first, then the page (what matters most), then the confirmation and the pinned summary, then the
+        `opened` hooks. Each step is skipped once done, and a resumed announcement (its first try was killed) finds
+        what Slack already made instead of making it twice."""
         incident = self.load(incident_id)
         lang = incident.language
-        channel, refusal = self._make_channel(incident, [request.reporter])
-        thread = None if channel else (request.thread_ts or request.message_ts)
-        fields: dict[str, Any] = {"channel_id": channel or request.channel, "thread_ts": thread}
-        if request.channel and request.message_ts:
-            fields["origin_link"] = self.notifier.chat.permalink(request.channel, request.message_ts)
-        store.set_fields(self.factory, incident_id, **fields)
-        page_first = channel is not None or thread is not None  # else the confirmation becomes the thread
-        if page_first:
-            self._start_paging(incident_id, team, chain)
+        earlier = incident.created_at if resumed else None
         notes = [t("incident.unreadable_message", lang, reason=unreadable)] if unreadable else []
-        if refusal:
-            notes.append(t("incident.channel_refused", lang, reason=refusal))
-        source = self.summary.source_text(request.source, lang, request.emoji)
-        anchor = self.summary.confirm(self.load(incident_id), request.thread_ts or request.message_ts, source, notes)
-        if not channel and thread is None and anchor is not None:
-            store.set_fields(self.factory, incident_id, thread_ts=anchor[1])
+        if incident.channel_id is None:
+            channel, refusal = self._make_channel(incident, [request.reporter], resumed)
+            thread = None if channel else (request.thread_ts or request.message_ts)
+            fields: dict[str, Any] = {"channel_id": channel or request.channel, "thread_ts": thread}
+            if request.channel and request.message_ts:
+                fields["origin_link"] = self.notifier.chat.permalink(request.channel, request.message_ts)
+            store.set_fields(self.factory, incident_id, **fields)
+            notes += [t("incident.channel_refused", lang, reason=refusal)] if refusal else []
+            incident = self.load(incident_id)
+        own_channel = incident.channel_id is not None and incident.channel_id != incident.origin_channel
+        page_first = own_channel or incident.thread_ts is not None  # else the confirmation becomes the thread
+        if page_first:
+            self._start_paging(incident_id)
+        anchor = None
+        if store.confirmation_of(self.factory, incident_id)[1] is None:
+            source = self.summary.source_text(request.source, lang, request.emoji)
+            anchor = self.summary.confirm(self.load(incident_id), request.thread_ts or request.message_ts, source,
+                                          notes, Once(f"confirm:{incident_id}", earlier))
+            if not own_channel and incident.thread_ts is None and anchor is not None:
+                store.set_fields(self.factory, incident_id, thread_ts=anchor[1])
         if not page_first:
-            self._start_paging(incident_id, team, chain)
-        if channel or anchor is not None:
-            self.summary.post(self.load(incident_id))
-
-    def _start_paging(self, incident_id: int, team: Team, chain: ChainSnapshot) -> None:
+            self._start_paging(incident_id)
         incident = self.load(incident_id)
+        if own_channel or incident.thread_ts is not None:
+            self.summary.post(incident, Once(f"summary:{incident_id}", earlier))
+        store.set_fields(self.factory, incident_id, announced_at=self.now)
+        self._after_open(incident_id, request)
+
+    def _start_paging(self, incident_id: int) -> None:
+        """Warn of gaps in the chain and start paging, unless a killed announcement got that far already."""
+        incident = self.load(incident_id)
+        if self.escalator.has_steps(incident_id):
+            return
+        chain = store.chain_of(self.factory, incident_id)
         if chain.gaps and chain.pages(incident.severity):
-            self.notices.to_team(incident, t("incident.gap_warning", incident.language, team=team.name,
+            self.notices.to_team(incident, t("incident.gap_warning", incident.language, team=incident.team,
                                              tiers=", ".join(chain.gaps)))
         self.escalator.start(incident_id, incident.severity)
 
-    def _make_channel(self, incident: Incident, invite: list[str]) -> tuple[str | None, str | None]:
-        """A dedicated incident channel, or (None, why not) so the incident runs in the origin thread."""
+    def _make_channel(self, incident: Incident, invite: list[str], resumed: bool) -> tuple[str | None, str | None]:
+        """A dedicated incident channel, or (None, why not) so the incident runs in the origin thread. Its name is
+        written down first: a resumed announcement takes the channel of that name the bot already created."""
         config = self.config.incidents
         if not config.create_channel:
             return None, None
         date = f"{local(incident.created_at, self.team_zone(incident.team)):%Y%m%d}"
         name = config.channel_pattern.format(date=date, number=incident.number, slug=slug(incident.title),
                                              team=slug(incident.team))[:80]
+        store.set_fields(self.factory, incident.id, channel_name=name.lower())
         try:
-            channel = self.notifier.chat.create_channel(name.lower())
+            channel = self.notifier.chat.create_channel(name.lower(), ours_if_taken=resumed)
         except BackendError as exc:
             log.info("could not create incident channel %s: %s", name, exc.reason)
             return None, exc.explain(incident.language)

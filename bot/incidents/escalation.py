@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clients import Once
 from bot.clients.slack_users import UserDirectory, is_user_id
 from bot.clock import Clock, aware
 from bot.durations import format_duration
@@ -123,6 +124,10 @@ class Escalator:
     def first_page(self, incident_id: int) -> Page | None:
         return pages.first_page(self.factory, incident_id)
 
+    def has_steps(self, incident_id: int) -> bool:
+        """Paging was started for this incident (some step exists, whatever its state)."""
+        return pages.exists(self.factory, incident_id)
+
     def has_paged(self, incident: Incident) -> bool:
         """Paging ran for this incident already (a page waits, went out, or failed)."""
         return self.next_page(incident.id) is not None or any(e.kind in {"paged", "page_failed"}
@@ -219,7 +224,7 @@ class Escalator:
             if step.user.startswith("?"):
                 raise BackendError("slack", "unresolved_member")
             dm_channel, dm_ts = self.notifier.dm(step.user, page_blocks(incident, lang, step.tier, sla_text),
-                                                 attempts=2)
+                                                 attempts=2, once=Once(f"page:{step.id}", step.earlier_send))
         except BackendError as exc:
             if exc.transient:
                 self._page_retrying(incident, step, exc.explain(incident.language))

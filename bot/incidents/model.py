@@ -35,6 +35,7 @@ class Incident:
     origin_channel: str | None = None
     origin_ts: str | None = None
     origin_link: str | None = None
+    origin_thread_ts: str | None = None  # the thread the origin message is in, if it is a reply
     channel_id: str | None = None
     thread_ts: str | None = None
     summary_ts: str | None = None
@@ -134,6 +135,7 @@ class Page:
     sent_at: datetime | None = None
     dm_channel: str | None = None
     dm_ts: str | None = None
+    earlier_send: datetime | None = None  # when an earlier send began (killed, or unanswered): Slack is read first
 
 
 @dataclass(frozen=True)

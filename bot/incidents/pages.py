@@ -51,7 +51,8 @@ def claim(factory: sessionmaker[Session], step_id: int, now: datetime) -> bool:
             EscalationStep.id == step_id,
             or_(EscalationStep.status == "scheduled",
                 (EscalationStep.status == "sending") & (EscalationStep.claimed_at < now - LEASE)),
-        ).values(status="sending", claimed_at=now))))
+        ).values(status="sending", claimed_at=now,
+                 sending_since=func.coalesce(EscalationStep.sending_since, now)))))
 
 
 def get(factory: sessionmaker[Session], step_id: int) -> Page | None:
@@ -95,6 +96,12 @@ def next_scheduled(factory: sessionmaker[Session], incident_id: int) -> Page | N
         return _page(row) if row else None
 
 
+def exists(factory: sessionmaker[Session], incident_id: int) -> bool:
+    with factory() as session:
+        return session.scalar(select(EscalationStep.id).where(EscalationStep.incident_id == incident_id).limit(1)) \
+            is not None
+
+
 def first_page(factory: sessionmaker[Session], incident_id: int) -> Page | None:
     """The 1st-line page (step 0): what the confirmation and the summary report."""
     with factory() as session:
@@ -118,4 +125,9 @@ def _page(row: EscalationStep) -> Page:
     return Page(id=row.id, incident_id=row.incident_id, step=row.step, kind=row.kind, tier=row.tier or "",
                 user=row.user_id or "", status=row.status, due_at=row.due_at, attempts=row.attempts or 0,
                 error=row.error, escalated_by=row.escalated_by, sent_at=row.sent_at, dm_channel=row.dm_channel,
-                dm_ts=row.dm_ts)
+                dm_ts=row.dm_ts, earlier_send=_earlier_send(row.sending_since, row.claimed_at))
+
+
+def _earlier_send(first: datetime | None, this: datetime | None) -> datetime | None:
+    """When a send began before the current claim's, if one did."""
+    return first if first is not None and this is not None and aware(first) < aware(this) else None

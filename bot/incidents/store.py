@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select, update
@@ -57,6 +57,7 @@ def to_incident(row: IncidentRow, events: Any = ()) -> Incident:
         reporter=row.reporter, commander=row.commander, language=row.language, created_at=row.created_at,
         source=row.source,
         origin_channel=row.origin_channel, origin_ts=row.origin_ts, origin_link=row.origin_link,
+        origin_thread_ts=row.origin_thread_ts,
         channel_id=row.channel_id, thread_ts=row.thread_ts, summary_ts=row.summary_ts,
         acknowledged_at=row.acknowledged_at, acknowledged_by=row.acknowledged_by,
         mitigated_at=row.mitigated_at, resolved_at=row.resolved_at, cancelled_at=row.cancelled_at,
@@ -67,6 +68,24 @@ def to_incident(row: IncidentRow, events: Any = ()) -> Incident:
 def chain_of(factory: sessionmaker[Session], incident_id: int) -> ChainSnapshot:
     with factory() as session:
         return ChainSnapshot.from_json(session.scalar(select(IncidentRow.chain).where(IncidentRow.id == incident_id)))
+
+
+def claim_announcement(factory: sessionmaker[Session], incident_id: int, now: datetime, lease: timedelta) -> bool:
+    """True for the one caller that may finish an unfinished announcement: its last claim is older than `lease`."""
+    with factory.begin() as session:
+        return bool(rows_matched(session.execute(update(IncidentRow).where(
+            IncidentRow.id == incident_id, IncidentRow.announced_at.is_(None),
+            or_(IncidentRow.announce_claimed_at.is_(None), IncidentRow.announce_claimed_at < now - lease),
+        ).values(announce_claimed_at=now))))
+
+
+def unannounced(factory: sessionmaker[Session], claimed_before: datetime) -> list[int]:
+    """Incidents whose announcement was left unfinished by a claim older than `claimed_before`."""
+    with factory() as session:
+        return list(session.scalars(select(IncidentRow.id).where(
+            IncidentRow.announced_at.is_(None),
+            or_(IncidentRow.announce_claimed_at.is_(None), IncidentRow.announce_claimed_at < claimed_before),
+        ).order_by(IncidentRow.id).limit(100)))
 
 
 def set_fields(factory: sessionmaker[Session], incident_id: int, **values: Any) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clients import Once
 from bot.clock import Clock
 from bot.durations import format_duration
 from bot.i18n import t
@@ -26,12 +27,13 @@ class IncidentSummary:
     clock: Clock
 
     # The confirmation ----------------------------------------------------------------------------
-    def confirm(self, incident: Incident, thread: str | None, source: str,
-                extra: list[str]) -> tuple[str, str] | None:
+    def confirm(self, incident: Incident, thread: str | None, source: str, extra: list[str],
+                once: Once | None = None) -> tuple[str, str] | None:
         """Confirm where it was declared, with Undo; returns the (channel, ts) thread the incident hangs off."""
         if not incident.origin_channel:
             return None
-        ts = self.notifier.post(incident.origin_channel, self.confirmation_blocks(incident, source, extra), thread)
+        ts = self.notifier.post(incident.origin_channel, self.confirmation_blocks(incident, source, extra), thread,
+                                once=once)
         if ts is None:
             return None
         store.set_fields(self.factory, incident.id, confirmation_ts=ts)
@@ -65,8 +67,10 @@ class IncidentSummary:
         return render.summary_blocks(incident, incident.language, list(self.config.incidents.severities),
                                      self.paging_note(incident))
 
-    def post(self, incident: Incident) -> None:
-        ts = self.notifier.post(incident.channel_id or "", self.blocks(incident), incident.thread_ts)
+    def post(self, incident: Incident, once: Once | None = None) -> None:
+        """Post and pin the summary, once: a resumed announcement (`once.since`) pins the one it finds again."""
+        ts = incident.summary_ts or self.notifier.post(incident.channel_id or "", self.blocks(incident),
+                                                       incident.thread_ts, once=once)
         if ts is None:
             return
         store.set_fields(self.factory, incident.id, summary_ts=ts)

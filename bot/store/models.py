@@ -51,6 +51,20 @@ class SeenEvent(Base):
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
+class InboxEvent(Base):
+    """A Slack event the bot answered 200 to, written before the answer: the leader replays one whose work a killed
+    process never finished (`done_at` unset, its claim older than the inbox lease)."""
+
+    __tablename__ = "inbox_events"
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(32))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+
+
 class AuditLog(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -86,6 +100,7 @@ class ComboFire(Base):
     combo: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[str] = mapped_column(String(32))
     fired_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    event_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # its replay may run the action again
 
 
 class AlertRecord(Base):
@@ -150,6 +165,11 @@ class IncidentRow(Base):
     mitigated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The announcement (channel, page, confirmation, summary) is resumable: whoever holds the claim finishes it.
+    origin_thread_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    channel_name: Mapped[str | None] = mapped_column(String(80), nullable=True)  # asked of Slack, maybe created
+    announce_claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    announced_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True, index=True)
 
 
 class IncidentEventRow(Base):
@@ -187,6 +207,7 @@ class EscalationStep(Base):
     error: Mapped[str | None] = mapped_column(String(255), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # failed deliveries so far
     escalated_by: Mapped[str | None] = mapped_column(String(32), nullable=True)  # moved up by hand
+    sending_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)  # the first send began
 
 
 class OncallOverride(Base):
@@ -256,6 +277,7 @@ class AlertOutboxRow(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     error: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sending_since: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)  # the first send began
 
 
 class AlertFeedbackRow(Base):

@@ -57,8 +57,16 @@ def recent_reactions(factory: sessionmaker[Session], channel: str, ts: str, sinc
 
 
 def claim_combo(factory: sessionmaker[Session], channel: str, ts: str, combo: str, user: str,
-                now: datetime) -> bool:
-    return claim(factory, ComboFire(channel=channel, message_ts=ts, combo=combo, user_id=user, fired_at=now))
+                now: datetime, event_id: str | None = None) -> bool:
+    """True the first time a combo fires on a message, and again for a replay of the event that fired it."""
+    if claim(factory, ComboFire(channel=channel, message_ts=ts, combo=combo, user_id=user, fired_at=now,
+                                event_id=event_id)):
+        return True
+    if event_id is None:
+        return False
+    with factory() as session:
+        return session.scalar(select(ComboFire.event_id).where(
+            ComboFire.channel == channel, ComboFire.message_ts == ts, ComboFire.combo == combo)) == event_id
 
 
 def cache_get(factory: sessionmaker[Session], key: str, now: datetime) -> object | None:

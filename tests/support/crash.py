@@ -23,7 +23,7 @@ import signal
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,9 @@ from tests.support.slack_recorder import Call, SlackRecorder
 RESTART_AFTER = timedelta(seconds=3)
 # Long enough for every lease a killed process can leave behind (pages, outbox rows, events) to lapse.
 RECOVERY = timedelta(minutes=2)
+# How often the leader's jobs run as the harness moves time on (the scheduler's own ticks are 1-10 s; a minute keeps
+# an iteration short and still finds every page, escalation and retry at its time).
+TICK = timedelta(minutes=1)
 KINDS = ("slack-before", "slack-after", "commit")
 
 
@@ -62,13 +65,18 @@ class Run:
 
     point: KillPoint | None
     killed: bool = False
-    died_in_step: int | None = None
+    died_in_step: int | None = None  # the step it was doing, or moving time towards
+    step_begun: bool = False  # whether that step itself had begun (else it died in the jobs before it)
+    died_at: datetime | None = None  # the bot's clock when it died
     redone: list[str] = field(default_factory=list)
 
 
 def leader_jobs(services: Any) -> None:
     """One round of the jobs that carry an incident's and an alert's life, run to completion (the scheduler's own
-    job functions hand the same work to worker threads)."""
+    job functions hand the same work to worker threads): unfinished work taken over, pages, alert posts."""
+    from bot.jobs import finish_unfinished_work
+
+    finish_unfinished_work(services)
     services.escalation.work_due()
     services.alerts.deliver(wait=True)
 
@@ -136,8 +144,11 @@ class Life:
         progress.write_text("")
         status = self._fork(db_url, lambda services, app: self._perform(services, app, 0, progress=progress), point)
         run.killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-        started = [int(line.split()[1]) for line in progress.read_text().splitlines()]
-        run.died_in_step = started[-1] if run.killed and started else None
+        lines = progress.read_text().split()
+        if run.killed and lines:
+            what, index, epoch = lines[-3:]
+            run.died_in_step, run.step_begun = int(index), what == "step"
+            run.died_at = datetime.fromtimestamp(float(epoch), UTC)
         self._fork(db_url, lambda services, app: self._restart(services, app, run), None)
         return run
 
@@ -146,12 +157,15 @@ class Life:
     def _perform(self, services: Any, app: Any, first: int, progress: Path | None = None,
                  commits_to: Path | None = None) -> None:
         commits = _count_commits(services.engine)
-        for index in range(first, len(self.steps)):
-            step = self.steps[index]
-            _set_clock(services, max(services.clock.now(), START + step.at))
+        def note(what: str, index: int) -> None:  # where the process is, for the restart to pick up from
             if progress is not None:
                 with progress.open("a") as file:
-                    file.write(f"start {index}\n")
+                    file.write(f"{what} {index} {services.clock.now().timestamp()}\n")
+
+        for index in range(first, len(self.steps)):
+            step = self.steps[index]
+            _tick_until(services, START + step.at, lambda: note("tick", index))  # noqa: B023 (called at once)
+            note("step", index)
             self._do(services, app, step)
         if commits_to is not None:
             commits_to.write_text(str(commits()))
@@ -160,16 +174,17 @@ class Life:
         if run.died_in_step is None:
             return
         step = self.steps[run.died_in_step]
-        moment = START + step.at + RESTART_AFTER
-        _set_clock(services, moment)
-        if step.kind == "click" or (step.kind == "event" and not self.acked(services, step)):
-            run.redone.append(step.kind)
-            self._do(services, app, step)
-        for later in (timedelta(0), RECOVERY):
-            _set_clock(services, moment + later)
-            leader_jobs(services)
-        self._perform(services, app, run.died_in_step + 1)
-        _set_clock(services, services.clock.now() + RECOVERY)
+        assert run.died_at is not None
+        _set_clock(services, run.died_at + RESTART_AFTER)
+        next_step = run.died_in_step
+        if run.step_begun:
+            next_step += 1
+            if step.kind == "click" or (step.kind == "event" and not self.acked(services, step)):
+                run.redone.append(step.kind)
+                self._do(services, app, step)
+        leader_jobs(services)
+        self._perform(services, app, next_step)
+        _tick_until(services, services.clock.now() + RECOVERY)
         leader_jobs(services)
 
     def _do(self, services: Any, app: Any, step: Step) -> None:
@@ -210,6 +225,17 @@ def _clock() -> Any:
 
 def _set_clock(services: Any, moment: Any) -> None:
     services.clock.set(moment)
+
+
+def _tick_until(services: Any, moment: Any, before_each: Callable[[], None] = lambda: None) -> None:
+    """Time passes to `moment`, the leader's jobs running every TICK on the way, as its scheduler runs them."""
+    now = services.clock.now()
+    while now + TICK < moment:
+        now += TICK
+        _set_clock(services, now)
+        before_each()
+        leader_jobs(services)
+    _set_clock(services, max(services.clock.now(), moment))
 
 
 def _count_commits(engine: Any) -> Callable[[], int]:

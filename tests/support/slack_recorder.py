@@ -158,7 +158,8 @@ class SlackRecorder(LoopbackHTTPServer):
         self._once: dict[str, deque[_Failure]] = {}
         self._always: dict[str, str] = {}
         self._responders: dict[str, Responder] = {}
-        self._messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self._messages: dict[tuple[str, str], dict[str, Any]] = {}  # set by tests, and every message posted
+        self._channels: dict[str, dict[str, Any]] = {}  # channels created, by name
         self._users: dict[str, dict[str, Any]] = {}
         self._outages: dict[str, tuple[float, int]] = {}
         self._counter = itertools.count(1)
@@ -301,6 +302,13 @@ class SlackRecorder(LoopbackHTTPServer):
         with self._changed:
             self._calls.clear()
 
+    def forget_workspace(self) -> None:
+        """Forget what the bot made in Slack (its posts, its channels); what tests set with set_message stays."""
+        with self._changed:
+            for key in [key for key, message in self._messages.items() if message.get("bot_id") == BOT_ID]:
+                del self._messages[key]
+            self._channels.clear()
+
     def reset(self) -> None:
         """Forget calls, failures, responders, messages and users."""
         with self._changed:
@@ -309,6 +317,7 @@ class SlackRecorder(LoopbackHTTPServer):
             self._always.clear()
             self._responders.clear()
             self._messages.clear()
+            self._channels.clear()
             self._users.clear()
             self._outages.clear()
             self._every.clear()
@@ -372,6 +381,24 @@ class SlackRecorder(LoopbackHTTPServer):
             stored = [dict(m) for (ch, _ts), m in self._messages.items() if ch == channel]
         return sorted(stored, key=lambda m: float(m["ts"]), reverse=True)
 
+    def remember(self, channel: str, message: dict[str, Any]) -> None:
+        """A message the bot posted: conversations.history and .replies return it, as Slack would."""
+        with self._changed:
+            self._messages[(channel, str(message["ts"]))] = message
+
+    def create_channel(self, name: str) -> dict[str, Any] | None:
+        """A new channel created by the bot, or None when the name is taken (Slack's `name_taken`)."""
+        with self._changed:
+            if name in self._channels:
+                return None
+            channel = {**_channel(self.next_id("C"), name), "creator": BOT_USER_ID}
+            self._channels[name] = channel
+            return dict(channel)
+
+    def created_channels(self) -> list[dict[str, Any]]:
+        with self._changed:
+            return [dict(channel) for channel in self._channels.values()]
+
     def user(self, user_id: str) -> dict[str, Any]:
         with self._changed:
             stored = self._users.get(user_id)
@@ -427,9 +454,10 @@ def _post_message(recorder: SlackRecorder, call: Call) -> dict[str, Any]:
         "bot_id": BOT_ID,
         "ts": ts,
     }
-    for key in ("blocks", "attachments", "thread_ts"):
+    for key in ("blocks", "attachments", "thread_ts", "metadata"):
         if key in call.params:
             message[key] = call.json_param(key) if key != "thread_ts" else call.params[key]
+    recorder.remember(channel, message)
     return {"channel": channel, "ts": ts, "message": message}
 
 
@@ -468,7 +496,12 @@ def _channel(channel_id: str, name: str | None = None) -> dict[str, Any]:
 
 
 def _conversations_create(recorder: SlackRecorder, call: Call) -> dict[str, Any]:
-    return {"channel": _channel(recorder.next_id("C"), str(call.params.get("name", "")))}
+    channel = recorder.create_channel(str(call.params.get("name", "")))
+    return {"channel": channel} if channel else {"ok": False, "error": "name_taken"}
+
+
+def _conversations_list(recorder: SlackRecorder, call: Call) -> dict[str, Any]:
+    return {"channels": recorder.created_channels(), "response_metadata": {"next_cursor": ""}}
 
 
 def _conversations_channel(recorder: SlackRecorder, call: Call) -> dict[str, Any]:
@@ -540,6 +573,7 @@ _BUILDERS: dict[str, Callable[[SlackRecorder, Call], dict[str, Any]]] = {
     "chat.getPermalink": _permalink,
     "conversations.create": _conversations_create,
     "conversations.info": _conversations_channel,
+    "conversations.list": _conversations_list,
     "conversations.invite": _conversations_channel,
     "conversations.join": _conversations_channel,
     "conversations.open": _conversations_open,
