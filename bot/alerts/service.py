@@ -52,7 +52,8 @@ class Silenced:
 class AlertService:
     def __init__(self, config: Config, factory: sessionmaker[Session], clock: Clock, chat: ChatSender,
                  incidents: IncidentDesk, permissions: Permissions, audience: Callable[[str, str], Audience],
-                 silences: Callable[[], SilenceSource], bot_user: Callable[[], str]) -> None:
+                 silences: Callable[[], SilenceSource], bot_user: Callable[[], str],
+                 reader: Callable[[str, str], str]) -> None:
         self.config = config
         self.factory = factory
         self.clock = clock
@@ -62,6 +63,7 @@ class AlertService:
         self.audience = audience  # (team, lang) → who may silence or quiet that team's alerts
         self.silences = silences  # raises BackendError when ALERTMANAGER_URL is not set
         self.bot_user = bot_user
+        self.reader = reader  # (user, fallback) → the language that user reads: their Slack locale, else fallback
         self.worker = OutboxWorker(factory, clock, self._send)
 
     # Receiving ---------------------------------------------------------------------------------------
@@ -290,7 +292,7 @@ class AlertService:
         with self.factory.begin() as session:
             audit(session, self.clock.now(), user, "alerts.noisy", group.alertname, reason=reason[:500])
         if tell and group.channel and group.message_ts:
-            lang = self.team_language(group.team)
+            lang = self.reader(user, self.team_language(group.team))
             try:
                 self.chat.ephemeral(group.channel, user, render.said_blocks(
                     "noisy_recorded", {"alertname": group.alertname}, lang), thread_ts=None)
