@@ -13,7 +13,6 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from bot.store.db import ping
-from bot.store.models import KeyValue
+from bot.store.repo import kv_upsert
 
 log = logging.getLogger(__name__)
 WRITE_CHECK_EVERY = 5.0  # seconds a write check's outcome is reused
@@ -122,12 +121,7 @@ def _missing_sqlite_file(engine: Engine) -> str | None:
 
 
 def _upsert_statement(engine: Engine, now: datetime) -> postgresql.Insert | sqlite.Insert:
-    insert: Callable[[type[KeyValue]], postgresql.Insert | sqlite.Insert] = (
-        postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert)
-    statement = insert(KeyValue).values(key=HEALTH_KEY, value=json.dumps(now.isoformat()),
-                                        expires_at=now + timedelta(minutes=1))
-    return statement.on_conflict_do_update(index_elements=[KeyValue.key], set_={
-        "value": statement.excluded.value, "expires_at": statement.excluded.expires_at})
+    return kv_upsert(engine.dialect.name, HEALTH_KEY, json.dumps(now.isoformat()), now + timedelta(minutes=1))
 
 
 def _describe(exc: SQLAlchemyError, engine: Engine) -> Problem:

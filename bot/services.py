@@ -93,7 +93,7 @@ class Services:
     @cached_property
     def alerts(self) -> AlertService:
         return AlertService(self.config, self.sessions, self.clock, self.chat, self.incidents, self.permissions,
-                            self.oncall.audience, lambda: self.silences, self.bot_user)
+                            self.oncall.audience, lambda: self.silences, self.bot_user, self.users.language)
 
     def bot_user(self) -> str:
         """The bot's own Slack user id (the reporter of incidents alerts open); "" while Slack can't say."""

@@ -115,7 +115,7 @@ def silence(services: Services, click: Click) -> list[Block] | None:
 
 def open_incident(services: Services, click: Click) -> list[Block] | None:
     try:
-        incident = services.alerts.open_incident(_group_id(click), click.user)
+        incident = services.alerts.open_incident(_group_id(click), click.user, click.language)
     except (Refused, AlertRefused) as exc:
         return [section(str(exc))]
     except BadButton:
@@ -169,13 +169,13 @@ def ask_why_noisy(services: Services, body: dict[str, Any], client: WebClient) -
 
 
 def noisy_submitted(services: Services, sub: Submission) -> list[Block] | None:
-    """The mark recorded, and said to the person in their language (the service would say it in the team's)."""
+    """The mark recorded, and said to the person in their language."""
     group = _group_named(sub.value)
     if group is None:
         return [section(t("alerts.bad_button", sub.language))]
     try:
-        services.alerts.mark_noisy(group, sub.user, sub.inputs.get("reason", "")[:REASON_CHARS])
-        alertname = services.alerts.group(group).alertname
+        services.alerts.mark_noisy(group, sub.user, sub.inputs.get("reason", "")[:REASON_CHARS], lang=sub.language)
+        alertname = services.alerts.group(group, sub.language).alertname
     except AlertRefused as exc:
         return [section(str(exc))]
     return said_blocks("noisy_recorded", {"alertname": alertname}, sub.language)

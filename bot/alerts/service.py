@@ -43,6 +43,10 @@ class AlertRefused(Exception):
     """A request about alerts the bot won't carry out; the message is for the user."""
 
 
+def unknown_group(lang: str) -> AlertRefused:
+    return AlertRefused(t("alerts.unknown_group", lang))
+
+
 @dataclass(frozen=True)
 class Silenced:
     group: AlertGroup
@@ -52,7 +56,8 @@ class Silenced:
 class AlertService:
     def __init__(self, config: Config, factory: sessionmaker[Session], clock: Clock, chat: ChatSender,
                  incidents: IncidentDesk, permissions: Permissions, audience: Callable[[str, str], Audience],
-                 silences: Callable[[], SilenceSource], bot_user: Callable[[], str]) -> None:
+                 silences: Callable[[], SilenceSource], bot_user: Callable[[], str],
+                 reader: Callable[[str, str], str]) -> None:
         self.config = config
         self.factory = factory
         self.clock = clock
@@ -62,6 +67,7 @@ class AlertService:
         self.audience = audience  # (team, lang) → who may silence or quiet that team's alerts
         self.silences = silences  # raises BackendError when ALERTMANAGER_URL is not set
         self.bot_user = bot_user
+        self.reader = reader  # (user, fallback) → the language that user reads: their Slack locale, else fallback
         self.worker = OutboxWorker(factory, clock, self._send)
 
     # Receiving ---------------------------------------------------------------------------------------
@@ -197,9 +203,10 @@ class AlertService:
         store.set_incident(self.factory, streak_id, incident.id)
         return Outcome.SENT
 
-    def open_incident(self, group_id: int, user: str) -> Incident:
-        """The Open incident button: an incident from the alert, its team and severity from the alert."""
-        group = self.group(group_id)
+    def open_incident(self, group_id: int, user: str, lang: str) -> Incident:
+        """The Open incident button: an incident from the alert, its team and severity from the alert; a refusal
+        in `lang`, the clicker's."""
+        group = self.group(group_id, lang)
         incident, _ = self.incidents.open(self._open_request(group, user, "alert_button"))
         return incident
 
@@ -255,10 +262,11 @@ class AlertService:
         return Outcome.SENT
 
     # Buttons ------------------------------------------------------------------------------------------
-    def group(self, group_id: int) -> AlertGroup:
+    def group(self, group_id: int, lang: str) -> AlertGroup:
+        """The group, or AlertRefused in `lang` (the asker's) when the bot no longer knows it."""
         found = store.load(self.factory, group_id, self._midnight)
         if found is None:
-            raise AlertRefused(t("alerts.unknown_group", self.config.defaults.language))
+            raise unknown_group(lang)
         return found
 
     def of_message(self, channel: str, ts: str) -> AlertGroup | None:
@@ -266,7 +274,7 @@ class AlertService:
 
     def silence(self, group_id: int, user: str, lang: str) -> Silenced:
         """A real Alertmanager silence matching the group's common labels, for `alerts.silence_for`."""
-        group = self.group(group_id)
+        group = self.group(group_id, lang)
         self.permissions.require(user, "silence", group.alertname, self.audience(group.team or "", lang), lang)
         matchers = labels_of(group)
         if not matchers:
@@ -281,16 +289,19 @@ class AlertService:
                   until=until.isoformat())
             if group.message_ts and group.channel:
                 outbox.enqueue(session, "update", group.channel, now, group.id)
-        return Silenced(self.group(group_id), until)
+        return Silenced(self.group(group_id, lang), until)
 
-    def mark_noisy(self, group_id: int, user: str, reason: str, tell: bool = False) -> bool:
-        """👎 or the Noisy button: recorded once per person per group (a second time updates the reason)."""
-        group = self.group(group_id)
+    def mark_noisy(self, group_id: int, user: str, reason: str, tell: bool = False, lang: str | None = None) -> bool:
+        """👎 or the Noisy button: recorded once per person per group (a second time updates the reason). What is
+        said to `user` is in `lang`, else in the language they read (looked up only when something is said)."""
+        group = store.load(self.factory, group_id, self._midnight)
+        if group is None:
+            raise unknown_group(lang or self.reader(user, self.config.defaults.language))
         first = quality.record_noisy(self.factory, group.id, user, reason, self.clock.now())
         with self.factory.begin() as session:
             audit(session, self.clock.now(), user, "alerts.noisy", group.alertname, reason=reason[:500])
         if tell and group.channel and group.message_ts:
-            lang = self.team_language(group.team)
+            lang = lang or self.reader(user, self.team_language(group.team))
             try:
                 self.chat.ephemeral(group.channel, user, render.said_blocks(
                     "noisy_recorded", {"alertname": group.alertname}, lang), thread_ts=None)

@@ -295,11 +295,8 @@ class Escalator:
             except BackendError as exc:
                 if exc.transient:
                     self._retry_later(step, exc.reason)
-                    return
-                pages.finish(self.factory, step.id, status="failed", error=exc.reason[:255])
-                store.log_event(self.factory, incident.id, TimelineEntry(
-                    self.clock.now(), "page_failed", None, f"PagerDuty trigger failed: {exc.reason}",
-                    {"user": "PagerDuty", "tier": "", "reason": exc.reason}))
+                else:
+                    self._pagerduty_refused(incident, step, exc)
                 return
             if sent:
                 pages.finish(self.factory, step.id, status="sent", sent_at=self.clock.now())
@@ -307,6 +304,21 @@ class Escalator:
                 pages.finish(self.factory, step.id, status="cancelled")
 
         threading.Thread(target=send, name=f"pagerduty-{incident.id}", daemon=True).start()
+
+    def _pagerduty_refused(self, incident: Incident, step: Page, exc: BackendError) -> None:
+        """On the timeline, then said in the incident once (a `notices` row claimed first); the step fails only once
+        it is said, so Slack refusing the post, or a restart before it, tries the step again instead of losing it."""
+        log.warning("page for incident %s to PagerDuty failed: %s", incident.id, exc.reason)
+        store.log_event(self.factory, incident.id, TimelineEntry(
+            self.clock.now(), "page_failed", None, f"PagerDuty trigger failed: {exc.reason}",
+            {"user": "PagerDuty", "tier": "", "reason": exc.reason}), key=f"pagerduty_refused:{step.id}")
+        text = t("incident.pagerduty_not_triggered", incident.language, number=incident.number,
+                 reason=exc.explain(incident.language))
+        if self.notices.in_incident_once(incident, f"pagerduty_refused:{step.id}", text):
+            pages.finish(self.factory, step.id, status="failed", error=exc.reason[:255])
+            PAGES.labels("failed").inc()  # BotPagesFailing: the runbook names a refused trigger
+        else:
+            self._retry_later(step, exc.reason)
 
     def _announce_exhausted(self, incident: Incident, chain: ChainSnapshot) -> None:
         rounds = 1 + chain.repeat

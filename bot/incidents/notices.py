@@ -12,13 +12,17 @@ from bot.clock import Clock
 from bot.i18n import t
 from bot.incidents import store
 from bot.incidents.model import Incident, TimelineEntry
+from bot.incidents.pages import LEASE
 from bot.incidents.render import news_blocks
 from bot.notify import Notifier
 from bot.render.blocks import Block
 from bot.retry import BackendError
 from bot.settings import Config
+from bot.store import notices as notice_store
+from bot.store.notices import Notice
 
 log = logging.getLogger(__name__)
+ONCE = "incident"  # the `notices` kind of incident posts said once per key
 
 
 @dataclass
@@ -33,6 +37,35 @@ class IncidentNotices:
         channel = incident.channel_id or incident.origin_channel
         if channel:
             self.notifier.post(channel, news_blocks(text), incident.thread_ts)
+
+    def in_incident_once(self, incident: Incident, key: str, text: str) -> bool:
+        """Post where the incident runs, once per `key` across restarts: a `notices` row is claimed before the post
+        and freed if Slack refuses it. False: not said yet (Slack refused, or another claim is in flight), so the
+        caller tries again later."""
+        channel = incident.channel_id or incident.origin_channel
+        if not channel:
+            return True  # nowhere to say it
+        subject = str(incident.id)
+        found = notice_store.notice(self.factory, ONCE, subject, key)
+        if found is not None and found.ts is not None:
+            return True  # said already, before a restart
+        if not self._claim(subject, key, channel, found):
+            return False
+        ts = self.notifier.post(channel, news_blocks(text), incident.thread_ts)
+        if ts is None:
+            notice_store.release_notice(self.factory, ONCE, subject, key)
+            return False
+        claimed = notice_store.notice(self.factory, ONCE, subject, key)
+        if claimed is not None:
+            notice_store.posted(self.factory, claimed.id, ts)
+        return True
+
+    def _claim(self, subject: str, key: str, channel: str, found: Notice | None) -> bool:
+        """Claim the post; a claim left unposted for LEASE (its process died before posting) is freed first."""
+        now = self.clock.now()
+        if found is not None and not notice_store.release_unposted(self.factory, found.id, now - LEASE):
+            return False
+        return notice_store.claim_notice(self.factory, ONCE, subject, key, now, channel=channel)
 
     def blocks_in_incident(self, incident: Incident, blocks: list[Block]) -> str | None:
         """Post blocks where the incident runs; the message's ts, or None when Slack would not take it."""

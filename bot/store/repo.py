@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -77,7 +79,17 @@ def cache_get(factory: sessionmaker[Session], key: str, now: datetime) -> object
 
 def cache_put(factory: sessionmaker[Session], key: str, value: object, now: datetime, ttl: timedelta) -> None:
     with factory.begin() as session:
-        session.merge(KeyValue(key=key, value=json.dumps(value), expires_at=now + ttl))
+        session.execute(kv_upsert(session.get_bind().dialect.name, key, json.dumps(value), now + ttl))
+
+
+def kv_upsert(dialect: str, key: str, value: str, expires_at: datetime) -> postgresql.Insert | sqlite.Insert:
+    """One INSERT … ON CONFLICT DO UPDATE of a `cache` row. No SELECT first: two writers of a new key both
+    succeed, the later one's value stays (a SELECT then INSERT fails the second with IntegrityError)."""
+    insert: Callable[[type[KeyValue]], postgresql.Insert | sqlite.Insert] = (
+        postgresql.insert if dialect == "postgresql" else sqlite.insert)
+    statement = insert(KeyValue).values(key=key, value=value, expires_at=expires_at)
+    return statement.on_conflict_do_update(index_elements=[KeyValue.key], set_={
+        "value": statement.excluded.value, "expires_at": statement.excluded.expires_at})
 
 
 def next_number(session: Session, name: str) -> int:

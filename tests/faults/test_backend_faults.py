@@ -20,9 +20,12 @@ from dataclasses import dataclass
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy import select
 
 from bot.incidents.desk import OpenRequest
 from bot.incidents.model import Incident
+from bot.incidents.pages import PAGERDUTY_STEP
+from bot.store.models import EscalationStep
 from tests.faults.conftest import AWS_SECONDS, READ_SECONDS, ZH_CHANNEL, ZH_TEAM, Rig
 from tests.support.alert_payloads import alert, notification
 from tests.support.config import TEAM
@@ -281,15 +284,26 @@ def test_a_backend_fault_as_the_user_sees_it(healed: Rig, cell: Cell) -> None:
     assert backend.normal[cell.language] in again and ":warning:" not in again, again
 
 
-@pytest.mark.xfail(strict=True, reason="bot/incidents/escalation.py (reserved): _trigger_pagerduty puts a refused "
-                                       "trigger on the timeline only; nobody is told PagerDuty was not paged")
-def test_a_pagerduty_trigger_it_refuses_is_told_to_the_incident(healed: Rig) -> None:
+@pytest.mark.parametrize(("team", "says"), [(TEAM, "PagerDuty refused to page its on-call"),
+                                           (ZH_TEAM, "PagerDuty 拒绝为事故")], ids=["en", "zh-CN"])
+def test_a_pagerduty_trigger_it_refuses_is_told_to_the_incident(healed: Rig, team: str, says: str) -> None:
+    """Once, in the incident's language, saying what to check; the Slack pages go on."""
     rig = healed
     rig.proxies["pagerduty"].auth()
-    incident = open_paged(rig, TEAM)
-    wait_until(lambda: any(e.kind == "page_failed" and "PagerDuty" in e.text
-                           for e in rig.services.incidents.load(incident.id).timeline),
-               timeout=5, message="the refused trigger on the timeline")
+    incident = open_paged(rig, team)
+    wait_until(lambda: pagerduty_step(rig, incident.id) == "failed", timeout=5,
+               message="the refused trigger told in the incident, then its step failed")
+    rig.services.escalation.work_due()
 
-    told = [slack_text(c) for c in rig.slack.calls("chat.postMessage") if "PagerDuty" in slack_text(c)]
-    assert told and "PAGERDUTY_ROUTING_KEY" in told[0]
+    [said] = [slack_text(c) for c in rig.slack.calls("chat.postMessage", incident.origin_channel)
+              if "PagerDuty" in slack_text(c)]
+    assert says in said and "PAGERDUTY_ROUTING_KEY" in said, said
+    assert rig.slack.calls("chat.postMessage", "DUDRI1"), "the first line was still paged in Slack"
+    assert any(e.kind == "page_failed" for e in rig.services.incidents.load(incident.id).timeline)
+
+
+def pagerduty_step(rig: Rig, incident_id: int) -> str | None:
+    """The status of the incident's PagerDuty trigger step."""
+    with rig.services.sessions() as session:
+        return session.scalar(select(EscalationStep.status).where(EscalationStep.incident_id == incident_id,
+                                                                  EscalationStep.step == PAGERDUTY_STEP))

@@ -176,8 +176,6 @@ def test_a_nul_in_labels_is_stored_on_postgresql(pg_bot: FuzzBot) -> None:
     assert "Nul\ufffdAlert" in posted  # the alert's message, and the incident it opened
 
 
-@pytest.mark.xfail(strict=True, reason="bot/alerts/service.py AlertService.mark_noisy(tell=True) tells whoever put 👎 "
-                                       "on an alert in the team's language, not in their own")
 def test_thumbs_down_on_an_alert_is_acknowledged_in_the_readers_language(bot: FuzzBot, web: Any) -> None:
     post(bot, web, json.dumps(notification([alert("FuzzThumbs", team="ml-platform")])).encode())
     [message] = [c for c in bot.slack.calls("chat.postMessage") if c.params.get("channel") == "CTEAM"]

@@ -141,9 +141,7 @@ def test_a_short_value_list_covers_every_button_and_modal_opener() -> None:
     assert set(BUTTON_VALUES) == set(BUTTONS) | set(MODAL_BUTTONS)
 
 
-# Known bugs in bot/alerts/service.py, which this work may not change (reported) ----------------------------------
-@pytest.mark.xfail(strict=True, reason="bot/alerts/service.py AlertService.group refuses a group it no longer knows "
-                                       "in config.defaults.language, not in the language of whoever clicked")
+# A group the bot no longer knows ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("action_id", ["alerts_silence", "alerts_incident"])
 def test_a_button_of_an_alert_group_that_is_gone_answers_in_the_clickers_language(bot: FuzzBot, action_id: str) -> None:
     bot.interact(click_payload(action_id, "999", ZH_USER, "CTEAM"))

@@ -26,10 +26,12 @@ from hypothesis import strategies as st
 
 from handlers import alerts, spend
 from handlers.common import Submission, submission_from
+from tests.fuzz import harness
 from tests.fuzz.corpus import NASTIES
 from tests.fuzz.harness import READERS, FuzzBot, ParsingOnly, Reached, Sent, crashes, fuzz, reached_problems, tally
-from tests.fuzz.invariants import Typed, problems, sent_problems
+from tests.fuzz.invariants import Typed, foreign_phrases, problems, sent_problems
 from tests.fuzz.strategies import BUTTON_VALUES, encoded, hostile_text, json_values, nasty, shaped_like
+from tests.support.slack_text import slack_text
 
 Submitted = Callable[[Any, Submission], Any]
 # view id → (the input's block and action id, the button that opens it, what its submission runs)
@@ -137,3 +139,10 @@ def test_generated_submissions_through_the_bolt_app(bot: FuzzBot, alert_group: i
     tally("modal submissions end to end")
     found = submit(bot, *submission, user)
     assert found == [], "\n".join(found)
+
+
+def test_a_noisy_reason_for_an_alert_group_that_is_gone_is_answered_in_the_submitters_language(bot: FuzzBot) -> None:
+    metadata = json.dumps({"channel": "CTEAM", "ts": "1.000100", "value": 999})
+    bot.interact(view_payload(alerts.NOISY_VIEW, "fires every night", metadata, harness.ZH_USER))
+    said = slack_text(bot.slack.calls("chat.postEphemeral"))
+    assert said and foreign_phrases(said, "zh-CN", Typed()) == []
