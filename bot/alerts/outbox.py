@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.clients import Once
 from bot.clock import Clock, aware
 from bot.metrics import ALERT_OUTBOX
 from bot.retry import BackendError
@@ -45,6 +46,11 @@ class Item:
     payload: dict[str, Any]
     attempts: int
     created_at: datetime
+    earlier_send: datetime | None = None  # when an earlier send of it began (a killed or unanswered one)
+
+    def once(self) -> Once:
+        """Its message goes to Slack once, even when an earlier send may have landed."""
+        return Once(f"alert-outbox:{self.id}", self.earlier_send)
 
 
 class Outcome:
@@ -132,8 +138,8 @@ class OutboxWorker:
             rows = session.scalars(select(AlertOutboxRow).where(AlertOutboxRow.channel == channel,
                                                                 self._is_due(self.clock.now()))
                                    .order_by(AlertOutboxRow.id).limit(BATCH)).all()
-            return [Item(r.id, r.group_id, r.kind, r.channel, dict(r.payload or {}), r.attempts, r.created_at)
-                    for r in rows]
+            return [Item(r.id, r.group_id, r.kind, r.channel, dict(r.payload or {}), r.attempts, r.created_at,
+                         aware(r.sending_since) if r.sending_since else None) for r in rows]
 
     @staticmethod
     def _is_due(now: datetime) -> ColumnElement[bool]:
@@ -176,7 +182,8 @@ class OutboxWorker:
                 AlertOutboxRow.id == row_id,
                 or_(AlertOutboxRow.status == "pending",
                     (AlertOutboxRow.status == "sending") & (AlertOutboxRow.claimed_at < now - LEASE)))
-                .values(status="sending", claimed_at=now))) == 1
+                .values(status="sending", claimed_at=now,
+                        sending_since=func.coalesce(AlertOutboxRow.sending_since, now)))) == 1
 
     def _finish(self, row_id: int, status: str, error: str | None = None) -> None:
         with self.factory.begin() as session:
@@ -200,7 +207,8 @@ class OutboxWorker:
         with self.factory.begin() as session:
             session.execute(update(AlertOutboxRow).where(AlertOutboxRow.id == item.id).values(
                 status="pending", claimed_at=None, due_at=self.clock.now() + timedelta(seconds=delay),
-                attempts=AlertOutboxRow.attempts + (1 if count else 0)))
+                attempts=AlertOutboxRow.attempts + (1 if count else 0),
+                **({} if count else {"sending_since": None})))  # a row that waited sent nothing
 
 
 def waiting(factory: sessionmaker[Session], group_id: int, kind: str) -> bool:

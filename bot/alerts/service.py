@@ -149,7 +149,7 @@ class AlertService:
         if group.held or not group.channel:
             return Outcome.SKIP
         if item.kind == "post" and not group.message_ts:
-            ts = self.chat.post(group.channel, self.group_blocks(group))
+            ts = self.chat.post(group.channel, self.group_blocks(group), once=item.once())
             with self.factory.begin() as session:
                 store.set_message(session, group.id, ts)
             return Outcome.SENT
@@ -160,7 +160,7 @@ class AlertService:
         else:
             lang = self.team_language(group.team)
             self.chat.post(group.channel, render.said_blocks(item.payload["say"], item.payload.get("params", {}),
-                                                             lang), thread_ts=group.message_ts)
+                                                             lang), thread_ts=group.message_ts, once=item.once())
         return Outcome.SENT
 
     def _post_waiting(self, group_id: int) -> bool:
@@ -169,7 +169,7 @@ class AlertService:
     def _notice(self, item: Item) -> str:
         lang = str(item.payload.get("lang") or self.config.defaults.language)
         self.chat.post(item.channel, render.said_blocks(item.payload["say"], item.payload.get("params", {}), lang),
-                       thread_ts=item.payload.get("thread_ts"))
+                       thread_ts=item.payload.get("thread_ts"), once=item.once())
         return Outcome.SENT
 
     def group_blocks(self, group: AlertGroup) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.clients import PagerAction
+from bot.clients import Once, PagerAction
 from bot.clock import Clock
 from bot.i18n import t
 from bot.incidents import store
@@ -51,7 +51,9 @@ class IncidentNotices:
             return True  # said already, before a restart
         if not self._claim(subject, key, channel, found):
             return False
-        ts = self.notifier.post(channel, news_blocks(text), incident.thread_ts)
+        earlier = found.opened_at if found is not None else None  # a claim whose process died: it may have posted
+        ts = self.notifier.post(channel, news_blocks(text), incident.thread_ts,
+                                once=Once(f"notice:{subject}:{key}", earlier))
         if ts is None:
             notice_store.release_notice(self.factory, ONCE, subject, key)
             return False

@@ -6,7 +6,6 @@ Kubernetes and GitHub fixture servers, a PagerDuty stand-in, and moto behind the
 errors). Timeouts are small so that "slow past the timeout" costs about a second. The bot is built once per
 module and never restarted: the matrix also proves that it keeps serving; `healed` is the rig with every fault off.
 
-`slack`: a Slack recorder whose channel history holds the bot's own posts (SlackWithHistory), as Slack's does.
 `restartable_postgres`: a PostgreSQL cluster that can be stopped and started again with its data."""
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ import pytest
 from bot.clients.chat import ChannelPacer
 from bot.clock import FrozenClock
 from bot.services import Services
+from tests.faults.databases import Databases
 from tests.support.aws_proxy import AwsProxy
 from tests.support.config import TEAM, bot_config, rotation, team
 from tests.support.fault_proxy import (
@@ -49,7 +49,7 @@ from tests.support.servers import (
     prometheus_config_for,
     stop_pid,
 )
-from tests.support.slack_recorder import Call, SlackRecorder
+from tests.support.slack_recorder import SlackRecorder
 
 TEAM_CHANNEL = "CTEAM"
 ZH_TEAM, ZH_CHANNEL = "infra-cn", "CZH"  # a team that reads Chinese: its incidents speak zh-CN
@@ -64,18 +64,6 @@ CONFIG = bot_config(teams=[team(channel=TEAM_CHANNEL, namespaces=["ml-train"], c
                     oncall={TEAM: rotation(), ZH_TEAM: rotation()}, admins=["UADMIN", "UWEI", "UCHEN"],
                     timeouts=TIMEOUTS, gpu={"cache": "0s"}, review={"cache": "0s"},
                     thresholds={"cost_cache": "0s"}, incidents={"storm_window": "0s", "create_channel": False})
-
-
-class SlackWithHistory(SlackRecorder):
-    """The Slack recorder whose channel history (conversations.history/replies) holds the bot's own posts, as
-    Slack's does: what the bot reads to learn whether a post it got no answer for did land."""
-
-    def answer(self, call: Call) -> tuple[int, dict[str, Any], dict[str, str]]:
-        status, payload, headers = super().answer(call)
-        if call.method == "chat.postMessage" and payload.get("ok"):
-            message = payload["message"]
-            self.set_message(payload["channel"], message.pop("ts"), **message)
-        return status, payload, headers
 
 
 class RestartablePostgres(PostgresServer):
@@ -102,7 +90,7 @@ def restartable_postgres(tmp_path: Path) -> Iterator[RestartablePostgres]:
 @pytest.fixture
 def slack() -> Iterator[SlackRecorder]:
     """For the fault tests: a Slack recorder whose history shows what the bot posted."""
-    with SlackWithHistory() as recorder:
+    with SlackRecorder() as recorder:
         yield recorder
 
 
@@ -142,7 +130,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory, moto: MotoServer) -> Iterator[
     from tests.support.github_graphql import GitHubFixture
 
     base = tmp_path_factory.mktemp("faults")
-    with pytest.MonkeyPatch.context() as env, SlackWithHistory() as slack, \
+    with pytest.MonkeyPatch.context() as env, SlackRecorder() as slack, \
             FakeDcgmExporter([dcgm_line("DCGM_FI_DEV_GPU_UTIL", 93, hostname="node-a", gpu="0",
                                         namespace="ml-train", pod="train-big", container="main")]) as dcgm, \
             AlertmanagerServer(base / "am", alertmanager_config_for("http://127.0.0.1:9/unused")) as manager, \
@@ -191,3 +179,10 @@ def healed(rig: Rig) -> Iterator[Rig]:
     rig.heal()
     yield rig
     rig.heal()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databases]:
+    """Fresh migrated databases of one kind, for the kill -9 tests (each of them runs on both)."""
+    with Databases(request.param, tmp_path, request) as made:
+        yield made

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from bot.store.db import make_engine, session_factory
 from bot.store.models import AuditLog, InboxEvent
 from tests.faults.databases import Databases
 from tests.support.config import bot_config
-from tests.support.crash import KillingRecorder, Life, Step, pick_points
+from tests.support.crash import KillingRecorder, Life, Step, broken_lives
 from tests.support.signing import event_body, interactivity_body
 from tests.support.slack_text import slack_text
 
@@ -111,12 +110,6 @@ def invariants(db_url: str, slack: KillingRecorder) -> list[str]:
         engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databases]:
-    with Databases(request.param, tmp_path, request) as made:
-        yield made
-
-
 @pytest.mark.xfail(strict=True, reason=(
     "not yet durable (issue #13, open): an event acked and then killed is never replayed (the middleware claims the "
     "event id before the work); a kill between the incident insert and its announcement leaves an incident with no "
@@ -125,17 +118,6 @@ def test_kill_9_anywhere_in_an_incidents_life_loses_and_repeats_nothing(database
                                                                        tmp_path: Path) -> None:
     with KillingRecorder() as slack:
         slack.set_message("CTEAM", MESSAGE_TS, text="🔥💥 payments down", user="UREPORTER")
-        life = Life(slack, bot_config(), LIFE, tmp_path, acked)
-        slack_calls, commits = life.clean_run(databases.fresh())
-        assert not invariants(databases.last, slack), "the life itself is wrong, before any kill"
-        failures = []
-        for point in pick_points(SEED, ITERATIONS, slack_calls, commits):
-            slack.clear()
-            slack.forget_workspace()
-            db_url = databases.fresh()
-            run = life.crash_and_restart(db_url, point)
-            problems = invariants(db_url, slack)
-            if problems:
-                failures.append(f"kill at {point} (in step {run.died_in_step}, redone {run.redone}): "
-                                + "; ".join(problems))
+        failures = broken_lives(Life(slack, bot_config(), LIFE, tmp_path, acked), databases, invariants, SEED,
+                                ITERATIONS)
     assert not failures, f"{len(failures)} of {ITERATIONS} kill points broke the incident:\n" + "\n".join(failures)

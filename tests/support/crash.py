@@ -1,14 +1,16 @@
 """kill -9 at a chosen point of the bot's work, then a restart: the harness of tests/faults/test_kill_*.py.
 
-A *life* is the list of `Step`s the outside world performs: a Slack event, a click, or time passing while the
-leader's jobs run. `crash_and_restart` forks a child process that builds the real bot (services and Bolt app on the
-test's database, with a frozen clock) and performs the steps, and SIGKILLs it at a `KillPoint`:
+A *life* is the list of `Step`s the outside world performs: a Slack event, a click, an Alertmanager notification, or
+time passing while the leader's jobs run (every TICK). `crash_and_restart` forks a child process that builds the real
+bot (services and Bolt app on the test's database, with a frozen clock), performs the steps, and SIGKILLs it at a
+`KillPoint`:
 - `slack-before` n: the n-th Slack call never reaches Slack (the process dies while sending it);
 - `slack-after` n: Slack acts on the n-th call, and the process dies before it reads the answer;
 - `commit` n: the process dies as its n-th database transaction commits (the transaction is lost).
 Then it forks a second child, the restarted process, at the moment of the kill plus a few seconds: it redoes what
 the outside world redoes (Slack redelivers an event it got no ack for; a person whose click did nothing clicks
-again), lets the leader's jobs run, past every lease, and goes on with the rest of the life. What the two processes
+again; Alertmanager retries a notification until it gets its 200), lets the leader's jobs run, past every lease, and
+goes on with the rest of the life. What the two processes
 did is then in the database and the Slack recorder, where the test checks its invariants.
 
 Forking (not spawning `python -m bot`) keeps an iteration under a second, so hundreds of seeded kill points fit in
@@ -45,7 +47,7 @@ class Step:
     what Slack has seen so far; `jobs` lets the leader's jobs run."""
 
     at: timedelta
-    kind: str  # "event" | "click" | "jobs"
+    kind: str  # "event" | "click" | "alert" | "jobs"
     body: Callable[[SlackRecorder], bytes] | None = None
     event_id: str | None = None  # an event's id: Slack redelivers it with the same id
 
@@ -187,7 +189,7 @@ class Life:
         next_step = run.died_in_step
         if run.step_begun:
             next_step += 1
-            if step.kind == "click" or (step.kind == "event" and not self.acked(services, step)):
+            if step.kind in ("click", "alert") or (step.kind == "event" and not self.acked(services, step)):
                 run.redone.append(step.kind)
                 self._do(services, app, step)
         leader_jobs(services)
@@ -198,8 +200,15 @@ class Life:
     def _do(self, services: Any, app: Any, step: Step) -> None:
         if step.kind == "jobs":
             leader_jobs(services)
+            return
+        assert step.body is not None
+        if step.kind == "alert":  # Alertmanager's POST, through the bot's own web app
+            from bot.web import build_web
+
+            answer = build_web(app, services).test_client().post(
+                "/alertmanager", data=step.body(self.slack), content_type="application/json")
+            assert answer.status_code == 200, answer.get_data(as_text=True)
         else:
-            assert step.body is not None
             dispatch(app, step.body(self.slack))
 
     def _fork(self, db_url: str, work: Callable[[Any, Any], None], point: KillPoint | None) -> int:
@@ -270,3 +279,23 @@ def _kill_at_commit(engine: Any, n: int) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
 
     event.listen(engine, "commit", maybe_die)
+
+
+def broken_lives(life: Life, databases: Any, invariants: Callable[[str, KillingRecorder], list[str]], seed: int,
+                 iterations: int) -> list[str]:
+    """Run `life` clean once, then killed at `iterations` seeded points, each on a fresh database from
+    `databases` (tests/faults/databases.py); what went wrong in each broken one, as people would notice it."""
+    slack = life.slack
+    slack_calls, commits = life.clean_run(databases.fresh())
+    assert not invariants(databases.last, slack), "the life itself is wrong, before any kill"
+    failures = []
+    for point in pick_points(seed, iterations, slack_calls, commits):
+        slack.clear()
+        slack.forget_workspace()
+        db_url = databases.fresh()
+        run = life.crash_and_restart(db_url, point)
+        problems = invariants(db_url, slack)
+        if problems:
+            failures.append(f"kill at {point} (in step {run.died_in_step}, redone {run.redone}): "
+                            + "; ".join(problems))
+    return failures
