@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.emoji.dialect import ComboContext
+from bot.emoji.dialect import SIGNALS, ComboContext
 from bot.i18n import t
 from bot.render.blocks import section
 from bot.services import Services
@@ -15,7 +15,6 @@ from handlers.common import answering_failures, ephemeral, post
 from handlers.middleware import finishing
 
 log = logging.getLogger(__name__)
-SIGNALS = ("acknowledge", "resolve", "pin", "shutdown", "noisy")
 
 
 def register(app: App, services: Services) -> None:

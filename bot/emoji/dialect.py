@@ -17,12 +17,14 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import emoji as emoji_lib
 from pydantic import Field
 
 from bot.config_types import Duration, Strict, clipped, shown
 
+SIGNALS = ("acknowledge", "resolve", "pin", "shutdown", "noisy")  # single-emoji meanings (EmojiConfig fields)
 _SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
 _VARIATION_SELECTORS = {"\ufe0e", "\ufe0f"}
 _NAME = re.compile(r"[a-z0-9_+\-']+")  # what Slack and the emoji package name an emoji with
@@ -127,6 +129,14 @@ class Dialect:
 
     def involved(self, canonical: str) -> bool:
         return any(canonical in needed for _, needed in self.combos)
+
+    def acts_on(self, event: dict[str, Any]) -> bool:
+        """Whether a message or reaction event could fire a combo or carry a signal: what someone expects an answer
+        to (and must be told about when the bot can't take it)."""
+        if event.get("type") == "message":
+            return bool(self.typed_combos(str(event.get("text") or "")))
+        canonical = self.canonical(str(event.get("reaction") or "")) if event.get("type") == "reaction_added" else None
+        return canonical is not None and (self.involved(canonical) or any(self.means(canonical, s) for s in SIGNALS))
 
     def means(self, canonical: str | None, signal: str) -> bool:
         """Whether an emoji carries a single-emoji signal: acknowledge, resolve, pin, shutdown or noisy."""

@@ -11,7 +11,6 @@ one message for the alert, showing it resolved, with one "recovered" reply, and 
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,10 +21,10 @@ from bot.store.models import AlertGroupRow, AlertOutboxRow
 from tests.faults.databases import Databases
 from tests.support.alert_payloads import alert, notification
 from tests.support.config import TEAM, TEAM_CHANNEL, bot_config
-from tests.support.crash import KillingRecorder, Life, Step, broken_lives
+from tests.support.crash import KillingRecorder, Life, Step, broken_lives, iterations
 from tests.support.slack_text import slack_text
 
-ITERATIONS = int(os.environ.get("KILL_ITERATIONS", "200"))
+ITERATIONS = iterations()
 SEED = 20261125
 FIRED = datetime(2026, 11, 24, 1, 58, tzinfo=UTC)
 

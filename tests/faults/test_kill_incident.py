@@ -10,13 +10,11 @@ after the ack, the ack and the resolution recorded once each.
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from bot.incidents import store
@@ -24,12 +22,11 @@ from bot.store.db import make_engine, session_factory
 from bot.store.models import AuditLog, InboxEvent
 from tests.faults.databases import Databases
 from tests.support.config import bot_config
-from tests.support.crash import KillingRecorder, Life, Step, broken_lives
+from tests.support.crash import KillingRecorder, Life, Step, broken_lives, iterations
 from tests.support.signing import event_body, interactivity_body
 from tests.support.slack_text import slack_text
 
-# 200 per database is the issue's aim; CI runs 4 while the failures below stand (see the xfail reason).
-ITERATIONS = int(os.environ.get("KILL_ITERATIONS", "4"))
+ITERATIONS = iterations()
 SEED = 20261124
 SLA = timedelta(minutes=15)  # sev2, the 🔥💥 default
 MESSAGE_TS = "1700000000.000100"
@@ -110,10 +107,6 @@ def invariants(db_url: str, slack: KillingRecorder) -> list[str]:
         engine.dispose()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "not yet durable (issue #13, open): an event acked and then killed is never replayed (the middleware claims the "
-    "event id before the work); a kill between the incident insert and its announcement leaves an incident with no "
-    "channel, confirmation or page; a page killed after Slack took it is sent again after the lease"))
 def test_kill_9_anywhere_in_an_incidents_life_loses_and_repeats_nothing(databases: Databases,
                                                                        tmp_path: Path) -> None:
     with KillingRecorder() as slack:

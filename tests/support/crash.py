@@ -19,6 +19,7 @@ CI; the kill is still a real SIGKILL of a process in the middle of its work.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import signal
@@ -29,10 +30,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.web import build_web
 from tests.support.inprocess import START, dispatch, make_app, make_services
 from tests.support.slack_recorder import Call, SlackRecorder
 
 RESTART_AFTER = timedelta(seconds=3)
+ITERATIONS = 100  # kill points per life and database in CI: 200 per life over SQLite and PostgreSQL
 # Long enough for every lease a killed process can leave behind (pages, outbox rows, events) to lapse.
 RECOVERY = timedelta(minutes=2)
 # How often the leader's jobs run as the harness moves time on (the scheduler's own ticks are 1-10 s; a minute keeps
@@ -145,7 +148,7 @@ class Life:
         """Build the bot once here, on a scratch database and with no thread started, so every forked child starts
         with the imports, catalogs and caches loaded (a child then builds its bot in milliseconds)."""
         services = make_services(f"sqlite:///{self.workdir / 'warm-up.db'}", self.slack, self.config, _clock())
-        make_app(services)
+        build_web(make_app(services), services)
         services.engine.dispose()
 
     def crash_and_restart(self, db_url: str, point: KillPoint) -> Run:
@@ -203,8 +206,6 @@ class Life:
             return
         assert step.body is not None
         if step.kind == "alert":  # Alertmanager's POST, through the bot's own web app
-            from bot.web import build_web
-
             answer = build_web(app, services).test_client().post(
                 "/alertmanager", data=step.body(self.slack), content_type="application/json")
             assert answer.status_code == 200, answer.get_data(as_text=True)
@@ -217,6 +218,8 @@ class Life:
         pid = os.fork()
         if pid == 0:  # the child: build the bot, work, and leave without running the parent's clean-up
             code = 0
+            # What the child logs stays in its own memory and is gone with it (the suite's log scan never sees it).
+            logging.disable(logging.INFO)
             try:
                 services = make_services(db_url, self.slack, self.config, _clock())
                 services.chat.pacer.burst = 1_000_000  # Slack's pacing is tested elsewhere; here it only sleeps
@@ -299,3 +302,8 @@ def broken_lives(life: Life, databases: Any, invariants: Callable[[str, KillingR
             failures.append(f"kill at {point} (in step {run.died_in_step}, redone {run.redone}): "
                             + "; ".join(problems))
     return failures
+
+
+def iterations() -> int:
+    """Kill points per life and database: ITERATIONS, or KILL_ITERATIONS from the environment (a longer hunt)."""
+    return int(os.environ.get("KILL_ITERATIONS", ITERATIONS))

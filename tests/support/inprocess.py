@@ -43,8 +43,9 @@ def make_app(services: Services):  # type: ignore[no-untyped-def]
     return build_app(services, verify_requests=False, executor=InlineExecutor())
 
 
-def dispatch(app, body: bytes):  # type: ignore[no-untyped-def]
+def dispatch(app, body: bytes, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     from slack_bolt import BoltRequest
 
     content_type = "application/json" if body.lstrip().startswith(b"{") else "application/x-www-form-urlencoded"
-    return app.dispatch(BoltRequest(body=body.decode(), headers={"content-type": [content_type]}))
+    sent = {"content-type": [content_type], **{name.lower(): [value] for name, value in (headers or {}).items()}}
+    return app.dispatch(BoltRequest(body=body.decode(), headers=sent))
