@@ -72,10 +72,12 @@ def test_a_cache_entry_two_write_at_once_is_stored_and_neither_write_fails(db_ur
     other = factory()
     other.add(KeyValue(key="spend:ce:q", value='{"rows": []}', expires_at=NOW + timedelta(hours=6)))
     other.flush()  # inserted, not committed: the next writer's SELECT finds nothing and its INSERT waits for this one
-    threading.Timer(0.3, other.commit).start()
+    committer = threading.Timer(0.3, other.commit)
+    committer.start()
     try:
         repo.cache_put(factory, "spend:ce:q", {"rows": [1]}, NOW, timedelta(hours=6))
     finally:
+        committer.join()  # PostgreSQL lets the put go as the COMMIT lands, before commit() has returned
         other.close()
 
     assert repo.cache_get(factory, "spend:ce:q", NOW) == {"rows": [1]}
