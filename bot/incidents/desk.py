@@ -199,30 +199,16 @@ class IncidentDesk:
         """Channel first, then the page (what matters most), then the confirmation and the pinned summary, then the
         `opened` hooks. Each step is skipped once done, and a resumed announcement (its first try was killed) finds
         what Slack already made instead of making it twice."""
+        earlier = self.load(incident_id).created_at if resumed else None
+        notes = self._place(incident_id, request, resumed)
         incident = self.load(incident_id)
-        lang = incident.language
-        earlier = incident.created_at if resumed else None
-        notes = [t("incident.unreadable_message", lang, reason=unreadable)] if unreadable else []
-        if incident.channel_id is None:
-            channel, refusal = self._make_channel(incident, [request.reporter], resumed)
-            thread = None if channel else (request.thread_ts or request.message_ts)
-            fields: dict[str, Any] = {"channel_id": channel or request.channel, "thread_ts": thread}
-            if request.channel and request.message_ts:
-                fields["origin_link"] = self.notifier.chat.permalink(request.channel, request.message_ts)
-            store.set_fields(self.factory, incident_id, **fields)
-            notes += [t("incident.channel_refused", lang, reason=refusal)] if refusal else []
-            incident = self.load(incident_id)
+        if unreadable:
+            notes.insert(0, t("incident.unreadable_message", incident.language, reason=unreadable))
         own_channel = incident.channel_id is not None and incident.channel_id != incident.origin_channel
         page_first = own_channel or incident.thread_ts is not None  # else the confirmation becomes the thread
         if page_first:
             self._start_paging(incident_id)
-        anchor = None
-        if store.confirmation_of(self.factory, incident_id)[1] is None:
-            source = self.summary.source_text(request.source, lang, request.emoji)
-            anchor = self.summary.confirm(self.load(incident_id), request.thread_ts or request.message_ts, source,
-                                          notes, Once(f"confirm:{incident_id}", earlier))
-            if not own_channel and incident.thread_ts is None and anchor is not None:
-                store.set_fields(self.factory, incident_id, thread_ts=anchor[1])
+        self._confirm(incident, request, notes, Once(f"confirm:{incident_id}", earlier))
         if not page_first:
             self._start_paging(incident_id)
         incident = self.load(incident_id)
@@ -230,6 +216,30 @@ class IncidentDesk:
             self.summary.post(incident, Once(f"summary:{incident_id}", earlier))
         store.set_fields(self.factory, incident_id, announced_at=self.now)
         self._after_open(incident_id, request)
+
+    def _place(self, incident_id: int, request: OpenRequest, resumed: bool) -> list[str]:
+        """Where the incident runs: its own channel, else the origin message's thread. Notes for the confirmation
+        on why not its own channel (none when an earlier try placed it already)."""
+        incident = self.load(incident_id)
+        if incident.channel_id is not None:
+            return []
+        channel, refusal = self._make_channel(incident, [request.reporter], resumed)
+        thread = None if channel else (request.thread_ts or request.message_ts)
+        fields: dict[str, Any] = {"channel_id": channel or request.channel, "thread_ts": thread}
+        if request.channel and request.message_ts:
+            fields["origin_link"] = self.notifier.chat.permalink(request.channel, request.message_ts)
+        store.set_fields(self.factory, incident_id, **fields)
+        return [t("incident.channel_refused", incident.language, reason=refusal)] if refusal else []
+
+    def _confirm(self, incident: Incident, request: OpenRequest, notes: list[str], once: Once) -> None:
+        """The confirmation where it was declared (unless already posted); with neither a channel nor a thread
+        yet, it becomes the incident's thread."""
+        if store.confirmation_of(self.factory, incident.id)[1] is not None:
+            return
+        source = self.summary.source_text(request.source, incident.language, request.emoji)
+        anchor = self.summary.confirm(incident, request.thread_ts or request.message_ts, source, notes, once)
+        if incident.channel_id in (None, incident.origin_channel) and incident.thread_ts is None and anchor:
+            store.set_fields(self.factory, incident.id, thread_ts=anchor[1])
 
     def _start_paging(self, incident_id: int) -> None:
         """Warn of gaps in the chain and start paging, unless a killed announcement got that far already."""
