@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,7 +13,9 @@ from sqlalchemy import exc as sa
 
 import handlers.common as common
 from bot.retry import BackendError, backend_error_text, backend_name, diagnose
+from bot.settings import Config
 from handlers.common import answering_failures, working_notice
+from tests.support.config import bot_config
 from tests.support.slack_text import slack_text
 from tests.support.waiting import wait_until
 
@@ -114,3 +117,20 @@ def test_an_answer_arriving_while_the_notice_is_posted_waits_for_it(monkeypatch:
         answer([{"type": "section", "text": {"type": "mrkdwn", "text": "done"}}])
 
     assert said == ["context", "section"]
+
+
+def test_a_command_whose_preparation_fails_is_answered_with_an_error_id_in_the_organisations_language() -> None:
+    """Who typed it and in which language are read before the command's own failure handling starts; a failure
+    there (a Slack answer nobody expected, a bug) still gets an answer."""
+    def language(user: str | None, team: Any) -> str:
+        raise KeyError("locale")
+
+    config = Config.model_validate(bot_config(defaults={"language": "zh-CN"}))
+    services = SimpleNamespace(config=config, language=language)
+    said: list[Any] = []
+    command = common.Command(usage="oncall", run=lambda services, inv: [])
+    common.run_command(services, command, {"command": "/oncall", "user_id": "U1", "channel_id": "CTEAM"},  # type: ignore[arg-type]
+                       said.append)
+
+    [reply] = said
+    assert "错误编号" in slack_text(reply)
