@@ -7,7 +7,10 @@ import os
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -16,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.support import payload_safety
 from tests.support.aws_proxy import AwsProxy
 from tests.support.fixture_http import FixtureServer
-from tests.support.secrets_scan import LineRecorder, scan_logs
+from tests.support.secrets_scan import Leak, LineRecorder, scan_logs
 from tests.support.servers import FakeDcgmExporter, MotoServer, PostgresServer
 from tests.support.slack_recorder import SlackRecorder
 
@@ -75,14 +78,49 @@ def _slack_payloads_are_safe(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail(payload_safety.report(found), pytrace=False)
 
 
+@dataclass
+class _WorkerFindings:
+    leaks: list[Leak] = field(default_factory=list)
+    unsafe: list[payload_safety.Violation] = field(default_factory=list)
+
+
+FROM_WORKERS = _WorkerFindings()  # on the xdist controller: what every finished worker found
+_LEAKS, _UNSAFE, _TALLIES = "secret_leaks", "unsafe_payloads", "fuzz_tallies"  # keys of a worker's workeroutput
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the session if a secret appears in any bot log or any Slack payload was unsafe (payload_safety)."""
+    """Fail the session if a secret appears in any bot log or any Slack payload was unsafe (payload_safety).
+    Each xdist worker has its own memory, logs and record: it hands its findings and fuzz tallies to the controller
+    (pytest_testnodedown), which reports them with its own and sets the exit status."""
     from tests.support.bot_process import LOG_FILES, SECRET_VALUES  # late: only e2e tests start bots
 
     leaks = scan_logs(LOG_FILES, IN_PROCESS_LOG.lines, SECRET_VALUES)
+    unsafe = payload_safety.violations()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is None:
+        _fail_session(session, leaks + FROM_WORKERS.leaks, unsafe + FROM_WORKERS.unsafe)
+        return
+    harness = _fuzz_harness()
+    workeroutput[_LEAKS] = [astuple(leak) for leak in leaks]
+    workeroutput[_UNSAFE] = [astuple(violation) for violation in unsafe]
+    workeroutput[_TALLIES] = harness.sent() if harness else {}
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: absent with -p no:xdist
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: keep what a worker found at its session end (its `workeroutput`)."""
+    output = getattr(node, "workeroutput", None) or {}
+    FROM_WORKERS.leaks += [Leak(*row) for row in output.get(_LEAKS, ())]
+    FROM_WORKERS.unsafe += [payload_safety.Violation(*row) for row in output.get(_UNSAFE, ())]
+    if output.get(_TALLIES):
+        from tests.fuzz.harness import add_sent
+
+        add_sent(output[_TALLIES])
+
+
+def _fail_session(session: pytest.Session, leaks: list[Leak], unsafe: list[payload_safety.Violation]) -> None:
     lines = [f"SECRET LEAK: {len(leaks)} log line(s) contain a secret value:",
              *(f"  {leak.describe()}" for leak in leaks)] if leaks else []
-    unsafe = payload_safety.violations()
     lines += payload_safety.report(unsafe).splitlines() if unsafe else []
     if not lines:
         return
@@ -95,6 +133,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         print("\n".join(lines), file=sys.stderr)
     if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _fuzz_harness() -> ModuleType | None:
+    """tests/fuzz/harness.py if this process imported it (a run without fuzz tests need not pay its imports)."""
+    return sys.modules.get("tests.fuzz.harness")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzz targets' case counts (tests/fuzz/harness.py TALLIES), summed over the xdist workers."""
+    harness = _fuzz_harness()
+    if harness is None or not harness.TALLIES:
+        return
+    terminalreporter.section("fuzz cases")
+    for target, found in sorted(harness.TALLIES.items()):
+        terminalreporter.write_line(f"{target:48} {found.cases:>8,} cases  {found.seconds:7.1f} s")
 
 
 @pytest.fixture(scope="session")
