@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sys
@@ -62,6 +63,25 @@ def pytest_configure(config: pytest.Config) -> None:
         for name in _NOISY_LOGGERS:
             if logging.getLogger(name).level == logging.NOTSET:
                 logging.getLogger(name).setLevel(logging.INFO)
+
+
+# Run order under xdist's --dist loadfile, which hands out whole modules in collection order: the longest module
+# first (~2 minutes of replicas and leases), then the e2e modules, which mostly wait on processes and clocks,
+# alternating with the fuzz modules, which keep a core busy; then the rest as collected. So two cores are neither
+# idle while the e2e tests wait nor shared by every fuzz target at once, and no long module starts last.
+_LONGEST = "tests/e2e/test_replicas.py"
+_WAITING, _BUSY = "tests/e2e/", "tests/fuzz/"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):  # serial, or the xdist controller (which collects nothing)
+        return
+    modules = list(dict.fromkeys(item.nodeid.split("::")[0] for item in items))
+    waiting = sorted((m for m in modules if m.startswith(_WAITING)), key=lambda m: m != _LONGEST)
+    busy = [m for m in modules if m.startswith(_BUSY)]
+    paired = [m for pair in itertools.zip_longest(waiting, busy) for m in pair if m is not None]
+    rank = {module: index for index, module in enumerate([*paired, *(m for m in modules if m not in paired)])}
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
