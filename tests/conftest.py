@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -16,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tests.support import payload_safety
 from tests.support.aws_proxy import AwsProxy
 from tests.support.fixture_http import FixtureServer
-from tests.support.secrets_scan import LineRecorder, scan_logs
+from tests.support.secrets_scan import Leak, LineRecorder, scan_logs
 from tests.support.servers import FakeDcgmExporter, MotoServer, PostgresServer
 from tests.support.slack_recorder import SlackRecorder
 
@@ -52,6 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _fuzz_profiles(config.getoption("--deep", default=False))  # a conftest may import this hook alone
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+    _build_the_emoji_search_tree()
     root = logging.getLogger()
     IN_PROCESS_LOG.attach()
     if root.level > logging.DEBUG or root.level == logging.NOTSET:
@@ -59,6 +64,35 @@ def pytest_configure(config: pytest.Config) -> None:
         for name in _NOISY_LOGGERS:
             if logging.getLogger(name).level == logging.NOTSET:
                 logging.getLogger(name).setLevel(logging.INFO)
+
+
+def _build_the_emoji_search_tree() -> None:
+    """Build the emoji library's search tree once, before any test starts threads. The library builds it on first
+    use without a lock, and a 🔥💥 read meanwhile is missed (a bot bug, reported; tests/unit/core/
+    test_emoji_first_use.py shows it): tests/faults/test_page_storm_429.py, as the first emoji use of a fresh xdist
+    worker, lost incidents to it. A serial run always had the tree built by earlier tests."""
+    import emoji
+
+    emoji.emoji_list("\N{FIRE}")
+
+
+# Run order under xdist's --dist loadfile, which hands out whole modules in collection order: the longest module
+# first (~2 minutes of replicas and leases), then the e2e modules, which mostly wait on processes and clocks,
+# alternating with the fuzz modules, which keep a core busy; then the rest as collected. So two cores are neither
+# idle while the e2e tests wait nor shared by every fuzz target at once, and no long module starts last.
+_LONGEST = "tests/e2e/test_replicas.py"
+_WAITING, _BUSY = "tests/e2e/", "tests/fuzz/"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not hasattr(config, "workerinput"):  # serial, or the xdist controller (which collects nothing)
+        return
+    modules = list(dict.fromkeys(item.nodeid.split("::")[0] for item in items))
+    waiting = sorted((m for m in modules if m.startswith(_WAITING)), key=lambda m: m != _LONGEST)
+    busy = [m for m in modules if m.startswith(_BUSY)]
+    paired = [m for pair in itertools.zip_longest(waiting, busy) for m in pair if m is not None]
+    rank = {module: index for index, module in enumerate([*paired, *(m for m in modules if m not in paired)])}
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -75,14 +109,49 @@ def _slack_payloads_are_safe(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail(payload_safety.report(found), pytrace=False)
 
 
+@dataclass
+class _WorkerFindings:
+    leaks: list[Leak] = field(default_factory=list)
+    unsafe: list[payload_safety.Violation] = field(default_factory=list)
+
+
+FROM_WORKERS = _WorkerFindings()  # on the xdist controller: what every finished worker found
+_LEAKS, _UNSAFE, _TALLIES = "secret_leaks", "unsafe_payloads", "fuzz_tallies"  # keys of a worker's workeroutput
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the session if a secret appears in any bot log or any Slack payload was unsafe (payload_safety)."""
+    """Fail the session if a secret appears in any bot log or any Slack payload was unsafe (payload_safety).
+    Each xdist worker has its own memory, logs and record: it hands its findings and fuzz tallies to the controller
+    (pytest_testnodedown), which reports them with its own and sets the exit status."""
     from tests.support.bot_process import LOG_FILES, SECRET_VALUES  # late: only e2e tests start bots
 
     leaks = scan_logs(LOG_FILES, IN_PROCESS_LOG.lines, SECRET_VALUES)
+    unsafe = payload_safety.violations()
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is None:
+        _fail_session(session, leaks + FROM_WORKERS.leaks, unsafe + FROM_WORKERS.unsafe)
+        return
+    harness = _fuzz_harness()
+    workeroutput[_LEAKS] = [astuple(leak) for leak in leaks]
+    workeroutput[_UNSAFE] = [astuple(violation) for violation in unsafe]
+    workeroutput[_TALLIES] = harness.sent() if harness else {}
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: absent with -p no:xdist
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: keep what a worker found at its session end (its `workeroutput`)."""
+    output = getattr(node, "workeroutput", None) or {}
+    FROM_WORKERS.leaks += [Leak(*row) for row in output.get(_LEAKS, ())]
+    FROM_WORKERS.unsafe += [payload_safety.Violation(*row) for row in output.get(_UNSAFE, ())]
+    if output.get(_TALLIES):
+        from tests.fuzz.harness import add_sent
+
+        add_sent(output[_TALLIES])
+
+
+def _fail_session(session: pytest.Session, leaks: list[Leak], unsafe: list[payload_safety.Violation]) -> None:
     lines = [f"SECRET LEAK: {len(leaks)} log line(s) contain a secret value:",
              *(f"  {leak.describe()}" for leak in leaks)] if leaks else []
-    unsafe = payload_safety.violations()
     lines += payload_safety.report(unsafe).splitlines() if unsafe else []
     if not lines:
         return
@@ -95,6 +164,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         print("\n".join(lines), file=sys.stderr)
     if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _fuzz_harness() -> ModuleType | None:
+    """tests/fuzz/harness.py if this process imported it (a run without fuzz tests need not pay its imports)."""
+    return sys.modules.get("tests.fuzz.harness")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fuzz targets' case counts (tests/fuzz/harness.py TALLIES), summed over the xdist workers."""
+    harness = _fuzz_harness()
+    if harness is None or not harness.TALLIES:
+        return
+    terminalreporter.section("fuzz cases")
+    for target, found in sorted(harness.TALLIES.items()):
+        terminalreporter.write_line(f"{target:48} {found.cases:>8,} cases  {found.seconds:7.1f} s")
 
 
 @pytest.fixture(scope="session")

@@ -103,6 +103,10 @@ def test_socket_mode_replicas_open_one_incident_and_page_once_per_message(slack:
     assert {a.connection for d in spread for a in d.attempts} == {0, 1}, "the messages went over both connections"
     assert [len(d.attempts) for d in spread] == [1, 1, 1, 1], "every spread message was acknowledged at once"
     assert [(a.connection, a.retry_attempt) for a in both.attempts] == [(0, 0), (1, 1)]
+    # Acknowledged is not done: a replica stopped while still numbering an incident would hold the counter's row
+    # lock, and the other replica could open nothing until it woke up. What is stopped below is an idle replica.
+    wait_until(lambda: len(first_line_pages(slack)) >= len(sent), timeout=30,
+               message=lambda: f"{len(sent)} pages before the stall; have {len(first_line_pages(slack))}")
 
     # a replica that stops answering (SIGSTOP: a long GC pause, a CPU-starved node) while an event waits for it
     stalled = replicas[0]

@@ -1,4 +1,5 @@
-"""The fuzz targets' shared bot, their case counts in the terminal summary, and no per-test timeout with --deep."""
+"""The fuzz targets' shared bot and no per-test timeout with --deep. Their case counts (harness.TALLIES) are printed
+by tests/conftest.py, summed over the xdist workers: only a root conftest runs on the xdist controller."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fuzz.harness import TALLIES, FuzzBot
+from tests.fuzz.harness import FuzzBot
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +24,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if "tests/fuzz/" in item.nodeid:
                 item.add_marker(pytest.mark.timeout(0))
 
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not TALLIES:
-        return
-    terminalreporter.section("fuzz cases")
-    for target, found in sorted(TALLIES.items()):
-        terminalreporter.write_line(f"{target:48} {found.cases:>8,} cases  {found.last - found.first:7.1f} s")

@@ -308,16 +308,29 @@ def click_payload(action_id: str, value: Any, user: str, channel: str | None, me
 @dataclass
 class Tally:
     cases: int = 0
-    first: float = 0.0
-    last: float = 0.0
+    seconds: float = 0.0  # from the target's first case to its last (summed over the xdist workers that ran it)
 
 
 TALLIES: dict[str, Tally] = {}
+_FIRST_CASE: dict[str, float] = {}  # perf_counter() at each target's first case in this process
 
 
 def tally(target: str) -> None:
-    """One generated case of `target` ran (tests/fuzz/conftest.py prints the counts at the end)."""
+    """One generated case of `target` ran (tests/conftest.py prints the counts at the end)."""
     now = time.perf_counter()
-    found = TALLIES.setdefault(target, Tally(first=now))
+    found = TALLIES.setdefault(target, Tally())
     found.cases += 1
-    found.last = now
+    found.seconds = now - _FIRST_CASE.setdefault(target, now)
+
+
+def sent() -> dict[str, list[float]]:
+    """This process's tallies as an xdist worker sends them to the controller: target → [cases, seconds]."""
+    return {target: [found.cases, found.seconds] for target, found in TALLIES.items()}
+
+
+def add_sent(tallies: dict[str, list[float]]) -> None:
+    """On the xdist controller: add a worker's tallies (see `sent`) to the counts printed at the end."""
+    for target, (cases, seconds) in tallies.items():
+        found = TALLIES.setdefault(target, Tally())
+        found.cases += int(cases)
+        found.seconds += seconds

@@ -1,4 +1,5 @@
-"""Real servers for integration tests, each on 127.0.0.1 and a free port.
+"""Real servers for integration tests, each on 127.0.0.1 and a free port (under pytest-xdist, from the worker's
+own range: `free_port`).
 
 PostgreSQL, Prometheus, Alertmanager and moto run as child processes whose logs stay
 in their work directory; they are stopped by PID (terminate, then kill). A missing
@@ -8,7 +9,9 @@ binary skips the test with an install hint, or fails it when CI=true.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
+import random
 import re
 import shutil
 import signal
@@ -17,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any, NoReturn, Self, TypeVar
@@ -40,8 +43,61 @@ T = TypeVar("T")
 # --------------------------------------------------------------------------- helpers
 
 
+# Ports handed out by free_port under pytest-xdist: below the kernel's ephemeral range (32768-60999 by default), so
+# neither the kernel's own choice of a free port (bind to port 0) nor an outgoing connection lands on one, and split
+# between the workers. A port is free when asked but bound seconds later (a bot's imports come first): picked by the
+# kernel, another worker could be handed the same port meanwhile.
+WORKER_PORTS = range(20000, 32768)
+_worker_ports: Iterator[int] | None = None
+_worker_ports_lock = threading.Lock()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now; under pytest-xdist, one of this worker's own."""
+    global _worker_ports
+    with _worker_ports_lock:
+        if _worker_ports is None:
+            _worker_ports = worker_port_cycle(os.environ.get("PYTEST_XDIST_WORKER", ""),
+                                              os.environ.get("PYTEST_XDIST_WORKER_COUNT", ""), _ephemeral_ports())
+        for port in itertools.islice(_worker_ports, 200):
+            if _can_bind(port):
+                return port
+    return _any_free_port()
+
+
+def worker_port_cycle(worker: str, count: str, ephemeral: range) -> Iterator[int]:
+    """Worker `gwN` of `count`: its slice of WORKER_PORTS, round and round from a random point (two runs at once on
+    one machine rarely meet). Empty outside xdist, or when the kernel's ephemeral range overlaps WORKER_PORTS."""
+    if not (worker.startswith("gw") and worker[2:].isdigit() and count.isdigit() and int(count) > 0):
+        return iter(())
+    if ephemeral.start < WORKER_PORTS.stop and WORKER_PORTS.start < ephemeral.stop:
+        return iter(())
+    size = len(WORKER_PORTS) // int(count)
+    if size == 0:
+        return iter(())
+    first = WORKER_PORTS.start + int(worker[2:]) % int(count) * size
+    start = random.randrange(size)
+    return itertools.cycle([*range(first + start, first + size), *range(first, first + start)])
+
+
+def _ephemeral_ports() -> range:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(1024, 65536)  # unknown: assume it covers everything, and let the kernel choose
+
+
+def _can_bind(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def _any_free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
