@@ -56,7 +56,6 @@ def pytest_configure(config: pytest.Config) -> None:
     _fuzz_profiles(config.getoption("--deep", default=False))  # a conftest may import this hook alone
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
-    _build_the_emoji_search_tree()
     root = logging.getLogger()
     IN_PROCESS_LOG.attach()
     if root.level > logging.DEBUG or root.level == logging.NOTSET:
@@ -64,16 +63,6 @@ def pytest_configure(config: pytest.Config) -> None:
         for name in _NOISY_LOGGERS:
             if logging.getLogger(name).level == logging.NOTSET:
                 logging.getLogger(name).setLevel(logging.INFO)
-
-
-def _build_the_emoji_search_tree() -> None:
-    """Build the emoji library's search tree once, before any test starts threads. The library builds it on first
-    use without a lock, and a 🔥💥 read meanwhile is missed (a bot bug, reported; tests/unit/core/
-    test_emoji_first_use.py shows it): tests/faults/test_page_storm_429.py, as the first emoji use of a fresh xdist
-    worker, lost incidents to it. A serial run always had the tree built by earlier tests."""
-    import emoji
-
-    emoji.emoji_list("\N{FIRE}")
 
 
 # Run order under xdist's --dist loadfile, which hands out whole modules in collection order: the longest module

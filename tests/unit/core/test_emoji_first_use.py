@@ -14,8 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[3]
 
 # The tree is built from EMOJI_DATA: the build pauses before 🔥 and 💥 until the second message has been read (or
@@ -62,9 +60,6 @@ print(json.dumps(fired, sort_keys=True))
 """
 
 
-@pytest.mark.xfail(strict=True, reason="bot/emoji/dialect.py (reserved) reads emoji through the emoji library, "
-                   "which builds its search tree on first use without a lock: a message read meanwhile misses 🔥💥; "
-                   "building it once at import (emoji.tokenizer.get_search_tree()) would fix it")
 def test_two_messages_read_at_once_as_the_first_emoji_use_both_fire_their_combo() -> None:
     run = subprocess.run([sys.executable, "-c", TWO_READERS], env={**os.environ, "PYTHONPATH": str(REPO)},
                          capture_output=True, text=True, timeout=60, check=True)
