@@ -67,10 +67,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # Run order under xdist's --dist loadfile, which hands out whole modules in collection order: the longest module
 # first (~2 minutes of replicas and leases), then the e2e modules, which mostly wait on processes and clocks,
-# alternating with the fuzz modules, which keep a core busy; then the rest as collected. So two cores are neither
+# alternating with the modules that keep a core busy (the kill -9 lives, ~2 minutes each, then the fuzz targets);
+# then the rest as collected. So two cores are neither
 # idle while the e2e tests wait nor shared by every fuzz target at once, and no long module starts last.
 _LONGEST = "tests/e2e/test_replicas.py"
-_WAITING, _BUSY = "tests/e2e/", "tests/fuzz/"
+_WAITING, _BUSY = "tests/e2e/", ("tests/faults/test_kill_", "tests/fuzz/")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -78,7 +79,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     modules = list(dict.fromkeys(item.nodeid.split("::")[0] for item in items))
     waiting = sorted((m for m in modules if m.startswith(_WAITING)), key=lambda m: m != _LONGEST)
-    busy = [m for m in modules if m.startswith(_BUSY)]
+    busy = sorted((m for m in modules if m.startswith(_BUSY)), key=lambda m: not m.startswith(_BUSY[0]))
     paired = [m for pair in itertools.zip_longest(waiting, busy) for m in pair if m is not None]
     rank = {module: index for index, module in enumerate([*paired, *(m for m in modules if m not in paired)])}
     items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])

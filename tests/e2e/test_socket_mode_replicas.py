@@ -119,7 +119,9 @@ def test_socket_mode_replicas_open_one_incident_and_page_once_per_message(slack:
         assert [(a.connection, a.retry_attempt) for a in late.attempts] == [(0, 0), (1, 1)], \
             "not acknowledged in time on the stalled replica's connection: redelivered on the other"
         assert late.acknowledged
-        wait_until(lambda: any("stalled-replica" in slack_text(c) for c in first_line_pages(slack)), timeout=10,
+        # Generous: on a loaded CI machine (the kill -9 lives fork bots on the other workers) the other replica's
+        # handling has taken over 10 s; what matters is that the page comes, once.
+        wait_until(lambda: any("stalled-replica" in slack_text(c) for c in first_line_pages(slack)), timeout=30,
                    message="the page for the message the stalled replica could not take")
     finally:
         os.kill(stalled.process.pid, signal.SIGCONT)  # it wakes up with the first copy still in its socket
