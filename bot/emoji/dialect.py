@@ -20,14 +20,14 @@ from datetime import timedelta
 from typing import Any
 
 import emoji as emoji_lib
-import emoji.tokenizer
+from emoji.tokenizer import get_search_tree
 from pydantic import Field
 
 from bot.config_types import Duration, Strict, clipped, shown
 
 # The emoji library builds its search tree on first use, in place and without a lock: a message read by another
 # thread meanwhile misses its emoji (a 🔥💥 opens nothing). Built here, once, before any listener thread runs.
-emoji.tokenizer.get_search_tree()
+get_search_tree()
 SIGNALS = ("acknowledge", "resolve", "pin", "shutdown", "noisy")  # single-emoji meanings (EmojiConfig fields)
 _SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
 _VARIATION_SELECTORS = {"\ufe0e", "\ufe0f"}
